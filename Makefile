@@ -1,0 +1,57 @@
+# Atom: `make run` starts everything, `make test` checks everything. Only Python 3.11 and make needed.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench migrate clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+migrate: $(VENV)/.runtime-installed
+	$(PY) manage.py migrate --noinput
+
+## run: install, migrate, demo data, admin user, then the web server + a Celery worker and beat (Ctrl-C stops all)
+run: migrate
+	$(PY) manage.py seed_demo
+	$(PY) manage.py ensure_admin
+	@echo "Atom: admin at http://$(HOST):$(PORT)/admin/  API at http://$(HOST):$(PORT)/api/v1/  (Ctrl-C stops everything)"
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
+	$(VENV)/bin/celery -A atom worker --beat --loglevel INFO --concurrency 2 & \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+## lint: ruff (lint + format check) and mypy
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## test: venv, dev install, lint, migrations check, the whole pytest suite
+test: lint
+	$(PY) manage.py makemigrations --check --dry-run --settings atom.settings_test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## bench: the benchmarks of bench/ (ONLY=P4 runs one, BENCH_SCALE=0.1 shrinks the data)
+bench: $(VENV)/.dev-installed
+	$(PY) -m bench $(if $(ONLY),--only $(ONLY))
+
+clean:
+	rm -rf var/test-* var/bench .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Shared API plumbing: errors, authentication helpers, pagination, rate limits, permissions."""

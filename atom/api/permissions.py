@@ -1,0 +1,56 @@
+"""Permissions shared by the apps. Every check fails closed: an exception inside it denies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from rest_framework.permissions import BasePermission
+
+logger = logging.getLogger("atom.permissions")
+
+
+class FailClosedPermission(BasePermission):
+    """Base class: subclasses implement ``allowed``; any exception there becomes a denial."""
+
+    def allowed(self, request: Any, view: Any) -> bool:
+        raise NotImplementedError
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        try:
+            return bool(self.allowed(request, view))
+        except Exception:
+            logger.exception("Permission check %s failed; denying", type(self).__name__)
+            return False
+
+
+class IsStaff(FailClosedPermission):
+    """Authenticated staff only."""
+
+    def allowed(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
+class HasAppPermissions(FailClosedPermission):
+    """Staff, or a user holding every Django permission named in ``view.required_permissions``."""
+
+    def allowed(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if user.is_staff:
+            return True
+        required = getattr(view, "required_permissions", None)
+        return bool(required) and bool(user.has_perms(required))
+
+
+class DocsPermission(FailClosedPermission):
+    """The schema and interactive docs: any signed-in user while developing, staff in production."""
+
+    def allowed(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        return bool(user.is_staff) or not settings.PRODUCTION

@@ -1,0 +1,23 @@
+"""Load the demo data of every app (used by `make run`); safe to run again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
+
+# Each app's services expose ``demo_data_seed(*, large: bool, stdout: TextIO) -> None``, idempotent.
+SEEDERS: tuple[str, ...] = ()
+
+
+class Command(BaseCommand):
+    help = "Create the demo data: agents of every tier with the action map, episodes, and Atom's own bug catalog."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--large", action="store_true", help="Also fill enough data to exercise the dashboard at scale.")
+
+    def handle(self, *args: Any, large: bool, **options: Any) -> None:
+        for dotted in SEEDERS:
+            import_string(dotted)(large=large, stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(SEEDERS)} apps seeded)."))

@@ -1,0 +1,297 @@
+"""Atom's settings, read from the environment through the typed helpers of atom.env.
+
+With no environment at all Atom runs embedded: SQLite and Celery's filesystem transport under var/,
+a cache that is shared between the processes of one machine. DATABASE_URL and REDIS_URL (or
+CELERY_BROKER_URL) switch to PostgreSQL and Redis. ATOM_ENV=production refuses unsafe set-ups.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from atom.env import env_bool, env_choice, env_int, env_list, env_str
+from atom.production import DEFAULT_JWT_SIGNING_KEY, DEFAULT_SECRET_KEY, jwt_problems, production_problems
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ATOM_ENV = env_choice("ATOM_ENV", "development", ("development", "test", "production"))
+PRODUCTION = ATOM_ENV == "production"
+TESTING = ATOM_ENV == "test"
+VAR_DIR = Path(env_str("ATOM_VAR_DIR", str(BASE_DIR / "var")))
+if not PRODUCTION:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DJANGO_DEBUG", ATOM_ENV == "development")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "" if PRODUCTION else DEFAULT_SECRET_KEY)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "atom",
+    "governance",
+    "episodes",
+    "bugs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "atom.api.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "atom.api.middleware.BodySizeLimitMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "atom.urls"
+WSGI_APPLICATION = "atom.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "atom" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+SQLITE_PATH = Path(env_str("ATOM_SQLITE_PATH", str(VAR_DIR / "atom.sqlite3")))
+if DATABASE_URL:
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or postgresql:// URL.")
+    _database: dict[str, Any] = dict(
+        dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("ATOM_DB_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True)
+    )
+    # One test database per test process, so that parallel test runs on one server never collide.
+    _database["TEST"] = {"NAME": f"test_atom_{os.getpid()}"}
+else:
+    _database = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": SQLITE_PATH,
+        "OPTIONS": {
+            # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock at
+            # BEGIN so two writers queue on the busy timeout instead of failing with "database is locked".
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("ATOM_SQLITE_TIMEOUT", 20, minimum=1),
+        },
+        # A file, not memory: a Celery worker started by a test must see the same database.
+        "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+    }
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits, governance decisions) ----------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+CACHE_KEY_PREFIX = env_str("ATOM_CACHE_PREFIX", "atom")
+if REDIS_URL:
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+elif TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "atom-test"}}
+else:
+    # Shared by the web server and the worker of one machine; counts are approximate under races,
+    # which the embedded mode accepts and start-up says (see atom.apps).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+SHARED_CACHE = CACHES["default"]["BACKEND"].endswith("RedisCache")
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit lists only django-redis as supported; Django's own RedisCache increments
+    # atomically with INCR, which is all the limiter needs.
+    "django_ratelimit.W001",
+]
+if not SHARED_CACHE and not PRODUCTION:
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+
+# --- Authentication ---------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+JWT_SIGNING_KEY = env_str("ATOM_JWT_SIGNING_KEY", "" if PRODUCTION else DEFAULT_JWT_SIGNING_KEY)
+JWT_ACCESS_MINUTES = env_int("ATOM_JWT_ACCESS_MINUTES", 10, minimum=1)
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "VERIFYING_KEY": "",
+    "AUDIENCE": env_str("ATOM_JWT_AUDIENCE", "atom-api"),
+    "ISSUER": env_str("ATOM_JWT_ISSUER", "atom"),
+    "LEEWAY": env_int("ATOM_JWT_LEEWAY_SECONDS", 5, minimum=0, maximum=60),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env_int("ATOM_JWT_REFRESH_HOURS", 24, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_REFRESH_SERIALIZER": "atom.api.serializers.RotatingRefreshSerializer",
+}
+
+# --- REST framework ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
+    "DEFAULT_PAGINATION_CLASS": "atom.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "atom.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+API_MAX_PAGE_SIZE = 200
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Atom API",
+    "DESCRIPTION": "Governed AI agents, episodic memory and the production-hardening loop.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+}
+
+# --- Rate limits (django-ratelimit on the shared cache) ---------------------------------------
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "atom.api.ratelimit.client_ip"
+ATOM_TRUSTED_PROXY_HEADER = env_str("ATOM_TRUSTED_PROXY_HEADER")
+ATOM_LOGIN_RATE_PER_IP = env_str("ATOM_LOGIN_RATE_PER_IP", "30/m")
+ATOM_LOGIN_RATE_PER_USERNAME = env_str("ATOM_LOGIN_RATE_PER_USERNAME", "10/m")
+ATOM_WRITE_RATE_PER_USER = env_str("ATOM_WRITE_RATE_PER_USER", "600/m")
+
+# --- Request limits ---------------------------------------------------------------------------
+ATOM_MAX_BODY_BYTES = env_int("ATOM_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+ATOM_MAX_UPLOAD_BYTES = env_int("ATOM_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minimum=1024)
+# The per-view limit is enforced by BodySizeLimitMiddleware; Django's own check is the hard ceiling.
+DATA_UPLOAD_MAX_MEMORY_SIZE = ATOM_MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = ATOM_MAX_BODY_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL or f"file://{VAR_DIR / 'celery' / 'results'}")
+CELERY_VISIBILITY_TIMEOUT = env_int("ATOM_CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+CELERY_TASK_TIME_LIMIT = env_int("ATOM_CELERY_TASK_TIME_LIMIT", CELERY_VISIBILITY_TIMEOUT - 300, minimum=30)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("ATOM_CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 60, minimum=10)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("Celery time limits must satisfy soft < hard < ATOM_CELERY_VISIBILITY_TIMEOUT.")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "celery" / "queue"
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {
+            "data_folder_in": str(_queue_dir),
+            "data_folder_out": str(_queue_dir),
+            "control_folder": str(VAR_DIR / "celery" / "control"),
+            "processed_folder": str(VAR_DIR / "celery" / "processed"),
+            "store_processed": False,
+        }
+    )
+    if not PRODUCTION:
+        for _folder in (
+            _queue_dir,
+            VAR_DIR / "celery" / "control",
+            VAR_DIR / "celery" / "processed",
+            VAR_DIR / "celery" / "results",
+        ):
+            _folder.mkdir(parents=True, exist_ok=True)
+CELERY_TASK_DEFAULT_QUEUE = env_str("ATOM_CELERY_QUEUE", "celery")
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
+
+# --- Internationalisation, static files -------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Security headers -------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env_str("DJANGO_SECURE_PROXY_SSL_HEADER"):
+        SECURE_PROXY_SSL_HEADER = (env_str("DJANGO_SECURE_PROXY_SSL_HEADER"), "https")
+
+# --- Logging ----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "atom.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env_str("ATOM_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Start-up refusals ------------------------------------------------------------------------
+_problems = jwt_problems(
+    secret_key=SECRET_KEY,
+    signing_key=JWT_SIGNING_KEY,
+    rotate=bool(SIMPLE_JWT["ROTATE_REFRESH_TOKENS"]),
+    blacklist_installed="rest_framework_simplejwt.token_blacklist" in INSTALLED_APPS,
+    access_minutes=JWT_ACCESS_MINUTES,
+)
+if PRODUCTION:
+    _problems += production_problems(
+        debug=DEBUG,
+        secret_key=SECRET_KEY,
+        signing_key=JWT_SIGNING_KEY,
+        database_engine=str(DATABASES["default"]["ENGINE"]),
+        caches=CACHES,
+    )
+if _problems:
+    raise ImproperlyConfigured("Atom refuses to start:\n- " + "\n- ".join(_problems))

@@ -1,0 +1,18 @@
+"""Settings for the test suite: the ordinary settings with ATOM_ENV forced to "test".
+
+Services stay switched by the environment (DATABASE_URL, REDIS_URL), so the same suite runs embedded
+on a laptop and against PostgreSQL and Redis in CI. Everything a test run writes (SQLite test
+database, filesystem broker, cache keys, Celery queue) is private to its process, so two runs on one
+machine never see each other; a worker started by a test inherits these values explicitly.
+"""
+
+import os
+from pathlib import Path
+
+os.environ["ATOM_ENV"] = "test"
+_run = f"test-{os.getpid()}"
+os.environ.setdefault("ATOM_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / _run))
+os.environ.setdefault("ATOM_CACHE_PREFIX", f"atom-{_run}")
+os.environ.setdefault("ATOM_CELERY_QUEUE", f"atom-{_run}")
+
+from atom.settings import *  # noqa: E402,F403

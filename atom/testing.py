@@ -1,0 +1,90 @@
+"""Helpers for tests across the apps: API clients with tokens, and real Celery worker processes.
+
+Not a test module itself; the root conftest turns these into fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def access_token_for(user: Any) -> str:
+    """A fresh, valid access token for the user."""
+    return str(RefreshToken.for_user(user).access_token)
+
+
+def api_client_for(user: Any | None = None) -> APIClient:
+    """An APIClient that sends the user's bearer token (or none)."""
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
+    return client
+
+
+def worker_env(**overrides: str) -> dict[str, str]:
+    """The environment a worker process needs to share this test run's database, broker and cache."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "atom.settings_test",
+            "ATOM_VAR_DIR": str(settings.VAR_DIR),
+            "ATOM_CACHE_PREFIX": settings.CACHE_KEY_PREFIX,
+            "ATOM_CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env["ATOM_SQLITE_PATH"] = str(db["NAME"])
+    else:
+        env["DATABASE_URL"] = f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        if db.get("PASSWORD"):
+            env["DATABASE_URL"] = env["DATABASE_URL"].replace("@", f":{db['PASSWORD']}@", 1)
+    env.update(overrides)
+    return env
+
+
+def worker_start(*, concurrency: int = 1, pool: str = "solo", log_path: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
+    """Start a real `celery worker` process on this run's queue; the caller stops it."""
+    log_file = open(log_path or (Path(settings.VAR_DIR) / f"worker-{time.monotonic_ns()}.log"), "wb")  # noqa: SIM115
+    command = [
+        sys.executable, "-m", "celery", "-A", "atom", "worker",
+        "--pool", pool, "--concurrency", str(concurrency),
+        "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+        "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--hostname", f"test-{time.monotonic_ns()}@%h",
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=BASE_DIR, env=worker_env(**env), stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+def worker_stop(process: subprocess.Popen[bytes], *, timeout: float = 15) -> None:
+    """Stop a worker started by worker_start, warm shutdown first."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
+
+
+def wait_until(predicate: Any, *, timeout: float = 30, interval: float = 0.1, message: str = "condition") -> None:
+    """Poll ``predicate`` until it is truthy or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {message}")

@@ -1,0 +1,100 @@
+"""Fixtures shared by every app's tests, and the rules for tests that need real services.
+
+Tests marked ``postgres`` or ``redis`` skip with a reason when the service is not configured, and
+fail instead when ATOM_TEST_SERVICES=1 (CI), so a service test can never silently not run there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+SERVICES_REQUIRED = os.environ.get("ATOM_TEST_SERVICES") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SERVICES_REQUIRED and not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        raise pytest.UsageError("ATOM_TEST_SERVICES=1 needs DATABASE_URL and REDIS_URL set.")
+
+
+def _service_missing(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("postgres") and not os.environ.get("DATABASE_URL"):
+        return "needs PostgreSQL: set DATABASE_URL (CI sets it with ATOM_TEST_SERVICES=1)"
+    if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
+        return "needs Redis: set REDIS_URL (CI sets it with ATOM_TEST_SERVICES=1)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _service_missing(item)
+    if reason is None:
+        return
+    if SERVICES_REQUIRED:
+        pytest.fail(f"ATOM_TEST_SERVICES=1 but this service test cannot run: {reason}")
+    pytest.skip(reason)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Each run writes under its own var/test-<pid>/ (see atom.settings_test); leave nothing behind.
+    if settings.TESTING and settings.VAR_DIR.name.startswith("test-") and not hasattr(session.config, "workerinput"):
+        shutil.rmtree(settings.VAR_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    """Rate-limit counters and cached decisions never leak from one test into another."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(username="owner", password="correct horse battery staple")
+
+
+@pytest.fixture
+def other_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(username="intruder", password="correct horse battery staple")
+
+
+@pytest.fixture
+def staff_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(username="operator", password="correct horse battery staple", is_staff=True)
+
+
+@pytest.fixture
+def api_client() -> Any:
+    """An APIClient with no credentials."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def client_for() -> Any:
+    """Build an APIClient that sends a valid bearer token for the given user."""
+    from atom.testing import api_client_for
+
+    return api_client_for
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
+    """A real `celery worker` process sharing this run's test database and broker.
+
+    Tests that use it must also use ``transactional_db`` so their rows are committed and visible.
+    """
+    from atom.testing import worker_start, worker_stop
+
+    with django_db_blocker.unblock():
+        process = worker_start()
+    try:
+        yield process
+    finally:
+        worker_stop(process)
