@@ -50,7 +50,13 @@ def _clear_cache() -> None:
     """Rate-limit counters and cached decisions never leak from one test into another."""
     from django.core.cache import cache
 
-    cache.clear()
+    if settings.SHARED_CACHE:
+        # Never FLUSHDB: the broker and other test runs may share this Redis database.
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        for key in client.scan_iter(match=f"{settings.CACHE_KEY_PREFIX}:*"):
+            client.delete(key)
+    else:
+        cache.clear()
 
 
 @pytest.fixture
