@@ -21,7 +21,6 @@ from django.views import defaults
 from django_ratelimit.exceptions import Ratelimited
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions as drf
-from rest_framework.response import Response
 
 logger = logging.getLogger("atom.api")
 
@@ -144,15 +143,19 @@ def _map(exc: Exception) -> tuple[int, str, str, dict[str, Any], dict[str, str]]
     return 500, "INTERNAL_ERROR", "An unexpected error occurred.", {}, {}
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    """DRF exception handler: every exception raised in a view becomes the one error shape."""
+def exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse:
+    """DRF exception handler: every exception raised in a view becomes the one error shape.
+
+    The answer is always JSON, whatever renderer the view negotiated (schema, HTML docs, CSV), so a
+    client never has to parse an error in another format.
+    """
     status, code, message, details, headers = _map(exc)
     if status >= 500 or isinstance(exc, (IntegrityError, DatabaseError)):
         # A failed write must not leave a half-open transaction behind (ATOMIC_REQUESTS or not).
         from rest_framework.views import set_rollback
 
         set_rollback()
-    return Response(error_body(code, message, details), status=status, headers=headers)
+    return JsonResponse(error_body(code, message, details), status=status, headers=headers)
 
 
 def _is_api(request: HttpRequest) -> bool:

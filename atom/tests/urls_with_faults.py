@@ -1,0 +1,32 @@
+"""The real URLconf plus routes that fail on purpose, for the error-shape tests."""
+
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from atom.urls import handler400, handler403, handler404, handler500  # noqa: F401 - same handlers as production
+from atom.urls import urlpatterns as real_urlpatterns
+
+
+class ExplodingView(APIView):
+    """Raises an unexpected exception after authentication."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise RuntimeError("secret internals: /etc/passwd DATABASE_URL=postgres://u:p@h/db")
+
+
+class EchoView(APIView):
+    """Parses the JSON body and echoes its keys."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response({"keys": sorted(request.data)})
+
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("fault/explode/", ExplodingView.as_view()),
+    path("fault/echo/", EchoView.as_view()),
+    *real_urlpatterns,
+]
