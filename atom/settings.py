@@ -15,7 +15,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from atom.env import env_bool, env_choice, env_int, env_list, env_str
+from atom.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from atom.production import DEFAULT_JWT_SIGNING_KEY, DEFAULT_SECRET_KEY, jwt_problems, production_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -152,7 +152,7 @@ if TESTING:
 
 JWT_SIGNING_KEY = env_str("ATOM_JWT_SIGNING_KEY", "" if PRODUCTION else DEFAULT_JWT_SIGNING_KEY)
 JWT_ACCESS_MINUTES = env_int("ATOM_JWT_ACCESS_MINUTES", 10, minimum=1)
-SIMPLE_JWT = {
+SIMPLE_JWT: dict[str, Any] = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": JWT_SIGNING_KEY,
     "VERIFYING_KEY": "",
@@ -280,6 +280,13 @@ LOGGING = {
 }
 
 # --- Governance -------------------------------------------------------------------------------
+GOVERNANCE_INITIAL_CONFIDENCE = env_float("ATOM_GOVERNANCE_INITIAL_CONFIDENCE", 0.4, minimum=0.0, maximum=0.4999)
+GOVERNANCE_ACTION_RATE = env_str("ATOM_GOVERNANCE_ACTION_RATE", "60/h")
+GOVERNANCE_DAILY_SPEND_CAP = env_str("ATOM_GOVERNANCE_DAILY_SPEND_CAP", "10.00")
+GOVERNANCE_PROPOSAL_TTL_HOURS = env_int("ATOM_GOVERNANCE_PROPOSAL_TTL_HOURS", 24, minimum=1)
+GOVERNANCE_GRADUATION_WINDOW = env_int("ATOM_GOVERNANCE_GRADUATION_WINDOW", 100, minimum=50)
+GOVERNANCE_ACTION_MAP_CACHE_SECONDS = env_int("ATOM_GOVERNANCE_ACTION_MAP_CACHE_SECONDS", 300, minimum=1)
+GOVERNANCE_CANVAS_SCRIPT_MAX_BYTES = env_int("ATOM_GOVERNANCE_CANVAS_SCRIPT_MAX_BYTES", 10 * 1024, minimum=1, maximum=10 * 1024)
 
 # --- Episodes ---------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ api_v1: list[URLPattern | URLResolver] = [
     re_path(r"^.*$", ApiNotFoundView.as_view(), name="api-not-found"),
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import override_settings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("atom.tests.urls_with_faults")]
 
 
-def assert_error_shape(response, status: int, code: str | None = None) -> dict:
+def assert_error_shape(response, status: int, code: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.content[:500]
     body = response.json()
     assert set(body) == {"error"}

@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 PROTECTED = "/api/v1/no-such-route/"  # any authenticated route: 404 once authenticated, 401 before
-SIGNING_KEY = settings.SIMPLE_JWT["SIGNING_KEY"]
+JWT_SETTINGS: dict[str, Any] = settings.SIMPLE_JWT
+SIGNING_KEY: str = JWT_SETTINGS["SIGNING_KEY"]
 
 
 def claims(user: Any, **overrides: Any) -> dict[str, Any]:
@@ -28,8 +29,8 @@ def claims(user: Any, **overrides: Any) -> dict[str, Any]:
         "iat": now,
         "jti": uuid.uuid4().hex,
         "user_id": str(user.pk),
-        "aud": settings.SIMPLE_JWT["AUDIENCE"],
-        "iss": settings.SIMPLE_JWT["ISSUER"],
+        "aud": JWT_SETTINGS["AUDIENCE"],
+        "iss": JWT_SETTINGS["ISSUER"],
     }
     for key, value in overrides.items():
         if value is None:
@@ -95,8 +96,8 @@ def test_it_rejects_a_token_signed_with_the_secret_key(user):
         ("missing aud", {"aud": None}),
         ("wrong iss", {"iss": "evil"}),
         ("missing iss", {"iss": None}),
-        ("iss that merely contains ours", {"iss": f"{settings.SIMPLE_JWT['ISSUER']}.evil.example"}),
-        ("iss that is a prefix of ours", {"iss": settings.SIMPLE_JWT["ISSUER"][:-1]}),
+        ("iss that merely contains ours", {"iss": f"{JWT_SETTINGS['ISSUER']}.evil.example"}),
+        ("iss that is a prefix of ours", {"iss": JWT_SETTINGS["ISSUER"][:-1]}),
         ("missing jti", {"jti": None}),
         ("missing token_type", {"token_type": None}),
         ("refresh token_type", {"token_type": "refresh"}),
