@@ -289,11 +289,54 @@ GOVERNANCE_ACTION_MAP_CACHE_SECONDS = env_int("ATOM_GOVERNANCE_ACTION_MAP_CACHE_
 GOVERNANCE_CANVAS_SCRIPT_MAX_BYTES = env_int("ATOM_GOVERNANCE_CANVAS_SCRIPT_MAX_BYTES", 10 * 1024, minimum=1, maximum=10 * 1024)
 
 # --- Episodes ---------------------------------------------------------------------------------
+# Segmentation (SPEC section 5): a new segment starts after a gap strictly longer than the gap, when
+# the topic similarity to the running segment falls below the threshold, or when a segment is full.
+EPISODES_SEGMENT_GAP_SECONDS = env_int("ATOM_EPISODES_SEGMENT_GAP_SECONDS", 30 * 60, minimum=1)
+EPISODES_TOPIC_SIMILARITY = env_float("ATOM_EPISODES_TOPIC_SIMILARITY", 0.75, minimum=0.0, maximum=1.0)
+EPISODES_SEGMENT_MAX_SIZE = env_int("ATOM_EPISODES_SEGMENT_MAX_SIZE", 200, minimum=1, maximum=100_000)
+# "hashing" needs no download; "sentence" uses a sentence-transformers model when that package is installed.
+EPISODES_EMBEDDER = env_choice("ATOM_EPISODES_EMBEDDER", "hashing", ("hashing", "sentence"))
+EPISODES_EMBEDDING_DIM = env_int("ATOM_EPISODES_EMBEDDING_DIM", 256, minimum=16, maximum=4096)
+EPISODES_SENTENCE_MODEL = env_str("ATOM_EPISODES_SENTENCE_MODEL", "all-MiniLM-L6-v2")
+# Ingestion bounds: one request carries at most this many interactions of at most this many characters.
+EPISODES_INGEST_MAX_BATCH = env_int("ATOM_EPISODES_INGEST_MAX_BATCH", 1000, minimum=1, maximum=10_000)
+EPISODES_CONTENT_MAX_CHARS = env_int("ATOM_EPISODES_CONTENT_MAX_CHARS", 16_000, minimum=1)
+EPISODES_METADATA_MAX_BYTES = env_int("ATOM_EPISODES_METADATA_MAX_BYTES", 4096, minimum=2)
+# Lifecycle: an active episode idle this long is completed; decay after 90 days, archive after 180.
+EPISODES_IDLE_COMPLETE_SECONDS = env_int("ATOM_EPISODES_IDLE_COMPLETE_SECONDS", 30 * 60, minimum=1)
+EPISODES_DECAY_AFTER_DAYS = env_int("ATOM_EPISODES_DECAY_AFTER_DAYS", 90, minimum=1)
+EPISODES_ARCHIVE_AFTER_DAYS = env_int("ATOM_EPISODES_ARCHIVE_AFTER_DAYS", 180, minimum=1)
+EPISODES_CONSOLIDATE_SIMILARITY = env_float("ATOM_EPISODES_CONSOLIDATE_SIMILARITY", 0.85, minimum=0.0, maximum=1.0)
+EPISODES_LIFECYCLE_INTERVAL_SECONDS = env_int("ATOM_EPISODES_LIFECYCLE_INTERVAL_SECONDS", 3600, minimum=60)
+# Per-process cache of episode vectors for semantic search (bounded; least recently used agent evicted).
+EPISODES_VECTOR_CACHE_MB = env_int("ATOM_EPISODES_VECTOR_CACHE_MB", 256, minimum=1)
 
 # --- Bugs -------------------------------------------------------------------------------------
+ATOM_BUGS_DEFAULT_SUITE = env_str("ATOM_BUGS_DEFAULT_SUITE", "atom")
+# Where each shard attempt writes its JUnit XML, report log and progress file.
+ATOM_BUGS_ARTIFACTS_DIR = Path(env_str("ATOM_BUGS_ARTIFACTS_DIR", str(VAR_DIR / "bugs" / "runs")))
+# A running shard's claim lasts this long unless its worker heartbeats; the reaper frees expired ones.
+ATOM_BUGS_LEASE_SECONDS = env_int("ATOM_BUGS_LEASE_SECONDS", 60, minimum=2, maximum=3600)
+ATOM_BUGS_MAX_ATTEMPTS = env_int("ATOM_BUGS_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
+ATOM_BUGS_MAX_SHARDS = env_int("ATOM_BUGS_MAX_SHARDS", 16, minimum=1, maximum=256)
+ATOM_BUGS_MAX_NODE_IDS = env_int("ATOM_BUGS_MAX_NODE_IDS", 100_000, minimum=1)
+ATOM_BUGS_IMPORT_MAX_BYTES = env_int("ATOM_BUGS_IMPORT_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+ATOM_BUGS_REAP_INTERVAL_SECONDS = env_int("ATOM_BUGS_REAP_INTERVAL_SECONDS", 60, minimum=5)
 
 # --- Periodic tasks (Celery beat) -------------------------------------------------------------
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "episodes-lifecycle": {
+        "task": "episodes.lifecycle",
+        "schedule": float(EPISODES_LIFECYCLE_INTERVAL_SECONDS),
+        # A run that could not start before the next one is due is dropped, never stacked.
+        "options": {"expires": float(EPISODES_LIFECYCLE_INTERVAL_SECONDS)},
+    },
+    "bugs-reap-stale-runs": {
+        "task": "bugs.reap_stale_runs",
+        "schedule": float(ATOM_BUGS_REAP_INTERVAL_SECONDS),
+        "options": {"expires": float(ATOM_BUGS_REAP_INTERVAL_SECONDS)},
+    },
+}
 
 # --- Start-up refusals ------------------------------------------------------------------------
 _problems = jwt_problems(

@@ -99,3 +99,9 @@ def test_page_size_above_the_maximum_is_clamped():
 
     request = Request(APIRequestFactory().get("/x/?page_size=100000"))
     assert PageNumberPagination().get_page_size(request) == 200
+
+
+def test_503_when_the_broker_is_down_at_enqueue(client_for, user):
+    response = client_for(user).post("/fault/broker-down/", {}, format="json")
+    error = assert_error_shape(response, 503, "SERVICE_UNAVAILABLE")
+    assert "6379" not in error["message"]

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, path
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,8 +26,16 @@ class EchoView(APIView):
         return Response({"keys": sorted(request.data)})
 
 
+class BrokerDownView(APIView):
+    """Enqueues a task while the broker is unreachable."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("fault/explode/", ExplodingView.as_view()),
     path("fault/echo/", EchoView.as_view()),
+    path("fault/broker-down/", BrokerDownView.as_view()),
     *real_urlpatterns,
 ]

@@ -1,0 +1,80 @@
+"""Login is limited per client IP and per username; the limiter cannot be dodged and fails closed."""
+
+from __future__ import annotations
+
+import pytest
+
+from atom.api.ratelimit import client_ip
+
+pytestmark = pytest.mark.django_db
+LOGIN = "/api/v1/auth/token/"
+
+
+def login(api_client, username: str, **extra):
+    return api_client.post(LOGIN, {"username": username, "password": "wrong"}, format="json", **extra)
+
+
+def test_it_limits_logins_per_ip(api_client, settings):
+    settings.ATOM_LOGIN_RATE_PER_IP = "3/m"
+    statuses = [login(api_client, f"user{i}").status_code for i in range(4)]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_it_limits_logins_per_username_across_ips(api_client, settings):
+    settings.ATOM_LOGIN_RATE_PER_USERNAME = "2/m"
+    statuses = [login(api_client, "Victim", REMOTE_ADDR=f"10.0.0.{i}").status_code for i in range(1, 4)]
+    assert statuses == [401, 401, 429]
+
+
+def test_username_case_does_not_reset_the_count(api_client, settings):
+    settings.ATOM_LOGIN_RATE_PER_USERNAME = "1/m"
+    assert login(api_client, "victim").status_code == 401
+    assert login(api_client, "VICTIM", REMOTE_ADDR="10.9.9.9").status_code == 429
+
+
+def test_a_rotated_x_forwarded_for_does_not_reset_the_count(api_client, settings):
+    settings.ATOM_LOGIN_RATE_PER_IP = "2/m"
+    statuses = [login(api_client, f"u{i}", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code for i in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+def test_the_configured_proxy_header_is_the_only_one_trusted(rf, settings):
+    settings.ATOM_TRUSTED_PROXY_HEADER = "X-Real-IP"
+    request = rf.get("/", HTTP_X_REAL_IP="198.51.100.7", HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="10.0.0.1")
+    assert client_ip(request) == "198.51.100.7"
+    settings.ATOM_TRUSTED_PROXY_HEADER = ""
+    assert client_ip(request) == "10.0.0.1"
+
+
+def test_a_successful_login_still_counts(api_client, user, settings):
+    settings.ATOM_LOGIN_RATE_PER_USERNAME = "1/m"
+    ok = api_client.post(LOGIN, {"username": "owner", "password": "correct horse battery staple"}, format="json")
+    assert ok.status_code == 200
+    assert login(api_client, "owner").status_code == 429
+
+
+def test_the_limiter_fails_closed_when_the_cache_is_unreachable(api_client, monkeypatch):
+    from django.core.cache import caches
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(caches["default"], "add", unreachable)
+    response = login(api_client, "anyone")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "RATE_LIMIT_UNAVAILABLE"
+
+
+@pytest.mark.redis
+def test_the_limiter_fails_closed_when_redis_is_down(api_client, settings):
+    # Django resets its cache handlers when CACHES changes, so this points the limiter at a dead port.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    response = login(api_client, "anyone")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "RATE_LIMIT_UNAVAILABLE"
