@@ -28,10 +28,13 @@ def test_the_broker_follows_the_environment():
 
 @pytest.mark.django_db
 def test_a_task_enqueued_in_a_rolled_back_transaction_never_runs(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
+    def enqueue_then_fail() -> None:
+        with transaction.atomic():
             ping.delay_on_commit()
             raise RuntimeError("roll back")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(RuntimeError):
+        enqueue_then_fail()
     assert callbacks == []
 
 
