@@ -7,6 +7,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -106,7 +107,7 @@ def test_a_sound_jwt_set_up_has_no_problems():
     ],
 )
 def test_production_refuses_unsafe_set_ups(overrides, expected):
-    arguments = {
+    arguments: dict[str, Any] = {
         "debug": False,
         "secret_key": STRONG_SECRET,
         "signing_key": STRONG_SIGNING_KEY,
