@@ -1,0 +1,321 @@
+"""The hardening loop's records: bugs with SLAs, their regression tests, suites, runs and results.
+
+The status rules that the database can hold are CHECK constraints here; the rules that need other
+tables (a linked test, a passing result on a commit containing the fix) live in bugs.services.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Severity(models.TextChoices):
+    P0 = "P0", "P0 — critical"
+    P1 = "P1", "P1 — high"
+    P2 = "P2", "P2 — medium"
+    P3 = "P3", "P3 — low"
+
+
+class Category(models.TextChoices):
+    SECURITY = "security", "Security"
+    DATA_LOSS = "data_loss", "Data loss"
+    COST_LEAK = "cost_leak", "Cost leak"
+    CRASH = "crash", "Crash"
+    INTEGRITY = "integrity", "Integrity"
+    INFRASTRUCTURE = "infrastructure", "Infrastructure"
+    PERFORMANCE = "performance", "Performance"
+    QUALITY = "quality", "Quality"
+
+
+class BugStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    FIXED = "fixed", "Fixed"
+    RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"
+    DOCUMENTED = "documented", "Documented"
+    WONT_FIX = "wont_fix", "Won't fix"
+    DUPLICATE = "duplicate", "Duplicate"
+
+
+# Statuses in which the SLA clock still runs.
+ACTIVE_STATUSES = (BugStatus.OPEN, BugStatus.IN_PROGRESS, BugStatus.REOPENED)
+
+
+class SeverityPolicy(models.Model):
+    """How long a bug of one severity may stay unfixed; editable by operators in the admin."""
+
+    severity = models.CharField(max_length=2, choices=Severity.choices, unique=True)
+    sla_hours = models.PositiveIntegerField()
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["severity"]
+        verbose_name_plural = "severity policies"
+        constraints = [models.CheckConstraint(condition=Q(sla_hours__gte=1), name="bugs_policy_sla_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.sla_hours} h"
+
+
+class Bug(models.Model):
+    """A defect with its triage, its fix and the evidence that the fix holds."""
+
+    key = models.CharField(max_length=16, unique=True, help_text="BUG-NNN")
+    title = models.CharField(max_length=300)
+    severity = models.CharField(max_length=2, choices=Severity.choices, db_index=True)
+    category = models.CharField(max_length=32, choices=Category.choices, default=Category.QUALITY, db_index=True)
+    status = models.CharField(max_length=16, choices=BugStatus.choices, default=BugStatus.OPEN, db_index=True)
+    component = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    root_cause = models.TextField(blank=True)
+    reproduction = models.TextField(blank=True)
+    expected = models.TextField(blank=True)
+    actual = models.TextField(blank=True, help_text="The error or wrong behaviour observed.")
+    fix_strategy = models.TextField(blank=True)
+    fix_commit = models.CharField(max_length=64, blank=True)
+    verification_note = models.TextField(blank=True)
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    discovered_at = models.DateTimeField()
+    sla_due_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates")
+    # The passing result that proved the fix; the database refuses "resolved" without one.
+    verified_by = models.ForeignKey("Result", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    is_regression = models.BooleanField(default=False, help_text="Reopened because its regression test failed again.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["severity", "key"]
+        constraints = [
+            models.CheckConstraint(condition=Q(key__startswith="BUG-"), name="bugs_bug_key_prefix"),
+            models.CheckConstraint(
+                condition=~Q(status=BugStatus.RESOLVED) | (Q(resolved_at__isnull=False) & Q(verified_by__isnull=False) & ~Q(fix_commit="")),
+                name="bugs_bug_resolved_needs_evidence",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=BugStatus.FIXED) | ~Q(fix_commit=""),
+                name="bugs_bug_fixed_needs_commit",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=BugStatus.DUPLICATE, duplicate_of__isnull=False) | (~Q(status=BugStatus.DUPLICATE) & Q(duplicate_of__isnull=True)),
+                name="bugs_bug_duplicate_iff_target",
+            ),
+            models.CheckConstraint(condition=~Q(duplicate_of=models.F("pk")), name="bugs_bug_not_own_duplicate"),
+            models.CheckConstraint(condition=Q(sla_due_at__gte=models.F("discovered_at")), name="bugs_bug_sla_after_discovery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.title}"
+
+
+class Suite(models.Model):
+    """A pytest project Atom can run: where it lives, how to call pytest, with which environment.
+
+    Registered by admins only; nothing here is ever taken from API input. A blank checkout path means
+    Atom's own code base.
+    """
+
+    name = models.SlugField(max_length=64, unique=True)
+    checkout_path = models.CharField(max_length=500, blank=True, help_text="Absolute path of the checkout; blank means Atom itself.")
+    pytest_args = models.JSONField(default=list, blank=True, help_text='Extra pytest arguments, e.g. ["-m", "regression"].')
+    environment = models.JSONField(default=dict, blank=True, help_text="Environment variables for the pytest process.")
+    timeout_seconds = models.PositiveIntegerField(default=1800)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(timeout_seconds__gte=1), name="bugs_suite_timeout_positive")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RegressionTest(models.Model):
+    """A pytest node id that proves a bug fixed; the latest result is kept here for cheap reads."""
+
+    class Source(models.TextChoices):
+        MARKER = "marker", "Marker"
+        MANUAL = "manual", "Manual"
+        IMPORT = "import", "Import"
+
+    bug = models.ForeignKey(Bug, on_delete=models.CASCADE, related_name="regression_tests")
+    node_id = models.CharField(max_length=1000)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
+    last_result = models.ForeignKey("Result", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    is_flaky = models.BooleanField(default=False, db_index=True)
+    flaky_commit = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["node_id"]
+        constraints = [models.UniqueConstraint(fields=["bug", "node_id"], name="bugs_regressiontest_unique")]
+        indexes = [models.Index(fields=["node_id"], name="bugs_rt_node")]
+
+    def __str__(self) -> str:
+        return f"{self.bug_id} ↔ {self.node_id}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+    TIMED_OUT = "timed_out", "Timed out"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_RUN_STATUSES = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.TIMED_OUT, RunStatus.CANCELLED)
+
+
+class Run(models.Model):
+    """One execution of a suite (or an imported CI report), split into one or more shards."""
+
+    class Trigger(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        API = "api", "API"
+        CLI = "cli", "Command line"
+        SCHEDULE = "schedule", "Schedule"
+        IMPORT = "import", "Import"
+        RERUN = "rerun", "Confirmation rerun"
+
+    suite = models.ForeignKey(Suite, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    commit_sha = models.CharField(max_length=64, blank=True, db_index=True)
+    branch = models.CharField(max_length=200, blank=True)
+    node_ids = models.JSONField(default=list, blank=True, help_text="The selected tests; empty runs the suite's own selection.")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(done__lte=models.F("total")) | Q(total=0), name="bugs_run_done_le_total"),
+            models.CheckConstraint(
+                condition=~Q(status__in=TERMINAL_RUN_STATUSES) | Q(finished_at__isnull=False),
+                name="bugs_run_terminal_has_finish",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.pk} ({self.suite_id}, {self.status})"
+
+
+class RunShard(models.Model):
+    """A slice of a run's tests executed by one worker, claimed under a lease that heartbeats extend.
+
+    A worker that dies stops heartbeating; the reaper then hands the shard to another worker or, after
+    the last attempt, ends it so the run is never left "running".
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        ERROR = "error", "Error"
+        TIMED_OUT = "timed_out", "Timed out"
+        CANCELLED = "cancelled", "Cancelled"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="shards")
+    index = models.PositiveSmallIntegerField()
+    node_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="bugs_runshard_unique"),
+            models.CheckConstraint(condition=~Q(status="running") | Q(lease_expires_at__isnull=False), name="bugs_shard_running_has_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_id} shard {self.index}"
+
+
+class Outcome(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+    SKIPPED = "skipped", "Skipped"
+    XFAILED = "xfailed", "Expected failure"
+    XPASSED = "xpassed", "Unexpected pass"
+
+
+FAILING_OUTCOMES = (Outcome.FAILED, Outcome.ERROR)
+
+
+class Result(models.Model):
+    """The outcome of one test in one run; reruns inside the run are counted in ``attempts``."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results")
+    node_id = models.CharField(max_length=1000)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    duration_seconds = models.FloatField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    is_flaky = models.BooleanField(default=False, help_text="Passed and failed within this run.")
+    message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    bugs = models.ManyToManyField(Bug, through="BugResult", related_name="results")
+
+    class Meta:
+        ordering = ["run", "node_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="bugs_result_unique")]
+        indexes = [models.Index(fields=["node_id", "run"], name="bugs_result_node_run")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}: {self.outcome}"
+
+
+class BugResult(models.Model):
+    """A result attached to a bug that links its node id (once per bug and result)."""
+
+    bug = models.ForeignKey(Bug, on_delete=models.CASCADE, related_name="+")
+    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bug", "result"], name="bugs_bugresult_unique")]
+
+
+class BugStatusChange(models.Model):
+    """Who moved a bug from one status to another, when and why — people and automatic rules alike."""
+
+    bug = models.ForeignKey(Bug, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=BugStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=BugStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    automatic = models.BooleanField(default=False)
+    reason = models.TextField()
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.bug_id}: {self.from_status or '∅'} → {self.to_status}"

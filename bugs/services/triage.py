@@ -1,0 +1,117 @@
+"""Reading a triage report back into bugs (``manage.py import_triage``), idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from atom.api.errors import DomainError
+from bugs.models import Bug, BugStatus, RegressionTest, Severity
+from bugs.report import ParsedBug, triage_parse
+from bugs.services.bugs import bug_create, bug_status_refusal, bug_transition, bug_update
+from bugs.services.runs import node_id_validate
+
+_IMPORT_REASON = "Imported from a triage report."
+
+
+@dataclass
+class ImportSummary:
+    """What an import changed; warnings name what the rules or the input refused."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _wanted_status(parsed: ParsedBug, bug: Bug) -> str | None:
+    # "Resolved" means verified by a run here; an imported claim of it becomes "fixed" until a run proves it.
+    if parsed.status == BugStatus.RESOLVED and bug.status != BugStatus.RESOLVED:
+        return BugStatus.FIXED
+    return parsed.status
+
+
+def _field_values(parsed: ParsedBug) -> dict[str, Any]:
+    values: dict[str, Any] = {k: v for k, v in parsed.fields.items() if k != "severity"}
+    if "discovered_at" in values:
+        values["discovered_at"] = parse_datetime(values["discovered_at"])
+    if parsed.title:
+        values["title"] = parsed.title[:300]
+    return values
+
+
+@transaction.atomic
+def triage_import(*, text: str, actor: Any = None) -> ImportSummary:
+    """Create or update the bugs a triage report states; a second import of the same report changes nothing.
+
+    Blank fields never erase stored values. Status changes go through the status rules: a refused one
+    is reported as a warning and the bug keeps its status.
+    """
+    parsed_bugs = triage_parse(text)
+    if not parsed_bugs:
+        raise DomainError("The file holds no bugs (no '### BUG-NNN' headings).", code="EMPTY_REPORT")
+    summary = ImportSummary()
+    for parsed in parsed_bugs:
+        _import_one(parsed, actor=actor, summary=summary)
+    for parsed in parsed_bugs:
+        if parsed.status == BugStatus.DUPLICATE and parsed.duplicate_of:
+            bug = Bug.objects.get(key=parsed.key)
+            target = Bug.objects.filter(key=parsed.duplicate_of).first()
+            if target is None:
+                summary.warnings.append(f"{parsed.key}: duplicate of unknown {parsed.duplicate_of}.")
+            elif bug.status != BugStatus.DUPLICATE:
+                _move(bug, BugStatus.DUPLICATE, actor=actor, summary=summary, duplicate_of=target)
+    return summary
+
+
+def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> None:
+    values = _field_values(parsed)
+    severity = parsed.fields.get("severity")
+    bug = Bug.objects.filter(key=parsed.key).first()
+    changed = False
+    if bug is None:
+        if not severity or not parsed.title:
+            summary.warnings.append(f"{parsed.key}: a new bug needs a title and a severity; skipped.")
+            return
+        discovered: datetime | None = values.pop("discovered_at", None)
+        fix_commit = values.pop("fix_commit", "")
+        bug = bug_create(key=parsed.key, severity=Severity(severity), actor=actor, reason=_IMPORT_REASON, discovered_at=discovered, **values)
+        values = {"fix_commit": fix_commit} if fix_commit else {}
+        summary.created.append(bug.key)
+    if severity and severity != bug.severity:
+        values["severity"] = severity
+    differing = {k: v for k, v in values.items() if v is not None and getattr(bug, k) != v and k != "fix_commit"}
+    if differing:
+        bug = bug_update(bug=bug, actor=actor, **differing)
+        changed = True
+    for node_id in parsed.node_ids:
+        try:
+            _, created = RegressionTest.objects.get_or_create(bug=bug, node_id=node_id_validate(node_id), defaults={"source": RegressionTest.Source.IMPORT})
+        except DomainError:
+            summary.warnings.append(f"{parsed.key}: {node_id!r} is not a pytest node id; not linked.")
+            continue
+        changed = changed or created
+    fix_commit = values.get("fix_commit")
+    wanted = _wanted_status(parsed, bug)
+    if fix_commit and fix_commit != bug.fix_commit:
+        if bug.status in (BugStatus.FIXED, BugStatus.RESOLVED) or wanted in (BugStatus.FIXED, None):
+            bug = bug_update(bug=bug, actor=actor, fix_commit=fix_commit)
+            changed = True
+    if wanted and wanted != bug.status and wanted != BugStatus.DUPLICATE:
+        changed = _move(bug, wanted, actor=actor, summary=summary, fix_commit=fix_commit) or changed
+    if bug.key not in summary.created:
+        (summary.updated if changed else summary.unchanged).append(bug.key)
+
+
+def _move(bug: Bug, to_status: str, *, actor: Any, summary: ImportSummary, fix_commit: str | None = None, duplicate_of: Bug | None = None) -> bool:
+    bug.refresh_from_db()
+    refusal = bug_status_refusal(bug=bug, to_status=to_status, fix_commit=fix_commit, duplicate_of=duplicate_of)
+    if refusal:
+        summary.warnings.append(f"{bug.key}: stays {bug.status}: {refusal}")
+        return False
+    bug_transition(bug=bug, to_status=to_status, actor=actor, reason=_IMPORT_REASON, fix_commit=fix_commit, duplicate_of=duplicate_of)
+    return True

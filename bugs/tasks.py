@@ -1,0 +1,48 @@
+"""Celery tasks of the bugs app: thin wrappers that take ids and call the run services.
+
+Each is safe to deliver twice (the services claim shards and finalize runs with conditional
+updates), is acknowledged late and rejected back to the queue when its worker dies, and retries only
+on database connection errors, with backoff and jitter.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from bugs.services import runs
+
+_RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
+
+
+@shared_task(
+    name="bugs.run_shard",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # The suite's own timeout kills pytest first; these only catch a runner that itself hangs.
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    **_RETRY,
+)
+def run_shard_task(shard_id: int, finalize: bool) -> None:
+    """Execute one shard of a run (and finalize the run when it is its only shard)."""
+    runs.run_shard_execute(shard_id=shard_id, finalize=finalize)
+
+
+@shared_task(name="bugs.run_finalize", acks_late=True, reject_on_worker_lost=True, time_limit=600, soft_time_limit=540, **_RETRY)
+def run_finalize_task(run_id: int) -> None:
+    """Merge a sharded run's shards (the chord callback) and apply the status rules."""
+    runs.run_finalize(run_id=run_id)
+
+
+@shared_task(name="bugs.reap_stale_runs", acks_late=True, time_limit=300, soft_time_limit=240, **_RETRY)
+def reap_stale_runs_task() -> int:
+    """Periodic: hand the shards of dead workers to live ones, so no run stays stuck in running."""
+    return runs.run_reap_stale()
