@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench migrate clean
+.PHONY: run test lint format bench migrate clean browser-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,17 @@ format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## browser-deps: Debian's Chromium for the browser tests, installed when missing and possible (root + apt)
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+	      || echo "Could not install chromium: browser tests will skip (and fail under CI)"; \
+	  else echo "Chromium not installed and cannot be installed here: browser tests will skip"; fi; }
+
 ## test: venv, dev install, lint, migrations check, the whole pytest suite
-test: lint
+test: lint browser-deps
 	$(PY) manage.py makemigrations --check --dry-run --settings atom.settings_test
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,11 +23,16 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("ATOM_TEST_SERVICES=1 needs DATABASE_URL and REDIS_URL set.")
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
 def _service_missing(item: pytest.Item) -> str | None:
     if item.get_closest_marker("postgres") and not os.environ.get("DATABASE_URL"):
         return "needs PostgreSQL: set DATABASE_URL (CI sets it with ATOM_TEST_SERVICES=1)"
     if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
         return "needs Redis: set REDIS_URL (CI sets it with ATOM_TEST_SERVICES=1)"
+    if item.get_closest_marker("browser") and not CHROMIUM:
+        return "needs Chromium: `apt-get install chromium` (make test installs it on Debian when run as root)"
     return None
 
 
@@ -104,3 +110,59 @@ def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Itera
         yield process
     finally:
         worker_stop(process)
+
+
+@pytest.fixture
+def browser_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Playwright page in headless Debian Chromium, pointed at a live server of this test run.
+
+    Screenshots taken with ``page.screenshot(path=artifact_path(name))`` are kept under var/artifacts/.
+    """
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the live server's data is only
+    # touched through HTTP and by the test's own setup, so Django's async guard can stand down.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )  # fmt: skip
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+@pytest.fixture
+def artifact_path(request: pytest.FixtureRequest) -> Any:
+    """Where a test keeps a screenshot or other artifact: var/artifacts/<test name>-<name>."""
+    folder = Path(settings.BASE_DIR) / "var" / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def build(name: str) -> str:
+        return str(folder / f"{request.node.name}-{name}")
+
+    return build
+
+
+@pytest.fixture
+def admin_login(staff_user: Any) -> Any:
+    """Sign the page in to the admin as a superuser and return that user."""
+
+    def login(page: Any) -> Any:
+        staff_user.is_superuser = True
+        staff_user.save(update_fields=["is_superuser"])
+        page.goto("/admin/login/")
+        page.fill("#id_username", staff_user.username)
+        page.fill("#id_password", "correct horse battery staple")
+        page.click("input[type=submit]")
+        page.wait_for_url("**/admin/")
+        return staff_user
+
+    return login

@@ -287,6 +287,7 @@ GOVERNANCE_PROPOSAL_TTL_HOURS = env_int("ATOM_GOVERNANCE_PROPOSAL_TTL_HOURS", 24
 GOVERNANCE_GRADUATION_WINDOW = env_int("ATOM_GOVERNANCE_GRADUATION_WINDOW", 100, minimum=50)
 GOVERNANCE_ACTION_MAP_CACHE_SECONDS = env_int("ATOM_GOVERNANCE_ACTION_MAP_CACHE_SECONDS", 300, minimum=1)
 GOVERNANCE_CANVAS_SCRIPT_MAX_BYTES = env_int("ATOM_GOVERNANCE_CANVAS_SCRIPT_MAX_BYTES", 10 * 1024, minimum=1, maximum=10 * 1024)
+GOVERNANCE_PROPOSAL_EXPIRY_INTERVAL_SECONDS = env_int("ATOM_GOVERNANCE_PROPOSAL_EXPIRY_INTERVAL_SECONDS", 300, minimum=10)
 
 # --- Episodes ---------------------------------------------------------------------------------
 # Segmentation (SPEC section 5): a new segment starts after a gap strictly longer than the gap, when
@@ -325,6 +326,11 @@ ATOM_BUGS_REAP_INTERVAL_SECONDS = env_int("ATOM_BUGS_REAP_INTERVAL_SECONDS", 60,
 
 # --- Periodic tasks (Celery beat) -------------------------------------------------------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "governance-proposals-expire": {
+        "task": "governance.proposals_expire",
+        "schedule": float(GOVERNANCE_PROPOSAL_EXPIRY_INTERVAL_SECONDS),
+        "options": {"expires": float(GOVERNANCE_PROPOSAL_EXPIRY_INTERVAL_SECONDS)},
+    },
     "episodes-lifecycle": {
         "task": "episodes.lifecycle",
         "schedule": float(EPISODES_LIFECYCLE_INTERVAL_SECONDS),

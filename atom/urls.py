@@ -19,6 +19,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include(api_v1)),
 ]
 
+admin.site.site_header = "Atom operator console"
+admin.site.site_title = "Atom"
+admin.site.index_title = "Agents, memory and the hardening loop"
+
 handler400 = "atom.api.errors.handler400"
 handler403 = "atom.api.errors.handler403"
 handler404 = "atom.api.errors.handler404"
