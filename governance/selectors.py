@@ -89,6 +89,7 @@ def canvas_get_for_owner(*, owner: Any, canvas_id: int) -> Canvas:
     return canvas
 
 
-def audit_list() -> QuerySet[AuditEntry]:
-    """The audit log, newest first, with what its list shows already joined."""
-    return AuditEntry.objects.select_related("agent", "actor").order_by("-id")
+def audit_list(**filters: Any) -> QuerySet[AuditEntry]:
+    """The audit log, newest first, filtered on indexed columns (agent, action, outcome, maturity)."""
+    allowed = {key: value for key, value in filters.items() if key in ("agent", "action", "outcome", "maturity")}
+    return AuditEntry.objects.filter(**allowed).select_related("actor").order_by("-id")

@@ -24,6 +24,7 @@ from django.db.models import Case, DecimalField, F, Value, When
 from django.db.models.functions import Greatest, Least, Round
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
 
 from atom.api.errors import ConflictError, DomainError, ForbiddenError, NotFoundError, RateLimitedError
 from atom.api.ratelimit import rate_limit_enforce
@@ -766,17 +767,27 @@ def _present_perform(context: ActionContext) -> dict[str, Any]:
 
 
 def _update_validate(context: ActionContext) -> None:
-    canvas = _owned_canvas(context.agent, context.params)
     if "title" in context.params:
         _canvas_title(context.params)
-    _canvas_content(canvas.kind, context.params) if _has_content(canvas.kind, context.params) else None
+    if "canvas_id" not in context.params:
+        _canvas_content(CanvasKind.HTML, context.params)
+        return
+    canvas = _owned_canvas(context.agent, context.params)
+    if _has_content(canvas.kind, context.params):
+        _canvas_content(canvas.kind, context.params)
 
 
 def _has_content(kind: str, params: dict[str, Any]) -> bool:
-    return {CanvasKind.CHART: "data", CanvasKind.FORM: "schema"}.get(kind, "content") in params  # type: ignore[call-overload]
+    key = {CanvasKind.CHART: "data", CanvasKind.FORM: "schema"}.get(CanvasKind(kind), "content")
+    return key in params
 
 
 def _update_perform(context: ActionContext) -> dict[str, Any]:
+    """Update the named canvas, or create an HTML canvas when no canvas_id is given."""
+    if "canvas_id" not in context.params:
+        content, _ = _canvas_content(CanvasKind.HTML, context.params)
+        created = Canvas.objects.create(agent=context.agent, kind=CanvasKind.HTML, title=_canvas_title(context.params), content=content)
+        return {"canvas_id": created.pk}
     canvas = _owned_canvas(context.agent, context.params)
     if "title" in context.params:
         canvas.title = _canvas_title(context.params)
@@ -1064,6 +1075,83 @@ def agent_action_request(
         )
         raise ForbiddenError("The agent's budget or daily spend cap does not cover this cost.", code="BUDGET_EXCEEDED")
     return ActionOutcome(decision=verdict.outcome, agent=agent, execution=execution, supervision=supervision)
+
+
+# --- Canvases through governance ----------------------------------------------------------------
+
+CANVAS_CREATE_ACTIONS: dict[str, str] = {
+    CanvasKind.MARKDOWN: "present_markdown",
+    CanvasKind.CHART: "present_chart",
+    CanvasKind.FORM: "present_form",
+    CanvasKind.HTML: "update_canvas",
+}
+
+
+def canvas_create(
+    *, actor: Any, agent_id: int, kind: str, params: dict[str, Any], request_id: str = "", acting_agent_id: int | None = None
+) -> ActionOutcome:
+    """Present a new canvas: the action of its kind goes through the governance decision."""
+    return agent_action_request(
+        actor=actor,
+        agent_id=agent_id,
+        action=CANVAS_CREATE_ACTIONS[kind],
+        params=params,
+        cost=ZERO,
+        request_id=request_id,
+        acting_agent_id=acting_agent_id,
+    )
+
+
+def canvas_update(
+    *, actor: Any, canvas: Canvas, params: dict[str, Any], request_id: str = "", acting_agent_id: int | None = None
+) -> ActionOutcome:
+    """Change a canvas: the ``update_canvas`` action, through the governance decision."""
+    return agent_action_request(
+        actor=actor,
+        agent_id=canvas.agent_id,
+        action="update_canvas",
+        params={**params, "canvas_id": canvas.pk},
+        cost=ZERO,
+        request_id=request_id,
+        acting_agent_id=acting_agent_id,
+    )
+
+
+def canvas_script_execute(
+    *, actor: Any, canvas: Canvas, code: str, request_id: str = "", acting_agent_id: int | None = None
+) -> ActionOutcome:
+    """Authorize and store JavaScript for a canvas: AUTONOMOUS only (the decision, then the store checks
+    again), never a proposal; every request lands in the canvas audit with the code's hash."""
+    try:
+        return agent_action_request(
+            actor=actor,
+            agent_id=canvas.agent_id,
+            action=JAVASCRIPT_ACTION,
+            params={"canvas_id": canvas.pk, "code": code},
+            cost=ZERO,
+            request_id=request_id,
+            acting_agent_id=acting_agent_id,
+        )
+    except DomainError as exc:
+        if exc.code != "CANVAS_SCRIPT_REFUSED":
+            # The script was never looked at (tier, state, rate limit): record the refusal all the same.
+            canvas_audit_record(canvas=canvas, actor=actor, code=code, outcome="blocked", reason=exc.code, request_id=request_id)
+        raise
+
+
+# --- Agent principals ---------------------------------------------------------------------------
+
+ACTING_AGENT_CLAIM = "act_as_agent"
+
+
+def agent_token_issue(*, owner: Any, agent: Agent) -> str:
+    """An access token for the agent's runtime: it acts as this agent only, and as an agent principal it may
+    never decide proposals, give feedback or mint further tokens."""
+    if agent.owner_id != owner.pk:
+        raise NotFoundError(AGENT_NOT_FOUND)
+    token = AccessToken.for_user(owner)
+    token[ACTING_AGENT_CLAIM] = agent.pk
+    return str(token)
 
 
 # --- Proposals ---------------------------------------------------------------------------------

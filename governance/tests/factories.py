@@ -1,12 +1,14 @@
-"""factory_boy factories for governance rows."""
+"""factory_boy factories for governance rows, with typed helpers for the tests."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from factory.declarations import LazyAttribute, Sequence, SubFactory
+from factory.django import DjangoModelFactory, Password
 
 from governance.models import Agent, AgentState, Canvas, CanvasKind, Maturity
 
@@ -18,42 +20,47 @@ TIER_CONFIDENCE = {
 }
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(DjangoModelFactory[Any]):
     class Meta:
         model = get_user_model()
 
-    username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.django.Password("correct horse battery staple")
+    username = Sequence(lambda n: f"user{n}")
+    password = Password("correct horse battery staple")
 
 
-class AgentFactory(factory.django.DjangoModelFactory):
-    """An active agent; its confidence sits inside the band of its maturity."""
+class AgentFactory(DjangoModelFactory[Agent]):
+    """An active agent with budget; its confidence sits inside the band of its maturity."""
 
     class Meta:
         model = Agent
 
-    owner = factory.SubFactory(UserFactory)
-    name = factory.Sequence(lambda n: f"agent-{n}")
+    owner = SubFactory(UserFactory)
+    name = Sequence(lambda n: f"agent-{n}")
     maturity = Maturity.STUDENT
     state = AgentState.ACTIVE
     budget = Decimal("100.00")
     daily_spend_cap = Decimal("10.00")
-
-    @factory.lazy_attribute
-    def confidence(self) -> Decimal:
-        return TIER_CONFIDENCE[self.maturity]
+    confidence = LazyAttribute(lambda agent: TIER_CONFIDENCE[agent.maturity])
 
 
-class CanvasFactory(factory.django.DjangoModelFactory):
+class CanvasFactory(DjangoModelFactory[Canvas]):
     class Meta:
         model = Canvas
 
-    agent = factory.SubFactory(AgentFactory)
+    agent = SubFactory(AgentFactory)
     kind = CanvasKind.MARKDOWN
     title = "A canvas"
     content = "Hello"
 
 
-def agent_of(tier: str, **kwargs: Any) -> Agent:
-    """An agent of the given tier."""
-    return AgentFactory(maturity=tier, **kwargs)
+def make_user(**kwargs: Any) -> AbstractBaseUser:
+    return cast(AbstractBaseUser, UserFactory.create(**kwargs))
+
+
+def make_agent(**kwargs: Any) -> Agent:
+    """An agent (STUDENT unless ``maturity`` says otherwise)."""
+    return AgentFactory.create(**kwargs)
+
+
+def make_canvas(**kwargs: Any) -> Canvas:
+    return CanvasFactory.create(**kwargs)

@@ -7,13 +7,13 @@ import pytest
 from atom.api.errors import DomainError, ForbiddenError, NotFoundError
 from governance.models import AgentOutcome, AgentState, AuditEntry, Decision, Maturity
 from governance.services import agent_access_authorize, agent_outcome_record
-from governance.tests.factories import AgentFactory
+from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_returns_the_agent_for_an_action_within_its_tier():
-    agent = AgentFactory(maturity=Maturity.STUDENT)
+    agent = make_agent(maturity=Maturity.STUDENT)
     assert agent_access_authorize(actor=agent.owner, agent_id=agent.pk, action="memory_search", request_id="req-1").pk == agent.pk
     entry = AuditEntry.objects.get()
     assert (entry.outcome, entry.action, entry.complexity, entry.maturity, entry.request_id) == (
@@ -26,7 +26,7 @@ def test_it_returns_the_agent_for_an_action_within_its_tier():
 
 
 def test_it_rejects_foreign_agent(other_user):
-    agent = AgentFactory()
+    agent = make_agent()
     with pytest.raises(NotFoundError):
         agent_access_authorize(actor=other_user, agent_id=agent.pk, action="memory_search")
     assert AuditEntry.objects.get().outcome == Decision.NOT_FOUND
@@ -40,14 +40,14 @@ def test_it_rejects_a_missing_agent(user):
 
 @pytest.mark.parametrize("state", [AgentState.PAUSED, AgentState.STOPPED])
 def test_it_refuses_inactive_agents(state):
-    agent = AgentFactory(state=state)
+    agent = make_agent(state=state)
     with pytest.raises(ForbiddenError) as caught:
         agent_access_authorize(actor=agent.owner, agent_id=agent.pk, action="memory_search")
     assert caught.value.code == "AGENT_INACTIVE"
 
 
 def test_it_refuses_unknown_actions():
-    agent = AgentFactory(maturity=Maturity.AUTONOMOUS)
+    agent = make_agent(maturity=Maturity.AUTONOMOUS)
     with pytest.raises(DomainError) as caught:
         agent_access_authorize(actor=agent.owner, agent_id=agent.pk, action="launch_missiles")
     assert (caught.value.code, caught.value.status_code) == ("ACTION_UNKNOWN", 403)
@@ -57,7 +57,7 @@ def test_it_refuses_unknown_actions():
     ("tier", "action"), [(Maturity.STUDENT, "semantic_search"), (Maturity.INTERN, "create"), (Maturity.SUPERVISED, "create")]
 )
 def test_it_refuses_what_would_need_a_proposal_or_supervision(tier, action):
-    agent = AgentFactory(maturity=tier)
+    agent = make_agent(maturity=tier)
     with pytest.raises(ForbiddenError) as caught:
         agent_access_authorize(actor=agent.owner, agent_id=agent.pk, action=action)
     assert caught.value.code == "MATURITY_INSUFFICIENT"
@@ -65,12 +65,12 @@ def test_it_refuses_what_would_need_a_proposal_or_supervision(tier, action):
 
 
 def test_semantic_search_is_allowed_from_intern_up():
-    agent = AgentFactory(maturity=Maturity.INTERN)
+    agent = make_agent(maturity=Maturity.INTERN)
     agent_access_authorize(actor=agent.owner, agent_id=agent.pk, action="Semantic_Search")
 
 
 def test_outcome_recording_is_idempotent_on_the_reference():
-    agent = AgentFactory()
+    agent = make_agent()
     for _ in range(2):
         agent_outcome_record(agent_id=agent.pk, reference="episode-1", success=True, interventions=0, constitutional_score=0.9)
     assert AgentOutcome.objects.filter(agent=agent).count() == 1

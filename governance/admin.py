@@ -1,0 +1,280 @@
+"""The operator's console for governance. Every change goes through a service; history is read-only."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from atom.api.errors import DomainError
+from governance import services
+from governance.models import (
+    MATURITY_RANK,
+    RANK_MATURITY,
+    ActionExecution,
+    ActionPolicy,
+    Agent,
+    AgentState,
+    AuditEntry,
+    Canvas,
+    CanvasAudit,
+    MaturityChange,
+    Proposal,
+    ProposalStatus,
+    SupervisionSession,
+    SupervisionStatus,
+)
+
+TIER_COLOURS = {"STUDENT": "#6b7280", "INTERN": "#2563eb", "SUPERVISED": "#d97706", "AUTONOMOUS": "#059669"}
+
+
+class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
+    """Never counts a whole huge table: counts at most ``CAP`` rows (an index-only walk) and stops there."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return len(self.object_list.values_list("pk", flat=True)[: self.CAP + 1])  # type: ignore[attr-defined]
+
+
+def tier_badge(maturity: str) -> SafeString:
+    return format_html(
+        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:8px;font-weight:600">{}</span>',
+        TIER_COLOURS.get(maturity, "#000"),
+        maturity,
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded with the tier change.")
+
+
+class MaturityChangeInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = MaturityChange
+    fk_name = "agent"
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "from_maturity", "to_maturity", "kind", "reason", "actor")
+    readonly_fields = fields
+    ordering = ["-id"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "owner", "tier", "confidence", "budget", "daily_spend_cap", "state", "updated_at"]
+    list_filter = ["maturity", "state"]
+    search_fields = ["name", "owner__username"]
+    list_select_related = ["owner"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["maturity", "confidence", "state", "spent_today", "spend_day", "created_at", "updated_at"]
+    fields = ["owner", "name", "category", "capabilities", "budget", "daily_spend_cap", *readonly_fields]
+    inlines = [MaturityChangeInline]
+    actions = ["pause", "resume", "promote", "demote", "graduate"]
+
+    @admin.display(description="tier", ordering="maturity")
+    def tier(self, agent: Agent) -> SafeString:
+        return tier_badge(agent.maturity)
+
+    def _set_state(self, request: HttpRequest, queryset: QuerySet[Agent], state: str) -> None:
+        for agent in queryset:
+            services.agent_state_set(agent_id=agent.pk, state=state)
+        self.message_user(request, f"{queryset.count()} agent(s) now {state}.")
+
+    @admin.action(description="Pause selected agents")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        self._set_state(request, queryset, AgentState.PAUSED)
+
+    @admin.action(description="Resume selected agents")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        self._set_state(request, queryset, AgentState.ACTIVE)
+
+    def _change_tier(self, request: HttpRequest, queryset: QuerySet[Agent], step: int, title: str) -> HttpResponse | None:
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            changed = 0
+            for agent in queryset:
+                target = RANK_MATURITY.get(MATURITY_RANK[agent.maturity] + step)
+                if target is None:
+                    continue
+                services.agent_maturity_set_by_admin(
+                    agent_id=agent.pk, actor=request.user, maturity=target, reason=form.cleaned_data["reason"]
+                )
+                changed += 1
+            self.message_user(request, f"{title}: {changed} agent(s) changed.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "agents": queryset,
+            "action": request.POST.get("action", ""),
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/governance/agent/tier_change.html", context)
+
+    @admin.action(description="Promote one tier (with a reason)")
+    def promote(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
+        return self._change_tier(request, queryset, 1, "Promote one tier")
+
+    @admin.action(description="Demote one tier (with a reason)")
+    def demote(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
+        return self._change_tier(request, queryset, -1, "Demote one tier")
+
+    @admin.action(description="Graduate if the criteria are met")
+    def graduate(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        for agent in queryset:
+            report = services.agent_graduate(agent_id=agent.pk, actor=request.user)
+            if report.eligible:
+                self.message_user(request, f"{agent.name}: graduated to {report.target} (readiness {report.readiness}).")
+            else:
+                self.message_user(request, f"{agent.name}: not ready for {report.target}: {'; '.join(report.unmet)}", messages.WARNING)
+
+
+@admin.register(ActionPolicy)
+class ActionPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The action map. Saves and deletes go through services, which invalidate cached decisions."""
+
+    list_display = ["name", "complexity", "proposable", "description", "updated_at"]
+    list_editable = ["complexity", "proposable"]
+    list_filter = ["complexity", "proposable"]
+    search_fields = ["name"]
+
+    def save_model(self, request: HttpRequest, obj: ActionPolicy, form: Any, change: bool) -> None:
+        if change and obj.pk:
+            old_name = ActionPolicy.objects.filter(pk=obj.pk).values_list("name", flat=True).first()
+            if old_name and old_name != obj.name.strip().lower():
+                services.action_policy_delete(policy=ActionPolicy.objects.get(pk=obj.pk))
+        saved = services.action_policy_save(
+            name=obj.name, complexity=obj.complexity, proposable=obj.proposable, description=obj.description
+        )
+        obj.pk, obj.name, obj.proposable = saved.pk, saved.name, saved.proposable
+
+    def delete_model(self, request: HttpRequest, obj: ActionPolicy) -> None:
+        services.action_policy_delete(policy=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ActionPolicy]) -> None:
+        for policy in queryset:
+            services.action_policy_delete(policy=policy)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """History is written by services only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Proposal)
+class ProposalAdmin(ReadOnlyAdmin):
+    list_display = ["id", "agent", "action", "complexity", "cost", "status", "reviewer", "created_at", "expires_at"]
+    list_filter = ["status"]
+    list_select_related = ["agent", "reviewer"]
+    actions = ["approve", "reject"]
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[Proposal], approve: bool) -> None:
+        for proposal in queryset.filter(status=ProposalStatus.PENDING):
+            try:
+                if approve:
+                    decided = services.proposal_approve(proposal=proposal, reviewer=request.user, reason="Approved in the admin.")
+                else:
+                    decided = services.proposal_reject(proposal=proposal, reviewer=request.user, reason="Rejected in the admin.")
+            except DomainError as exc:
+                self.message_user(request, f"Proposal #{proposal.pk}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(request, f"Proposal #{decided.pk}: {decided.status}.")
+
+    @admin.action(description="Approve selected proposals (and execute)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected proposals")
+    def reject(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
+        self._decide(request, queryset, approve=False)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """Fast on millions of rows: no full count, a capped paginator, filters on indexed columns only."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "agent_id",
+        "actor",
+        "action",
+        "complexity",
+        "maturity",
+        "confidence",
+        "outcome",
+        "cost",
+        "request_id",
+    ]
+    list_filter = ["outcome", "maturity"]
+    list_select_related = ["actor"]
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+    ordering = ["-id"]
+    list_per_page = 100
+
+
+@admin.register(ActionExecution)
+class ActionExecutionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created_at", "agent", "action", "status", "cost", "proposal"]
+    list_filter = ["status"]
+    list_select_related = ["agent", "proposal"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+
+
+@admin.register(SupervisionSession)
+class SupervisionSessionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "agent", "execution", "status", "supervisor", "opened_at", "closed_at"]
+    list_filter = ["status"]
+    list_select_related = ["agent", "execution", "supervisor"]
+    actions = ["close"]
+
+    @admin.action(description="Close selected supervision records")
+    def close(self, request: HttpRequest, queryset: QuerySet[SupervisionSession]) -> None:
+        for session in queryset.filter(status=SupervisionStatus.OPEN):
+            services.supervision_close(session=session, supervisor=request.user)
+
+
+class CanvasAuditInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = CanvasAudit
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "actor", "code_hash", "code_bytes", "outcome", "reason")
+    readonly_fields = fields
+    ordering = ["-id"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Canvas)
+class CanvasAdmin(ReadOnlyAdmin):
+    list_display = ["id", "agent", "kind", "title", "script_hash", "updated_at"]
+    list_filter = ["kind"]
+    list_select_related = ["agent"]
+    inlines = [CanvasAuditInline]

@@ -1,0 +1,312 @@
+"""Governance API views: parse, call a service or selector, format. Nothing else happens here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from rest_framework import status
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from atom.api.errors import ForbiddenError
+from atom.api.middleware import request_id_of
+from atom.api.pagination import CursorPagination
+from atom.api.permissions import IsStaff
+from atom.api.ratelimit import rate_limit_enforce
+from governance import selectors, services
+from governance.api.serializers import (
+    ActionInputSerializer,
+    AgentInputSerializer,
+    AgentOutputSerializer,
+    AuditOutputSerializer,
+    AuditQuerySerializer,
+    CanvasInputSerializer,
+    CanvasOutputSerializer,
+    CanvasScriptInputSerializer,
+    CanvasUpdateInputSerializer,
+    ExecutionOutputSerializer,
+    FeedbackInputSerializer,
+    ProposalDecisionInputSerializer,
+    ProposalOutputSerializer,
+    SupervisionOutputSerializer,
+)
+from governance.models import AuditEntry, Canvas, Decision
+
+_CANVAS_FIELDS = ("title", "content", "data", "schema")
+
+
+def acting_agent_id(request: Request) -> int | None:
+    """The agent a token acts as (an agent principal), or None for a human's token."""
+    token = request.auth
+    value = token.get(services.ACTING_AGENT_CLAIM) if token is not None and hasattr(token, "get") else None
+    return int(value) if value is not None else None
+
+
+def _human_only(request: Request) -> None:
+    if acting_agent_id(request) is not None:
+        raise ForbiddenError("A token acting as an agent cannot do this.", code="AGENT_PRINCIPAL_FORBIDDEN")
+
+
+class GovernanceView(GenericAPIView[Any]):
+    """Writes count against the caller's write rate limit (SPEC section 7)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            rate_limit_enforce(request, group="governance.writes", key=str(request.user.pk), rate=settings.ATOM_WRITE_RATE_PER_USER)
+
+
+def _outcome_response(outcome: services.ActionOutcome) -> Response:
+    """200 executed; 202 proposal or supervised."""
+    body: dict[str, Any] = {
+        "decision": outcome.decision,
+        "agent": {"id": outcome.agent.pk, "maturity": outcome.agent.maturity, "confidence": str(outcome.agent.confidence)},
+    }
+    if outcome.execution is not None:
+        body["execution"] = ExecutionOutputSerializer(outcome.execution).data
+    if outcome.supervision is not None:
+        body["supervision"] = SupervisionOutputSerializer(outcome.supervision).data
+    if outcome.proposal is not None:
+        body["proposal"] = ProposalOutputSerializer(outcome.proposal).data
+    code = status.HTTP_200_OK if outcome.decision == Decision.EXECUTE else status.HTTP_202_ACCEPTED
+    return Response(body, status=code)
+
+
+class AgentListView(GovernanceView):
+    """GET: the caller's agents. POST: a new agent (always STUDENT at the starting confidence)."""
+
+    serializer_class = AgentOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return selectors.agent_list_for_owner(owner=self.request.user)
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(AgentOutputSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        _human_only(request)
+        data = AgentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        agent = services.agent_create(owner=request.user, **data.validated_data)
+        return Response(AgentOutputSerializer(agent).data, status=status.HTTP_201_CREATED)
+
+
+class AgentDetailView(GovernanceView):
+    """GET one agent; PATCH/PUT its safe fields only (name, category, capabilities)."""
+
+    serializer_class = AgentOutputSerializer
+
+    def get(self, request: Request, agent_id: int) -> Response:
+        agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
+        return Response(AgentOutputSerializer(agent).data)
+
+    def patch(self, request: Request, agent_id: int) -> Response:
+        return self._update(request, agent_id, partial=True)
+
+    def put(self, request: Request, agent_id: int) -> Response:
+        return self._update(request, agent_id, partial=False)
+
+    def _update(self, request: Request, agent_id: int, *, partial: bool) -> Response:
+        _human_only(request)
+        agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
+        data = AgentInputSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        agent = services.agent_update(agent=agent, **data.validated_data)
+        return Response(AgentOutputSerializer(agent).data)
+
+
+class AgentActionView(GovernanceView):
+    """POST {action, params, cost}: 200 executed, 202 proposal or supervised, 403 refused, 404 not yours."""
+
+    serializer_class = ActionInputSerializer
+
+    def post(self, request: Request, agent_id: int) -> Response:
+        data = ActionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.agent_action_request(
+            actor=request.user,
+            agent_id=agent_id,
+            action=data.validated_data["action"],
+            params=data.validated_data["params"],
+            cost=data.validated_data["cost"],
+            request_id=request_id_of(request),
+            acting_agent_id=acting_agent_id(request),
+        )
+        return _outcome_response(outcome)
+
+
+class AgentFeedbackView(GovernanceView):
+    """POST reviewed feedback: moves confidence now and demotes at once when it falls below the floor."""
+
+    serializer_class = FeedbackInputSerializer
+
+    def post(self, request: Request, agent_id: int) -> Response:
+        _human_only(request)
+        agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
+        data = FeedbackInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        feedback = services.agent_feedback_record(agent=agent, reviewer=request.user, **data.validated_data)
+        agent.refresh_from_db()
+        return Response(
+            {"id": feedback.pk, "agent": AgentOutputSerializer(agent).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AgentTokenView(GovernanceView):
+    """POST: an access token for the agent's runtime, acting as this agent only."""
+
+    def post(self, request: Request, agent_id: int) -> Response:
+        _human_only(request)
+        agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
+        return Response({"access": services.agent_token_issue(owner=request.user, agent=agent)}, status=status.HTTP_201_CREATED)
+
+
+class ProposalListView(GovernanceView):
+    """GET: proposals of the caller's agents (all of them for staff)."""
+
+    serializer_class = ProposalOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return selectors.proposal_list_for_user(user=self.request.user)
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProposalOutputSerializer(page, many=True).data)
+
+
+class ProposalDetailView(GovernanceView):
+    serializer_class = ProposalOutputSerializer
+
+    def get(self, request: Request, proposal_id: int) -> Response:
+        proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
+        return Response(ProposalOutputSerializer(proposal).data)
+
+
+class ProposalApproveView(GovernanceView):
+    """POST: approve (then the action runs). Never by a token acting as an agent; decided at most once."""
+
+    serializer_class = ProposalDecisionInputSerializer
+
+    def post(self, request: Request, proposal_id: int) -> Response:
+        proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
+        data = ProposalDecisionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        proposal = services.proposal_approve(
+            proposal=proposal,
+            reviewer=request.user,
+            reason=data.validated_data["reason"],
+            acting_agent_id=acting_agent_id(request),
+            request_id=request_id_of(request),
+        )
+        return Response(ProposalOutputSerializer(proposal).data)
+
+
+class ProposalRejectView(GovernanceView):
+    serializer_class = ProposalDecisionInputSerializer
+
+    def post(self, request: Request, proposal_id: int) -> Response:
+        proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
+        data = ProposalDecisionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        proposal = services.proposal_reject(
+            proposal=proposal,
+            reviewer=request.user,
+            reason=data.validated_data["reason"],
+            acting_agent_id=acting_agent_id(request),
+            request_id=request_id_of(request),
+        )
+        return Response(ProposalOutputSerializer(proposal).data)
+
+
+def _canvas_answer(outcome: services.ActionOutcome, *, created: bool) -> Response:
+    execution = outcome.execution
+    if execution is None or not isinstance(execution.result, dict):
+        return _outcome_response(outcome)
+    canvas = Canvas.objects.get(pk=execution.result["canvas_id"])
+    return Response(CanvasOutputSerializer(canvas).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class CanvasListView(GovernanceView):
+    """GET: canvases of the caller's agents. POST: present a canvas (a governed action of its kind)."""
+
+    serializer_class = CanvasOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return selectors.canvas_list_for_owner(owner=self.request.user)
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CanvasOutputSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = CanvasInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        outcome = services.canvas_create(
+            actor=request.user,
+            agent_id=values["agent"],
+            kind=values["kind"],
+            params={key: values[key] for key in _CANVAS_FIELDS if key in values},
+            request_id=request_id_of(request),
+            acting_agent_id=acting_agent_id(request),
+        )
+        return _canvas_answer(outcome, created=True)
+
+
+class CanvasDetailView(GovernanceView):
+    serializer_class = CanvasOutputSerializer
+
+    def get(self, request: Request, canvas_id: int) -> Response:
+        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
+        return Response(CanvasOutputSerializer(canvas).data)
+
+    def patch(self, request: Request, canvas_id: int) -> Response:
+        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
+        data = CanvasUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.canvas_update(
+            actor=request.user,
+            canvas=canvas,
+            params=dict(data.validated_data),
+            request_id=request_id_of(request),
+            acting_agent_id=acting_agent_id(request),
+        )
+        return _canvas_answer(outcome, created=False)
+
+
+class CanvasExecuteView(GovernanceView):
+    """POST {code}: JavaScript for the canvas — AUTONOMOUS agents only, stored and audited, never run here."""
+
+    serializer_class = CanvasScriptInputSerializer
+
+    def post(self, request: Request, canvas_id: int) -> Response:
+        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
+        data = CanvasScriptInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.canvas_script_execute(
+            actor=request.user,
+            canvas=canvas,
+            code=data.validated_data["code"],
+            request_id=request_id_of(request),
+            acting_agent_id=acting_agent_id(request),
+        )
+        return _canvas_answer(outcome, created=False)
+
+
+class AuditListView(ListAPIView[AuditEntry]):
+    """GET (staff): the audit log, newest first, cursor-paginated (no COUNT)."""
+
+    permission_classes = [IsStaff]
+    serializer_class = AuditOutputSerializer
+    pagination_class = CursorPagination
+    filter_backends = []
+
+    def get_queryset(self) -> QuerySet[AuditEntry]:
+        query = AuditQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.audit_list(**query.validated_data)

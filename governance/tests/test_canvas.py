@@ -1,0 +1,169 @@
+"""Canvases: sanitized content, and JavaScript for AUTONOMOUS agents only — never a proposal."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from atom.api.errors import ForbiddenError
+from governance.models import AuditEntry, Canvas, CanvasAudit, Decision, Maturity, Proposal
+from governance.services import canvas_sanitize, canvas_script_store
+from governance.tests.factories import make_agent, make_canvas
+
+pytestmark = pytest.mark.django_db
+
+BLOCKED_SCRIPTS = [
+    "eval('1+1')",
+    "new Function('return 1')()",
+    "setTimeout('alert(1)', 10)",
+    'setInterval("x()", 10)',
+    "const c = document.cookie",
+    "localStorage.setItem('a', 1)",
+    "sessionStorage.getItem('a')",
+    "window.location = 'https://evil.example'",
+    "window.top.postMessage(1)",
+    "window.parent.x = 1",
+    "fetch('https://evil.example')",
+    "new XMLHttpRequest()",
+    "navigator.sendBeacon('/x', 'y')",
+    "document.write('<p>')",
+    "document.createElement('script')",
+    "el.innerHTML = '<img>'",
+    "document['cookie']",
+    "window['eval']('1')",
+]
+
+
+def _execute(client, canvas, code):
+    return client.post(f"/api/v1/canvases/{canvas.pk}/execute/", {"code": code}, format="json")
+
+
+@pytest.mark.parametrize("tier", [Maturity.STUDENT, Maturity.INTERN, Maturity.SUPERVISED])
+def test_javascript_is_refused_below_autonomous_and_never_proposed(tier, client_for):
+    canvas = make_canvas(agent=make_agent(maturity=tier))
+    response = _execute(client_for(canvas.agent.owner), canvas, "console.log('hi')")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "MATURITY_INSUFFICIENT"
+    assert not Proposal.objects.exists()
+    assert AuditEntry.objects.get().outcome == Decision.BLOCKED
+    assert CanvasAudit.objects.get().outcome == "blocked"
+    canvas.refresh_from_db()
+    assert canvas.script == ""
+
+
+@pytest.mark.parametrize("script", BLOCKED_SCRIPTS)
+@pytest.mark.parametrize("case", [str, str.upper, str.swapcase])
+def test_autonomous_scripts_with_blocklisted_patterns_are_refused_and_audited(script, case, client_for):
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.AUTONOMOUS))
+    code = case(script)
+    response = _execute(client_for(canvas.agent.owner), canvas, code)
+    assert response.status_code == 403, code
+    assert response.json()["error"]["code"] == "CANVAS_SCRIPT_REFUSED"
+    audit = CanvasAudit.objects.get()
+    assert (audit.outcome, audit.code_hash) == ("refused", hashlib.sha256(code.encode()).hexdigest())
+    assert AuditEntry.objects.get().outcome == Decision.FAILED
+    canvas.refresh_from_db()
+    assert canvas.script == ""
+
+
+@pytest.mark.parametrize("code", ["", "   ", "x" * (10 * 1024 + 1)])
+def test_empty_and_oversized_scripts_are_refused(code, client_for):
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.AUTONOMOUS))
+    response = _execute(client_for(canvas.agent.owner), canvas, code)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "CANVAS_SCRIPT_REFUSED"
+
+
+def test_a_clean_script_from_an_autonomous_agent_is_stored_and_audited(client_for):
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.AUTONOMOUS))
+    code = "const total = [1, 2, 3].reduce((a, b) => a + b, 0);\nconsole.log(total);"
+    response = _execute(client_for(canvas.agent.owner), canvas, code)
+    assert response.status_code == 200, response.json()
+    digest = hashlib.sha256(code.encode()).hexdigest()
+    assert response.json()["script_hash"] == digest
+    canvas.refresh_from_db()
+    assert (canvas.script, canvas.script_hash) == (code, digest)
+    assert CanvasAudit.objects.get().outcome == "stored"
+    assert AuditEntry.objects.get().outcome == Decision.EXECUTE
+
+
+def test_a_script_of_exactly_ten_kilobytes_is_accepted(client_for):
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.AUTONOMOUS))
+    assert _execute(client_for(canvas.agent.owner), canvas, "x" * (10 * 1024)).status_code == 200
+
+
+def test_storage_checks_the_tier_again_whatever_the_caller_decided(user):
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.SUPERVISED))
+    with pytest.raises(ForbiddenError) as caught:
+        canvas_script_store(canvas=canvas, actor=user, code="console.log(1)")
+    assert caught.value.code == "CANVAS_SCRIPT_REFUSED"
+    canvas.refresh_from_db()
+    assert canvas.script == ""
+
+
+def test_another_owners_canvas_answers_404(client_for, other_user):
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.AUTONOMOUS))
+    assert _execute(client_for(other_user), canvas, "console.log(1)").status_code == 404
+    assert client_for(other_user).get(f"/api/v1/canvases/{canvas.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("dirty", "forbidden"),
+    [
+        ("<script>alert(1)</script>hi", "<script"),
+        ('<img src="x" onerror="alert(1)">', "onerror"),
+        ('<a href="javascript:alert(1)">x</a>', "javascript:"),
+        ('<a href="JaVaScRiPt:alert(1)">x</a>', "javascript"),
+        ('<img src="data:image/png;base64,AAAA">', "data:"),
+        ('<iframe src="https://evil.example"></iframe>', "<iframe"),
+        ("<style>body{display:none}</style>", "<style"),
+        ('<object data="x.swf"></object>', "<object"),
+        ('<embed src="x.swf">', "<embed"),
+        ('<p style="background:url(javascript:alert(1))">x</p>', "style="),
+        ('<svg onload="alert(1)"></svg>', "onload"),
+    ],
+)
+def test_the_sanitizer_removes_dangerous_markup(dirty, forbidden):
+    assert forbidden not in canvas_sanitize(dirty).lower()
+
+
+def test_the_sanitizer_keeps_ordinary_markup():
+    assert canvas_sanitize('<p><strong>Hi</strong> <a href="https://x.example">x</a></p>').startswith("<p><strong>Hi</strong>")
+
+
+def test_markdown_canvases_are_stored_sanitized_through_governance(client_for):
+    agent = make_agent()
+    response = client_for(agent.owner).post(
+        "/api/v1/canvases/", {"agent": agent.pk, "kind": "markdown", "title": "T", "content": "# Hi <script>x()</script>"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    canvas = Canvas.objects.get()
+    assert "<script" not in canvas.content
+    assert AuditEntry.objects.get().action == "present_markdown"
+
+
+def test_a_student_cannot_present_a_form(client_for):
+    agent = make_agent()
+    response = client_for(agent.owner).post(
+        "/api/v1/canvases/", {"agent": agent.pk, "kind": "form", "schema": {"type": "object"}}, format="json"
+    )
+    assert response.status_code == 403
+    assert not Canvas.objects.exists()
+
+
+def test_a_chart_needs_a_json_object(client_for):
+    agent = make_agent()
+    response = client_for(agent.owner).post("/api/v1/canvases/", {"agent": agent.pk, "kind": "chart", "data": [1, 2]}, format="json")
+    assert response.status_code == 400
+    assert not Canvas.objects.exists()
+
+
+def test_an_intern_updates_its_canvas(client_for):
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.INTERN))
+    response = client_for(canvas.agent.owner).patch(
+        f"/api/v1/canvases/{canvas.pk}/", {"content": "<b>new</b><script>x</script>"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    canvas.refresh_from_db()
+    assert canvas.content == "<b>new</b>"
