@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django_ratelimit.core import get_usage
+from rest_framework.throttling import BaseThrottle
 
 from atom.api.errors import RateLimitedError, ServiceUnavailableError
 
@@ -41,3 +42,17 @@ def rate_limit_enforce(request: Any, *, group: str, key: str, rate: str) -> None
         raise ServiceUnavailableError("Rate limiting is unavailable; try again shortly.", code="RATE_LIMIT_UNAVAILABLE") from exc
     if usage is not None and usage["should_limit"]:
         raise RateLimitedError(retry_after=max(1, int(usage["time_left"])), details={"scope": group})
+
+
+class WriteRateThrottle(BaseThrottle):
+    """Every write (POST, PUT, PATCH, DELETE) counts against its user's ``ATOM_WRITE_RATE_PER_USER``.
+
+    Runs as DRF's default throttle, after authentication, on the shared cache like every other limit.
+    """
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        user = getattr(request, "user", None)
+        if request.method in ("GET", "HEAD", "OPTIONS") or not (user and user.is_authenticated):
+            return True
+        rate_limit_enforce(request, group="writes-per-user", key=str(user.pk), rate=settings.ATOM_WRITE_RATE_PER_USER)
+        return True

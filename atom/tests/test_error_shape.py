@@ -105,3 +105,12 @@ def test_503_when_the_broker_is_down_at_enqueue(client_for, user):
     response = client_for(user).post("/fault/broker-down/", {}, format="json")
     error = assert_error_shape(response, 503, "SERVICE_UNAVAILABLE")
     assert "6379" not in error["message"]
+
+
+def test_writes_are_limited_per_user(client_for, user, other_user, settings):
+    settings.ATOM_WRITE_RATE_PER_USER = "2/m"
+    client = client_for(user)
+    statuses = [client.post("/fault/echo/", {"a": 1}, format="json").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/api/v1/no-such-route/").status_code == 404
+    assert client_for(other_user).post("/fault/echo/", {"a": 1}, format="json").status_code == 200
