@@ -40,6 +40,9 @@ class BugStatus(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate"
 
 
+# The SLA of SPEC section 6, used when the editable policy table has no row for a severity.
+DEFAULT_SLA_HOURS = {Severity.P0: 24, Severity.P1: 72, Severity.P2: 7 * 24, Severity.P3: 14 * 24}
+
 # Statuses in which the SLA clock still runs.
 ACTIVE_STATUSES = (BugStatus.OPEN, BugStatus.IN_PROGRESS, BugStatus.REOPENED)
 

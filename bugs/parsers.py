@@ -36,6 +36,7 @@ class ParsedResult:
     message: str = ""
     traceback: str = ""
     _seen_outcomes: set[str] = field(default_factory=set, repr=False)
+    _phases: set[str] = field(default_factory=set, repr=False)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -130,6 +131,7 @@ def _longrepr_text(longrepr: Any) -> tuple[str, str]:
 def _merge_report(parsed: ParsedResult, report: dict[str, Any]) -> None:
     when = report.get("when")
     outcome = report.get("outcome")
+    parsed._phases.add(str(when))
     parsed.duration_seconds += float(report.get("duration") or 0)
     if when == "call" or (when == "setup" and outcome != "passed"):
         parsed.attempts += 1
@@ -187,6 +189,10 @@ def parse_report_log(lines: Iterable[str | bytes]) -> list[ParsedResult]:
         raise ReportFormatError("The body is neither JUnit XML nor a pytest report log.")
     for parsed in results.values():
         parsed.attempts = max(1, parsed.attempts)
+        if parsed.outcome == "passed" and not parsed._phases & {"call", "teardown"}:
+            # Set up but never called: pytest was stopped (time limit, killed worker) inside this test.
+            parsed.outcome = "error"
+            parsed.message = "The test did not finish: pytest was stopped while it ran."
         parsed.is_flaky = parsed.outcome == "passed" and "failed" in parsed._seen_outcomes
     return list(results.values())
 

@@ -10,8 +10,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from bugs.models import ACTIVE_STATUSES, Bug, BugResult, RegressionTest, Result, Run, RunStatus, SeverityPolicy, TERMINAL_RUN_STATUSES
-from bugs.services.bugs import DEFAULT_SLA_HOURS
+from bugs.models import ACTIVE_STATUSES, DEFAULT_SLA_HOURS, Bug, BugResult, RegressionTest, Result, Run, RunStatus, SeverityPolicy, TERMINAL_RUN_STATUSES
 
 
 def bug_list(

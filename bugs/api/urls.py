@@ -1,5 +1,15 @@
 """API routes of the bugs app, mounted under /api/v1/."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from bugs.api import views
+
+urlpatterns: list[URLPattern] = [
+    path("bugs/", views.BugListView.as_view(), name="bug-list"),
+    path("bugs/<str:key>/", views.BugDetailView.as_view(), name="bug-detail"),
+    path("bugs/<str:key>/results/", views.BugResultsView.as_view(), name="bug-results"),
+    path("runs/", views.RunListView.as_view(), name="run-list"),
+    path("runs/import/", views.RunImportView.as_view(), name="run-import"),
+    path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run-detail"),
+    path("triage-report/", views.TriageReportView.as_view(), name="triage-report"),
+]

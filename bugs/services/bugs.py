@@ -16,6 +16,7 @@ from atom.api.errors import ConflictError, DomainError, NotFoundError
 from bugs import git
 from bugs.models import (
     ACTIVE_STATUSES,
+    DEFAULT_SLA_HOURS,
     Bug,
     BugResult,
     BugStatus,
@@ -30,7 +31,6 @@ from bugs.models import (
 )
 
 BUG_KEY = re.compile(r"^BUG-\d{3,9}$")
-DEFAULT_SLA_HOURS = {Severity.P0: 24, Severity.P1: 72, Severity.P2: 7 * 24, Severity.P3: 14 * 24}
 # Severities that may not be resolved, or closed as fixed, without a linked regression test.
 TEST_REQUIRED_SEVERITIES = (Severity.P0, Severity.P1)
 

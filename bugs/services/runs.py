@@ -314,7 +314,8 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
     with transaction.atomic():
         results_store(run=run, parsed=parsed)
         done = len(parsed)
-        RunShard.objects.filter(pk=shard.pk, claimed_by=worker, attempts=shard.attempts).update(done=done, total=max(done, shard.total))
+        collected = int(_read_progress(progress).get("total", 0))
+        RunShard.objects.filter(pk=shard.pk, claimed_by=worker, attempts=shard.attempts).update(done=done, total=max(done, collected, shard.total))
         _shard_end(shard=shard, worker=worker, status=status, message=message, exit_code=exit_code)
     _finish(run_id=run.pk, finalize=finalize)
 

@@ -1,0 +1,308 @@
+"""The operators' console for the hardening loop: bugs, runs with live progress, suites, SLA policy.
+
+Every write goes through bugs.services, so the admin obeys the same status rules as the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from atom.api.errors import DomainError
+from bugs import report, selectors, services
+from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
+
+
+class SlaBreachedFilter(admin.SimpleListFilter):
+    title = "SLA breached"
+    parameter_name = "sla_breached"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Breached"), ("no", "Within SLA")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Bug]) -> QuerySet[Bug]:
+        if self.value() == "yes":
+            return queryset.filter(selectors.sla_breached_filter())
+        if self.value() == "no":
+            return queryset.exclude(selectors.sla_breached_filter())
+        return queryset
+
+
+class RegressionTestFilter(admin.SimpleListFilter):
+    title = "regression test"
+    parameter_name = "regression_test"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("linked", "Linked"), ("missing", "Missing"), ("regressed", "Regressed (reopened by a failing test)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Bug]) -> QuerySet[Bug]:
+        linked = Exists(RegressionTest.objects.filter(bug=OuterRef("pk")))
+        if self.value() == "linked":
+            return queryset.filter(linked)
+        if self.value() == "missing":
+            return queryset.exclude(linked)
+        if self.value() == "regressed":
+            return queryset.filter(is_regression=True)
+        return queryset
+
+
+class FlakyFilter(admin.SimpleListFilter):
+    title = "flaky test"
+    parameter_name = "flaky"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Has a flaky test")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Bug]) -> QuerySet[Bug]:
+        if self.value() == "yes":
+            return queryset.filter(Exists(RegressionTest.objects.filter(bug=OuterRef("pk"), is_flaky=True)))
+        return queryset
+
+
+class RegressionTestInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = RegressionTest
+    extra = 1
+    fields = ["node_id", "source", "is_flaky", "flaky_commit", "latest"]
+    readonly_fields = ["source", "flaky_commit", "latest"]
+
+    @admin.display(description="latest result")
+    def latest(self, obj: RegressionTest) -> str:
+        result = obj.last_result
+        return f"{result.outcome} (run #{result.run_id})" if result else "—"
+
+
+class StatusChangeInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = BugStatusChange
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "from_status", "to_status", "actor", "automatic", "run", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class BugForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Checks a status change against the rules before anything is saved."""
+
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Why the status changes (kept in the history).")
+
+    class Meta:
+        model = Bug
+        exclude = ["sla_due_at", "resolved_at", "verified_by", "is_regression"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        instance = self.instance
+        if instance.pk and "status" in data and data["status"] != instance.status:
+            original = Bug.objects.get(pk=instance.pk)
+            refusal = services.bug_status_refusal(
+                bug=original, to_status=data["status"], fix_commit=data.get("fix_commit"), duplicate_of=data.get("duplicate_of")
+            )
+            if refusal:
+                raise forms.ValidationError(refusal)
+        return data
+
+
+class DuplicateActionForm(admin.helpers.ActionForm):
+    duplicate_of = forms.CharField(required=False, label="Duplicate of (key)", max_length=16)
+
+
+@admin.register(Bug)
+class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = BugForm
+    action_form = DuplicateActionForm
+    list_display = ["key", "title", "severity", "status", "category", "sla_due_at", "sla_state", "latest_result", "is_regression"]
+    list_filter = ["severity", "status", "category", SlaBreachedFilter, RegressionTestFilter, FlakyFilter]
+    search_fields = ["key", "title", "component"]
+    list_per_page = 100
+    show_full_result_count = False
+    inlines = [RegressionTestInline, StatusChangeInline]
+    readonly_fields = ["sla_due_at", "resolved_at", "verified_by", "is_regression"]
+    raw_id_fields = ["reporter", "assignee", "duplicate_of"]
+    actions = ["run_regression_tests", "export_triage_report", "mark_duplicate"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bug]:
+        return selectors.bug_list()
+
+    @admin.display(description="SLA")
+    def sla_state(self, obj: Bug) -> str:
+        if obj.status in ("open", "in_progress", "reopened") and obj.sla_due_at < timezone.now():
+            return "BREACHED"
+        return "ok"
+
+    @admin.display(description="latest result")
+    def latest_result(self, obj: Bug) -> str:
+        outcomes = [t.last_result.outcome + (" (flaky)" if t.is_flaky else "") for t in obj.regression_tests.all() if t.last_result]
+        if not outcomes:
+            return "no test" if not obj.regression_tests.all() else "not run"
+        return ", ".join(outcomes)
+
+    def save_model(self, request: HttpRequest, obj: Bug, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        fields = {k: data[k] for k in services.bugs.EDITABLE_FIELDS if k in data and k != "fix_commit"}
+        reason = data.get("reason") or "Changed in the admin."
+        if not change:
+            created = services.bug_create(key=obj.key, actor=request.user, reason=reason, **fields)
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            return
+        bug = services.bug_update(bug=Bug.objects.get(pk=obj.pk), actor=request.user, **fields)
+        services.bug_transition(
+            bug=bug,
+            to_status=data.get("status", bug.status),
+            fix_commit=data.get("fix_commit", bug.fix_commit),
+            duplicate_of=data.get("duplicate_of"),
+            actor=request.user,
+            reason=reason,
+        )
+        obj.refresh_from_db()
+
+    @admin.action(description="Run regression tests of the selected bugs")
+    def run_regression_tests(self, request: HttpRequest, queryset: QuerySet[Bug]) -> None:
+        try:
+            run = services.run_trigger(bug_keys=list(queryset.values_list("key", flat=True)), trigger=Run.Trigger.ADMIN, triggered_by=request.user)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        url = reverse("admin:bugs_run_change", args=[run.pk])
+        self.message_user(request, format_html('Run <a href="{}">#{}</a> queued: {} tests.', url, run.pk, run.total), messages.SUCCESS)
+
+    @admin.action(description="Export triage report (Markdown) of the selected bugs")
+    def export_triage_report(self, request: HttpRequest, queryset: QuerySet[Bug]) -> HttpResponse:
+        text = report.triage_report(fmt="markdown", filters=report.TriageFilters(keys=tuple(queryset.values_list("key", flat=True))))
+        response = HttpResponse(text, content_type=report.CONTENT_TYPES["markdown"])
+        response["Content-Disposition"] = f'attachment; filename="bug_triage_report_{timezone.now():%Y%m%d}.md"'
+        return response
+
+    @admin.action(description="Mark as duplicate of the key given above")
+    def mark_duplicate(self, request: HttpRequest, queryset: QuerySet[Bug]) -> None:
+        key = (request.POST.get("duplicate_of") or "").strip()
+        try:
+            target = services.bug_by_key(key)
+            moved = services.bug_mark_duplicate(bugs=list(queryset), of=target, actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"{moved} bug(s) marked as duplicates of {target.key}.", messages.SUCCESS)
+
+
+class ResultInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Result
+    extra = 0
+    can_delete = False
+    fields = ["node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message"]
+    readonly_fields = fields
+    ordering = ["outcome", "node_id"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ShardInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = RunShard
+    extra = 0
+    can_delete = False
+    fields = ["index", "status", "done", "total", "attempts", "claimed_by", "lease_expires_at", "exit_code", "error_message"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def run_progress_data(run: Run) -> dict[str, Any]:
+    """What the live progress bar shows; the same figures as the run API."""
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "done": run.done,
+        "total": run.total,
+        "passed": run.passed,
+        "failed": run.failed,
+        "errors": run.errors,
+        "skipped": run.skipped,
+        "finished": run.finished_at is not None,
+        "commit": run.commit_sha[:12],
+    }
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["id", "suite", "status", "progress", "passed", "failed", "errors", "commit_short", "branch", "trigger", "created_at"]
+    list_filter = ["status", "trigger", "suite"]
+    list_select_related = ["suite"]
+    show_full_result_count = False
+    readonly_fields = [
+        "suite", "status", "progress", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "total", "done",
+        "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at", "started_at", "finished_at",
+    ]  # fmt: skip
+    exclude = ["node_ids"]
+    inlines = [ShardInline, ResultInline]
+    actions = ["cancel_runs"]
+
+    class Media:
+        js = ["bugs/run_progress.js"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="commit")
+    def commit_short(self, obj: Run) -> str:
+        return obj.commit_sha[:12]
+
+    @admin.display(description="progress")
+    def progress(self, obj: Run) -> str:
+        url = reverse("admin:bugs_run_progress", args=[obj.pk])
+        return format_html(
+            '<span data-run-progress="{}"><progress value="{}" max="{}"></progress> <span class="run-progress-text">{}/{} {}</span></span>',
+            url, obj.done, max(obj.total, 1), obj.done, obj.total, obj.status,
+        )  # fmt: skip
+
+    def get_urls(self) -> list[URLPattern]:
+        custom = [path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="bugs_run_progress")]
+        return custom + super().get_urls()  # type: ignore[operator]
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        if not self.has_view_permission(request):
+            return JsonResponse({"error": "forbidden"}, status=403)
+        return JsonResponse(run_progress_data(get_object_or_404(Run, pk=pk)))
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        for run in queryset:
+            try:
+                services.run_cancel(run=run)
+            except DomainError as exc:
+                self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.WARNING)
+
+
+@admin.register(Suite)
+class SuiteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "checkout_path", "pytest_args", "timeout_seconds"]
+    actions = ["run_suite"]
+
+    @admin.action(description="Run the selected suites")
+    def run_suite(self, request: HttpRequest, queryset: QuerySet[Suite]) -> None:
+        for suite in queryset:
+            run = services.run_trigger(suite=suite, trigger=Run.Trigger.ADMIN, triggered_by=request.user)
+            self.message_user(request, f"Run #{run.pk} of {suite.name} queued.", messages.SUCCESS)
+
+
+@admin.register(SeverityPolicy)
+class SeverityPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["severity", "sla_hours", "description"]
+    list_editable = ["sla_hours"]
+
+    def save_model(self, request: HttpRequest, obj: SeverityPolicy, form: Any, change: bool) -> None:
+        policy = services.severity_policy_update(severity=obj.severity, sla_hours=obj.sla_hours)
+        if obj.description != policy.description:
+            SeverityPolicy.objects.filter(pk=policy.pk).update(description=obj.description)
+        obj.pk = policy.pk

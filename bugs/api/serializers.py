@@ -1,0 +1,112 @@
+"""Input and output serializers of the bugs API (separate, so output fields never become writable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from bugs.models import Bug, BugStatus, Category, RegressionTest, Result, Run, Severity
+
+_TEXT = {"required": False, "allow_blank": True, "max_length": 20000}
+
+
+class RegressionTestOutput(serializers.ModelSerializer[RegressionTest]):
+    latest_outcome = serializers.CharField(source="last_result.outcome", default=None)
+    latest_run = serializers.IntegerField(source="last_result.run_id", default=None)
+
+    class Meta:
+        model = RegressionTest
+        fields = ["node_id", "source", "is_flaky", "flaky_commit", "latest_outcome", "latest_run"]
+
+
+class BugOutput(serializers.ModelSerializer[Bug]):
+    duplicate_of = serializers.CharField(source="duplicate_of.key", default=None)
+    assignee = serializers.CharField(source="assignee.username", default=None)
+    reporter = serializers.CharField(source="reporter.username", default=None)
+    regression_tests = RegressionTestOutput(many=True)
+
+    class Meta:
+        model = Bug
+        fields = [
+            "key", "title", "severity", "category", "status", "component", "description", "root_cause",
+            "reproduction", "expected", "actual", "fix_strategy", "fix_commit", "verification_note", "reporter",
+            "assignee", "discovered_at", "sla_due_at", "resolved_at", "duplicate_of", "is_regression",
+            "regression_tests", "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class BugCreateInput(serializers.Serializer[Any]):
+    key = serializers.RegexField(r"^BUG-\d{3,9}$", required=False)
+    title = serializers.CharField(max_length=300)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    component = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    description = serializers.CharField(**_TEXT)
+    root_cause = serializers.CharField(**_TEXT)
+    reproduction = serializers.CharField(**_TEXT)
+    expected = serializers.CharField(**_TEXT)
+    actual = serializers.CharField(**_TEXT)
+    fix_strategy = serializers.CharField(**_TEXT)
+    regression_tests = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=100)
+
+
+class BugUpdateInput(serializers.Serializer[Any]):
+    title = serializers.CharField(max_length=300, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    component = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    description = serializers.CharField(**_TEXT)
+    root_cause = serializers.CharField(**_TEXT)
+    reproduction = serializers.CharField(**_TEXT)
+    expected = serializers.CharField(**_TEXT)
+    actual = serializers.CharField(**_TEXT)
+    fix_strategy = serializers.CharField(**_TEXT)
+    verification_note = serializers.CharField(**_TEXT)
+    status = serializers.ChoiceField(choices=BugStatus.choices, required=False)
+    fix_commit = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", required=False)
+    duplicate_of = serializers.RegexField(r"^BUG-\d{3,9}$", required=False)
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    regression_tests = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=100)
+
+
+class ResultOutput(serializers.ModelSerializer[Result]):
+    commit_sha = serializers.CharField(source="run.commit_sha")
+
+    class Meta:
+        model = Result
+        fields = ["id", "run", "commit_sha", "node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message", "traceback"]
+
+
+class RunOutput(serializers.ModelSerializer[Run]):
+    suite = serializers.CharField(source="suite.name")
+    triggered_by = serializers.CharField(source="triggered_by.username", default=None)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "suite", "status", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "total", "done",
+            "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at", "started_at",
+            "finished_at",
+        ]  # fmt: skip
+
+
+class RunCreateInput(serializers.Serializer[Any]):
+    """A run request names a registered suite; it can never configure one (path, args, environment)."""
+
+    suite = serializers.SlugField(max_length=64, required=False)
+    bugs = serializers.ListField(child=serializers.RegexField(r"^BUG-\d{3,9}$"), required=False, max_length=1000)
+    node_ids = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=10000)
+    shards = serializers.IntegerField(min_value=1, max_value=256, required=False, default=1)
+
+
+class RunImportInput(serializers.Serializer[Any]):
+    suite = serializers.SlugField(max_length=64, required=False)
+    commit_sha = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", required=False)
+    branch = serializers.RegexField(r"^[A-Za-z0-9._/-]{1,200}$", required=False)
+
+
+class TriageReportInput(serializers.Serializer[Any]):
+    format = serializers.ChoiceField(choices=["markdown", "json", "csv"], required=False, default="markdown")
+    severity = serializers.ListField(child=serializers.ChoiceField(choices=Severity.choices), required=False)
+    status = serializers.ListField(child=serializers.ChoiceField(choices=BugStatus.choices), required=False)

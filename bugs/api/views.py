@@ -1,0 +1,244 @@
+"""Bugs API views: parse, call a service or selector, format. Nothing else happens here."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from atom.api.errors import DomainError, NotFoundError
+from atom.api.pagination import CursorPagination
+from atom.api.permissions import HasAppPermissions
+from atom.api.ratelimit import rate_limit_enforce
+from bugs import report, selectors, services
+from bugs.api.serializers import (
+    BugCreateInput,
+    BugOutput,
+    BugUpdateInput,
+    ResultOutput,
+    RunCreateInput,
+    RunImportInput,
+    RunOutput,
+    TriageReportInput,
+)
+from bugs.models import Bug, Run, Suite
+
+
+class RawReportParser(BaseParser):
+    """A report uploaded as the raw body: JUnit XML or a pytest report log (JSON lines)."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return {"_raw": stream.read() if stream is not None else b""}
+
+
+class BugsView(GenericAPIView[Any]):
+    """Staff, or a user holding the bugs permissions (view for reads, change for writes)."""
+
+    permission_classes = [HasAppPermissions]
+    read_permissions: tuple[str, ...] = ("bugs.view_bug",)
+    write_permissions: tuple[str, ...] = ("bugs.change_bug",)
+
+    @property
+    def required_permissions(self) -> tuple[str, ...]:
+        return self.read_permissions if self.request.method in SAFE_METHODS else self.write_permissions
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in SAFE_METHODS:
+            rate_limit_enforce(request, group="bugs.writes", key=str(request.user.pk), rate=settings.ATOM_WRITE_RATE_PER_USER)
+
+
+def _suite_named(name: str | None) -> Suite | None:
+    if not name:
+        return None
+    suite = Suite.objects.filter(name=name).first()
+    if suite is None:
+        raise NotFoundError(f"No suite named {name!r}.")
+    return suite
+
+
+def _bug_or_404(key: str) -> Bug:
+    try:
+        bug = selectors.bug_list(keys=[services.bug_key_validate(key)]).first()
+    except DomainError:
+        bug = None
+    if bug is None:
+        raise NotFoundError("Not found.")
+    return bug
+
+
+class BugListView(BugsView):
+    """GET: bugs (filter by ?severity= ?status= ?category=). POST: register a bug."""
+
+    write_permissions = ("bugs.add_bug",)
+    serializer_class = BugOutput
+
+    def get_queryset(self) -> QuerySet[Bug]:
+        params = self.request.query_params
+        return selectors.bug_list(severities=params.getlist("severity"), statuses=params.getlist("status"), categories=params.getlist("category"))
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(BugOutput(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = BugCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        tests = values.pop("regression_tests", [])
+        with transaction.atomic():
+            bug = services.bug_create(actor=request.user, **values)
+            for node_id in tests:
+                services.bug_link_test(bug=bug, node_id=node_id)
+        return Response(BugOutput(_bug_or_404(bug.key)).data, status=status.HTTP_201_CREATED)
+
+
+class BugDetailView(BugsView):
+    """GET a bug by key; PATCH its fields, its status (under the rules) and its test links."""
+
+    serializer_class = BugOutput
+
+    def get(self, request: Request, key: str) -> Response:
+        return Response(BugOutput(_bug_or_404(key)).data)
+
+    def patch(self, request: Request, key: str) -> Response:
+        bug = _bug_or_404(key)
+        data = BugUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        to_status = values.pop("status", None)
+        fix_commit = values.pop("fix_commit", None)
+        duplicate_key = values.pop("duplicate_of", None)
+        reason = values.pop("reason", "") or "Changed through the API."
+        tests = values.pop("regression_tests", [])
+        with transaction.atomic():
+            bug = services.bug_update(bug=bug, actor=request.user, **values)
+            for node_id in tests:
+                services.bug_link_test(bug=bug, node_id=node_id)
+            if to_status is not None or fix_commit is not None:
+                services.bug_transition(
+                    bug=bug,
+                    to_status=to_status or bug.status,
+                    fix_commit=fix_commit,
+                    duplicate_of=services.bug_by_key(duplicate_key) if duplicate_key else None,
+                    actor=request.user,
+                    reason=reason,
+                )
+        return Response(BugOutput(_bug_or_404(key)).data)
+
+
+class BugResultsView(BugsView):
+    """GET the results attached to a bug, newest run first (cursor pages: no COUNT on big tables)."""
+
+    serializer_class = ResultOutput
+    pagination_class = CursorPagination
+
+    def get(self, request: Request, key: str) -> Response:
+        self.paginator.ordering = ("-run_id", "node_id")  # type: ignore[union-attr]
+        page = self.paginate_queryset(selectors.bug_results(bug=_bug_or_404(key)))
+        return self.get_paginated_response(ResultOutput(page, many=True).data)
+
+
+class RunListView(BugsView):
+    """GET runs; POST starts a run of a registered suite (202, the worker does the rest)."""
+
+    read_permissions = ("bugs.view_run",)
+    write_permissions = ("bugs.add_run",)
+    serializer_class = RunOutput
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.run_list())
+        return self.get_paginated_response(RunOutput(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = RunCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        run = services.run_trigger(
+            suite=_suite_named(values.get("suite")),
+            bug_keys=values.get("bugs", []),
+            node_ids=values.get("node_ids", []),
+            shards=values["shards"],
+            trigger=Run.Trigger.API,
+            triggered_by=request.user,
+        )
+        return Response(RunOutput(selectors.run_list().get(pk=run.pk)).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunDetailView(BugsView):
+    """GET one run with its counts and progress (done / total)."""
+
+    read_permissions = ("bugs.view_run",)
+    serializer_class = RunOutput
+
+    def get(self, request: Request, pk: int) -> Response:
+        run = selectors.run_list().filter(pk=pk).first()
+        if run is None:
+            raise NotFoundError("Not found.")
+        return Response(RunOutput(run).data)
+
+
+class RunImportView(BugsView):
+    """POST a JUnit XML or pytest report log from an external CI: multipart field ``file`` or the raw body.
+
+    ``suite``, ``commit_sha`` and ``branch`` come as query or form parameters. Creates a finished run
+    (201) with its results attached to the bugs, exactly as a local run.
+    """
+
+    write_permissions = ("bugs.add_run",)
+    serializer_class = RunOutput
+    parser_classes = [MultiPartParser, JSONParser, RawReportParser]
+    max_body_bytes = settings.ATOM_BUGS_IMPORT_MAX_BYTES
+
+    def post(self, request: Request) -> Response:
+        params = {k: v for k, v in {**request.query_params.dict(), **_form_fields(request)}.items() if k in ("suite", "commit_sha", "branch")}
+        data = RunImportInput(data=params)
+        data.is_valid(raise_exception=True)
+        upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+        if upload is not None:
+            stream: Any = upload
+        elif isinstance(request.data, dict) and isinstance(request.data.get("_raw"), bytes):
+            stream = io.BytesIO(request.data["_raw"])
+        else:
+            raise DomainError("Send the report as the raw body or as the multipart field 'file'.", code="INVALID_REPORT")
+        run = services.run_import(
+            stream=stream,
+            suite=_suite_named(data.validated_data.get("suite")),
+            commit_sha=data.validated_data.get("commit_sha", ""),
+            branch=data.validated_data.get("branch", ""),
+            triggered_by=request.user,
+        )
+        return Response(RunOutput(selectors.run_list().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+
+
+def _form_fields(request: Request) -> dict[str, str]:
+    data = request.data
+    if hasattr(data, "getlist") and not isinstance(data.get("_raw"), bytes):
+        return {k: str(data.get(k)) for k in data if k != "file"}
+    return {}
+
+
+class TriageReportView(BugsView):
+    """GET the triage report: Markdown by default, ``?format=json`` or ``?format=csv``."""
+
+    def get(self, request: Request) -> HttpResponse:
+        params = request.query_params
+        data = TriageReportInput(data={"format": params.get("format", "markdown"), "severity": params.getlist("severity"), "status": params.getlist("status")})
+        data.is_valid(raise_exception=True)
+        fmt = data.validated_data["format"]
+        filters = report.TriageFilters(severities=tuple(data.validated_data.get("severity", ())), statuses=tuple(data.validated_data.get("status", ())))
+        return HttpResponse(report.triage_report(fmt=fmt, filters=filters), content_type=report.CONTENT_TYPES[fmt])
+
+

@@ -1,0 +1,74 @@
+"""manage.py run_regressions: queue a regression run; --wait follows it with a progress bar."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from atom.api.errors import DomainError
+from bugs.models import FAILING_OUTCOMES, TERMINAL_RUN_STATUSES, BugResult, Run, RunStatus, Suite
+from bugs.services import run_trigger
+from bugs.services.bugs import TEST_REQUIRED_SEVERITIES
+
+EXIT_P0_P1_FAILED = 1
+EXIT_RUN_BROKEN = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the regression tests (of the given bugs, or the suite's selection) on a worker. With --wait, show a "
+        "progress bar and exit 1 when a test linked to a P0/P1 bug fails, 2 when the run errors or times out."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bug", action="append", default=[], metavar="KEY", help="run the tests linked to this bug (repeatable)")
+        parser.add_argument("--suite", help="the suite to run (default: Atom's own)")
+        parser.add_argument("--shards", type=int, default=1, help="split the tests over this many workers")
+        parser.add_argument("--wait", action="store_true", help="follow the run until it ends")
+        parser.add_argument("--timeout", type=float, default=3600, help="with --wait, give up after this many seconds")
+
+    def handle(self, *args: Any, bug: list[str], suite: str | None, shards: int, wait: bool, timeout: float, **options: Any) -> None:
+        target = None
+        if suite:
+            target = Suite.objects.filter(name=suite).first()
+            if target is None:
+                raise CommandError(f"No suite named {suite!r}.")
+        try:
+            run = run_trigger(suite=target, bug_keys=[k.upper() for k in bug], shards=shards, trigger=Run.Trigger.CLI)
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"Run #{run.pk} queued ({run.total or 'the suite'} tests).")
+        if not wait:
+            return
+        run = self._follow(run, timeout)
+        self.stdout.write(f"Run #{run.pk} {run.status}: {run.passed} passed, {run.failed} failed, {run.errors} errors, {run.skipped} skipped.")
+        failing_severe = BugResult.objects.filter(
+            result__run=run, result__outcome__in=FAILING_OUTCOMES, bug__severity__in=TEST_REQUIRED_SEVERITIES
+        ).values_list("bug__key", "result__node_id")
+        for key, node_id in failing_severe:
+            self.stderr.write(f"FAILED {node_id} ({key})")
+        if failing_severe:
+            sys.exit(EXIT_P0_P1_FAILED)
+        if run.status in (RunStatus.ERROR, RunStatus.TIMED_OUT, RunStatus.CANCELLED):
+            self.stderr.write(run.error_message or f"The run ended {run.status}.")
+            sys.exit(EXIT_RUN_BROKEN)
+
+    def _follow(self, run: Run, timeout: float) -> Run:
+        deadline = time.monotonic() + timeout
+        with tqdm(total=run.total or None, unit="test", desc=f"run #{run.pk}", file=self.stderr._out) as bar:  # type: ignore[attr-defined]
+            while True:
+                run.refresh_from_db()
+                if run.total and bar.total != run.total:
+                    bar.total = run.total
+                bar.n = run.done
+                bar.set_postfix_str(run.status)
+                bar.refresh()
+                if run.status in TERMINAL_RUN_STATUSES:
+                    return run
+                if time.monotonic() > deadline:
+                    raise CommandError(f"Run #{run.pk} did not finish within {timeout:.0f} s (is a worker running?).")
+                time.sleep(0.5)
