@@ -1,0 +1,140 @@
+"""The in-process vector index that semantic and contextual retrieval search.
+
+Each process keeps, per agent, a numpy matrix of that agent's normalised episode vectors (exact
+brute-force search: one matrix-vector product, then ``argpartition``). It is refreshed from the
+database by delta: every write that changes what search must see bumps the agent's
+:class:`~episodes.models.MemoryIndexVersion` in the same transaction and stamps the episodes it
+touched with the new version, so a process reads one row to know it is current and, when it is not,
+only the episodes stamped after the version it holds. Total memory is bounded by
+``EPISODES_VECTOR_CACHE_MB``; the least recently used agent is evicted first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+
+from episodes.embeddings import embedder_get, vector_from_bytes
+from episodes.models import Episode, EpisodeStatus, MemoryIndexVersion
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_SEARCHABLE = frozenset({EpisodeStatus.ACTIVE, EpisodeStatus.COMPLETED})
+
+
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (no float rounding), for comparisons and gaps."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+@dataclass
+class AgentVectors:
+    """One agent's searchable vectors, grown by doubling; rows past ``size`` are unused capacity."""
+
+    model: str
+    dim: int
+    version: int = -1
+    size: int = 0
+    ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    matrix: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    started_us: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    ended_us: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    importance: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
+    searchable: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    rows: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        return int(
+            self.matrix.nbytes
+            + self.ids.nbytes
+            + self.started_us.nbytes
+            + self.ended_us.nbytes
+            + self.importance.nbytes
+            + self.searchable.nbytes
+        )
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(16, len(self.ids))
+        while capacity < needed:
+            capacity *= 2
+        if capacity == len(self.ids) and self.matrix.shape[1] == self.dim:
+            return
+
+        def grown(array: npt.NDArray[np.generic], shape: tuple[int, ...]) -> npt.NDArray[np.generic]:
+            out = np.zeros(shape, dtype=array.dtype)
+            out[: self.size] = array[: self.size]
+            return out
+
+        self.ids = grown(self.ids, (capacity,))  # type: ignore[assignment]
+        self.matrix = grown(self.matrix if self.matrix.shape[1] == self.dim else np.zeros((0, self.dim), np.float32), (capacity, self.dim))  # type: ignore[assignment]
+        self.started_us = grown(self.started_us, (capacity,))  # type: ignore[assignment]
+        self.ended_us = grown(self.ended_us, (capacity,))  # type: ignore[assignment]
+        self.importance = grown(self.importance, (capacity,))  # type: ignore[assignment]
+        self.searchable = grown(self.searchable, (capacity,))  # type: ignore[assignment]
+
+    def upsert(self, rows: list[tuple[int, bytes | memoryview, str, str, datetime, datetime, float]]) -> None:
+        """Insert or replace episodes given as (id, embedding sum, model, status, started_at, ended_at, importance)."""
+        self._grow(self.size + len(rows))
+        for episode_id, raw, model, status, started_at, ended_at, importance in rows:
+            row = self.rows.get(episode_id)
+            if row is None:
+                row = self.size
+                self.rows[episode_id] = row
+                self.size += 1
+            vector = vector_from_bytes(raw) if model == self.model else np.zeros(0, np.float32)
+            norm = float(np.linalg.norm(vector)) if vector.size == self.dim else 0.0
+            self.ids[row] = episode_id
+            self.matrix[row] = vector / norm if norm > 0 else 0.0
+            self.started_us[row] = epoch_us(started_at)
+            self.ended_us[row] = epoch_us(ended_at)
+            self.importance[row] = importance
+            # Vectors of another embedder are not comparable with today's queries: leave them out.
+            self.searchable[row] = norm > 0 and status in _SEARCHABLE
+
+
+class VectorIndex:
+    """Per-process cache of :class:`AgentVectors`, kept current against the database."""
+
+    def __init__(self) -> None:
+        self._agents: OrderedDict[int, AgentVectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._agents.clear()
+
+    def vectors_for(self, agent_id: int) -> AgentVectors:
+        """The agent's vectors as of the latest committed version (one query when nothing changed)."""
+        embedder = embedder_get()
+        version = MemoryIndexVersion.objects.filter(agent_id=agent_id).values_list("version", flat=True).first() or 0
+        with self._lock:
+            current = self._agents.get(agent_id)
+            if current is None or current.model != embedder.name:
+                current = AgentVectors(model=embedder.name, dim=embedder.dim)
+            if current.version != version:
+                rows = list(
+                    Episode.objects.filter(agent_id=agent_id, index_version__gt=current.version)
+                    .order_by("id")
+                    .values_list("id", "embedding", "embedding_model", "status", "started_at", "ended_at", "importance")
+                )
+                current.upsert(rows)
+                current.version = version
+            self._agents[agent_id] = current
+            self._agents.move_to_end(agent_id)
+            self._evict()
+            return current
+
+    def _evict(self) -> None:
+        budget = settings.EPISODES_VECTOR_CACHE_MB * 1024 * 1024
+        while len(self._agents) > 1 and sum(vectors.nbytes for vectors in self._agents.values()) > budget:
+            self._agents.popitem(last=False)
+
+
+vector_index = VectorIndex()
