@@ -1,0 +1,93 @@
+"""The agents API: owners see only their own agents; the governed fields are never writable."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from governance.models import Agent, Maturity
+from governance.tests.factories import make_agent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_agent_starts_as_a_student_at_the_configured_confidence(client_for, user):
+    response = client_for(user).post("/api/v1/agents/", {"name": "helper", "maturity": "AUTONOMOUS", "budget": "999"}, format="json")
+    assert response.status_code == 201
+    agent = Agent.objects.get()
+    assert (agent.maturity, agent.confidence, agent.budget, agent.owner_id) == (Maturity.STUDENT, Decimal("0.4000"), Decimal("0"), user.pk)
+
+
+def test_the_list_shows_only_the_callers_agents(client_for, user, other_user):
+    mine = make_agent(owner=user)
+    make_agent(owner=other_user)
+    response = client_for(user).get("/api/v1/agents/")
+    assert [row["id"] for row in response.json()["results"]] == [mine.pk]
+
+
+def test_another_owners_agent_answers_404(client_for, other_user):
+    agent = make_agent()
+    client = client_for(other_user)
+    assert client.get(f"/api/v1/agents/{agent.pk}/").status_code == 404
+    assert client.patch(f"/api/v1/agents/{agent.pk}/", {"name": "mine"}, format="json").status_code == 404
+    assert client.post(f"/api/v1/agents/{agent.pk}/feedback/", {"positive": True}, format="json").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"maturity": "AUTONOMOUS"},
+        {"confidence": "0.99"},
+        {"owner": 999},
+        {"budget": "1000000"},
+        {"state": "active"},
+        {"daily_spend_cap": "1e6"},
+    ],
+)
+def test_governed_fields_cannot_be_written(field, client_for):
+    agent = make_agent(state="paused")
+    governed = ["maturity", "confidence", "owner_id", "budget", "state", "daily_spend_cap"]
+    before = Agent.objects.filter(pk=agent.pk).values(*governed).get()
+    response = client_for(agent.owner).patch(f"/api/v1/agents/{agent.pk}/", field, format="json")
+    assert response.status_code == 200
+    assert Agent.objects.filter(pk=agent.pk).values(*governed).get() == before
+
+
+def test_safe_fields_can_be_changed(client_for):
+    agent = make_agent()
+    response = client_for(agent.owner).patch(f"/api/v1/agents/{agent.pk}/", {"name": "renamed", "capabilities": ["x"]}, format="json")
+    assert (response.json()["name"], response.json()["capabilities"]) == ("renamed", ["x"])
+
+
+@pytest.mark.parametrize("body", [{"name": ""}, {"name": "x" * 201}, {"name": "a\x00b"}, {"name": 5, "capabilities": "nope"}])
+def test_bad_agent_input_is_a_validation_error(body, client_for, user):
+    assert client_for(user).post("/api/v1/agents/", body, format="json").status_code == 400
+    assert not Agent.objects.exists()
+
+
+def test_deleting_is_not_a_route(client_for):
+    agent = make_agent()
+    assert client_for(agent.owner).delete(f"/api/v1/agents/{agent.pk}/").status_code == 405
+
+
+def test_the_agent_list_costs_a_fixed_number_of_queries(client_for, user, django_assert_num_queries):
+    for _ in range(5):
+        make_agent(owner=user)
+    client = client_for(user)
+    # user, count, page
+    with django_assert_num_queries(3):
+        assert client.get("/api/v1/agents/").status_code == 200
+    for _ in range(20):
+        make_agent(owner=user)
+    with django_assert_num_queries(3):
+        client.get("/api/v1/agents/")
+
+
+def test_the_action_route_costs_a_fixed_number_of_queries(client_for, django_assert_num_queries):
+    agent = make_agent()
+    client = client_for(agent.owner)
+    client.post(f"/api/v1/agents/{agent.pk}/actions/", {"action": "read", "cost": "1.00"}, format="json")
+    # user, agent + action map version, savepoint, charge, execution, audit, release
+    with django_assert_num_queries(7):
+        assert client.post(f"/api/v1/agents/{agent.pk}/actions/", {"action": "read", "cost": "1.00"}, format="json").status_code == 200
