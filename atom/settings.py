@@ -172,7 +172,7 @@ SIMPLE_JWT: dict[str, Any] = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["atom.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "DEFAULT_PAGINATION_CLASS": "atom.api.pagination.PageNumberPagination",
@@ -210,6 +210,7 @@ ATOM_MAX_UPLOAD_BYTES = env_int("ATOM_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minim
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATOM_MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = ATOM_MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+ATOM_MAX_JSON_DEPTH = env_int("ATOM_MAX_JSON_DEPTH", 32, minimum=2, maximum=200)
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")

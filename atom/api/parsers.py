@@ -1,0 +1,49 @@
+"""The JSON parser of the API: bounded nesting, and a 400 — never a 500 — for any malformed body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than ``limit``; iterative, so it cannot itself overflow."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing bodies nested deeper than ``ATOM_MAX_JSON_DEPTH`` (BUG-003)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            data = json.loads(stream.read().decode(encoding), parse_constant=_refuse_constant)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from exc
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
+        if json_depth_exceeds(data, settings.ATOM_MAX_JSON_DEPTH):
+            raise ParseError(f"JSON parse error - nesting deeper than {settings.ATOM_MAX_JSON_DEPTH} levels.")
+        return data
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; accepting them lets them reach numeric columns.
+    raise ValueError(f"{name} is not valid JSON")
