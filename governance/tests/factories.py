@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from factory.declarations import LazyAttribute, Sequence, SubFactory
 from factory.django import DjangoModelFactory, Password
 
@@ -53,8 +53,8 @@ class CanvasFactory(DjangoModelFactory[Canvas]):
     content = "Hello"
 
 
-def make_user(**kwargs: Any) -> AbstractBaseUser:
-    return cast(AbstractBaseUser, UserFactory.create(**kwargs))
+def make_user(**kwargs: Any) -> User:
+    return cast(User, UserFactory.create(**kwargs))
 
 
 def make_agent(**kwargs: Any) -> Agent:
