@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, TextIO
 
 import numpy as np
@@ -141,14 +140,18 @@ def interactions_ingest(*, actor: Any, agent_id: int, items: Sequence[Interactio
             # Enqueued on commit, like Celery's delay_on_commit, but robust: a broker outage after the
             # commit must not turn a stored batch into an error the client would retry (duplicating
             # it). The lifecycle sweep segments any session whose tail was left unsegmented.
-            transaction.on_commit(partial(_segmentation_enqueue, session.pk), robust=True)
+            transaction.on_commit(_segmentation_enqueuer(session.pk), robust=True)
     return IngestResult(accepted=len(items), sessions=list(by_session))
 
 
-def _segmentation_enqueue(session_pk: int) -> None:
-    from episodes.tasks import episode_segment_task
+def _segmentation_enqueuer(session_pk: int) -> Callable[[], None]:
+    # A named function, not a partial: Django logs a failed robust hook by its __qualname__.
+    def segmentation_enqueue() -> None:
+        from episodes.tasks import episode_segment_task
 
-    episode_segment_task.delay(session_pk)
+        episode_segment_task.delay(session_pk)
+
+    return segmentation_enqueue
 
 
 def _interactions_append(*, agent_id: int, key: str, group: list[InteractionInput]) -> AgentSession:

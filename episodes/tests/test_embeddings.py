@@ -39,7 +39,10 @@ def test_a_text_embeds_the_same_alone_or_in_a_batch():
 
 def test_vectors_are_the_same_in_another_process():
     # Python's str hash is salted per process; the hashing embedder must not depend on it.
-    code = "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','atom.settings_test');from episodes.embeddings import HashingEmbedder;print(HashingEmbedder(32).embed(['same text'])[0].tobytes().hex())"
+    code = (
+        "import os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'atom.settings_test');"
+        "from episodes.embeddings import HashingEmbedder; print(HashingEmbedder(32).embed(['same text'])[0].tobytes().hex())"
+    )
     other = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"}
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 from unittest import mock
 
 import pytest
@@ -14,8 +15,8 @@ from hypothesis.extra.django import TestCase
 
 from episodes.models import AgentSession, Episode, EpisodeStatus, Interaction, Outcome, Segment, SegmentKind
 from episodes.services import episode_segment, interactions_ingest
-from episodes.tests.factories import AgentFactory, InteractionInputFactory, conversation, episode_from
 from episodes.tasks import episode_segment_task
+from episodes.tests.factories import AgentFactory, InteractionInputFactory, conversation, episode_from
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def assert_lossless(episode):
     covered = [seq for segment in segments for seq in range(segment.seq_start, segment.seq_end + 1)]
     assert covered == seqs == list(range(len(seqs)))
     assert [segment.order for segment in segments] == list(range(len(segments)))
-    assert all(a.ended_at <= b.started_at for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a.ended_at <= b.started_at for a, b in pairwise(segments))
     assert episode.segment_count == len(segments)
     assert episode.interaction_count == len(seqs)
 

@@ -1,0 +1,62 @@
+"""The retrieval routes run a fixed number of queries, however many episodes and segments come back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from episodes.tests.factories import AgentFactory, conversation, episode_from
+from governance.models import Maturity
+
+pytestmark = pytest.mark.django_db
+
+# Per request: the token's user (1); governance's agent + action-map read (1) and its audit row (1);
+# the retrieval itself; the access-log row (1). Semantic and contextual add the index version check
+# (1) and one query for the ranked episodes; sequential adds the episode and its segments.
+EXPECTED = {
+    "temporal": 5,
+    "sequential": 6,
+    "semantic": 6,
+    "contextual": 6,
+}
+
+
+@pytest.fixture
+def agent():
+    agent = AgentFactory(maturity=Maturity.INTERN)
+    start = timezone.now() - timedelta(days=2)
+    for index in range(12):
+        episode_from(
+            agent,
+            conversation(
+                start=start + timedelta(hours=index), contents=["deploy", "cake", "deploy"], session_id=f"s{index}", gap=timedelta(hours=1)
+            ),
+        )
+    return agent
+
+
+@pytest.mark.parametrize("mode", list(EXPECTED))
+def test_each_mode_runs_a_fixed_number_of_queries(agent, client_for, django_assert_num_queries, mode):
+    from episodes.models import Episode
+
+    client = client_for(agent.owner)
+    params = {"mode": mode, "q": "deploy", "episode_id": Episode.objects.first().pk}
+    client.get(f"/api/v1/agents/{agent.pk}/episodes/", params)  # warm the process's vector index
+    with django_assert_num_queries(EXPECTED[mode]):
+        response = client.get(f"/api/v1/agents/{agent.pk}/episodes/", params)
+    assert response.status_code == 200
+    assert response.json()["count"] >= 1
+
+
+def test_the_episode_route_runs_a_fixed_number_of_queries(agent, client_for, django_assert_num_queries):
+    from episodes.models import Episode
+
+    client = client_for(agent.owner)
+    path = f"/api/v1/episodes/{Episode.objects.first().pk}/"
+    client.get(path)  # warm governance's cached action map
+    # The episode's agent (1), then as sequential (6).
+    with django_assert_num_queries(7):
+        response = client.get(path)
+    assert len(response.json()["segments"]) == 3
