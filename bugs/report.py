@@ -165,7 +165,7 @@ def _field(name: str, value: str) -> str:
     """One ``- **Name:** value`` line; further lines of the value are indented so they stay inside it."""
     text = value.strip().replace("\r\n", "\n") or EMPTY
     first, *rest = text.split("\n")
-    return "\n".join([f"- **{name}:** {first}", *(f"  {line}" if line.strip() else "  ." for line in rest)])
+    return "\n".join([f"- **{name}:** {first}", *(f"  {line}" if line.strip() else "" for line in rest)])
 
 
 def _result_text(test: dict[str, Any]) -> str:
@@ -383,8 +383,12 @@ def triage_parse(text: str) -> list[ParsedBug]:
     current: ParsedBug | None = None
     section_severity: str | None = None
     last_field: str | None = None
+    blanks = 0  # blank lines inside a multi-line field, kept if an indented line follows
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.rstrip()
+        if not line.strip():
+            blanks += 1
+            continue
         heading = _HEADING.match(line.strip())
         if heading:
             current = ParsedBug(key=heading.group(1), title=(heading.group(2) or "").strip())
@@ -402,11 +406,12 @@ def triage_parse(text: str) -> list[ParsedBug]:
         if current is None:
             continue
         if last_field and line.startswith("  ") and not line.lstrip().startswith(("- **", "**")):
-            continuation = line[2:]
             name = _NAMES.get(last_field.lower())
             if name and name in current.fields:
-                current.fields[name] += "\n" + ("" if continuation == "." else continuation)
+                current.fields[name] += "\n" * (blanks + 1) + line[2:]
+            blanks = 0
             continue
+        blanks = 0
         match = _FIELD.match(line.strip()) or _PLAIN_FIELD.match(line.strip())
         if match:
             last_field = match.group("name").strip()

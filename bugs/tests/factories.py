@@ -49,6 +49,7 @@ class RunFactory(factory.django.DjangoModelFactory):
     status = "running"
     commit_sha = "a" * 40
     started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyAttribute(lambda o: None if o.status in ("queued", "running") else timezone.now())
 
 
 class ResultFactory(factory.django.DjangoModelFactory):

