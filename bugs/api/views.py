@@ -233,6 +233,11 @@ def _form_fields(request: Request) -> dict[str, str]:
 class TriageReportView(BugsView):
     """GET the triage report: Markdown by default, ``?format=json`` or ``?format=csv``."""
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
+        # ?format= names the report's format here, not a DRF renderer; errors still render as JSON.
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
     def get(self, request: Request) -> HttpResponse:
         params = request.query_params
         data = TriageReportInput(data={"format": params.get("format", "markdown"), "severity": params.getlist("severity"), "status": params.getlist("status")})
