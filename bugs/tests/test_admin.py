@@ -1,0 +1,116 @@
+"""The operators' console: bug filters and actions, runs with live progress, severity policy."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from bugs.models import Bug, Run, SeverityPolicy
+from bugs.services import bug_create, bug_link_test
+from bugs.tests.factories import RunFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    admin = django_user_model.objects.create_superuser(username="root", password="pw-correct-horse")
+    client.force_login(admin)
+    return client
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?severity__exact=P0", "?status__exact=open", "?category__exact=security", "?sla_breached=yes", "?regression_test=missing",
+     "?regression_test=regressed", "?flaky=yes", "?q=BUG-001"],
+)  # fmt: skip
+def test_the_bug_list_and_its_filters_load(admin_client, query):
+    bug_link_test(bug=bug_create(key="BUG-001", title="x", severity="P0", category="security"), node_id="tests/test_a.py::test_a")
+    response = admin_client.get(reverse("admin:bugs_bug_changelist") + query)
+    assert response.status_code == 200
+
+
+def test_run_regression_tests_action_queues_a_run(admin_client, monkeypatch):
+    monkeypatch.setattr("bugs.services.runs.run_enqueue", lambda run_id: None)
+    bug = bug_create(key="BUG-001", title="x", severity="P0")
+    bug_link_test(bug=bug, node_id="tests/test_a.py::test_a")
+    response = admin_client.post(
+        reverse("admin:bugs_bug_changelist"), {"action": "run_regression_tests", "_selected_action": [bug.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    run = Run.objects.get()
+    assert (run.trigger, run.node_ids) == ("admin", ["tests/test_a.py::test_a"])
+    assert f"Run #{run.pk}" in response.content.decode() or "queued" in response.content.decode()
+
+
+def test_export_action_downloads_the_markdown_report(admin_client):
+    bug = bug_create(key="BUG-001", title="x", severity="P0")
+    response = admin_client.post(reverse("admin:bugs_bug_changelist"), {"action": "export_triage_report", "_selected_action": [bug.pk]})
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="bug_triage_report_')
+    assert b"### BUG-001: x" in response.content
+
+
+def test_mark_duplicate_action(admin_client):
+    original = bug_create(key="BUG-001", title="x", severity="P2")
+    copy = bug_create(key="BUG-002", title="x again", severity="P2")
+    admin_client.post(
+        reverse("admin:bugs_bug_changelist"),
+        {"action": "mark_duplicate", "_selected_action": [copy.pk, original.pk], "duplicate_of": "BUG-001"},
+    )
+    copy.refresh_from_db()
+    assert (copy.status, copy.duplicate_of_id) == ("duplicate", original.pk)
+    assert Bug.objects.get(pk=original.pk).status == "open"
+
+
+def test_the_change_form_refuses_a_status_the_rules_refuse(admin_client):
+    bug = bug_create(key="BUG-001", title="x", severity="P0")
+    url = reverse("admin:bugs_bug_change", args=[bug.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    data = {
+        "key": "BUG-001", "title": "x", "severity": "P0", "category": "quality", "status": "fixed", "fix_commit": "abc1234",
+        "discovered_at_0": "2026-11-24", "discovered_at_1": "00:00:00",
+        "regression_tests-TOTAL_FORMS": "0", "regression_tests-INITIAL_FORMS": "0",
+        "status_changes-TOTAL_FORMS": "0", "status_changes-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "without a linked regression test" in response.content.decode()
+    assert Bug.objects.get().status == "open"
+
+
+def test_the_run_page_has_a_live_progress_bar_and_its_json(admin_client):
+    run = RunFactory(status="running", total=10, done=4)
+    page = admin_client.get(reverse("admin:bugs_run_change", args=[run.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "bugs/run_progress.js" in content and "data-run-progress" in content and "<progress" in content
+    progress = admin_client.get(reverse("admin:bugs_run_progress", args=[run.pk])).json()
+    assert (progress["done"], progress["total"], progress["status"], progress["finished"]) == (4, 10, "running", False)
+    assert admin_client.get(reverse("admin:bugs_run_changelist")).status_code == 200
+
+
+def test_the_progress_script_is_served_from_the_app(client):
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("bugs/run_progress.js")
+
+
+def test_the_progress_json_needs_an_admin_login(client):
+    run = RunFactory()
+    response = client.get(reverse("admin:bugs_run_progress", args=[run.pk]))
+    assert response.status_code == 302
+
+
+def test_editing_the_severity_policy_moves_open_bugs_sla(admin_client):
+    bug = bug_create(key="BUG-001", title="x", severity="P1")
+    policy = SeverityPolicy.objects.get(severity="P1")
+    response = admin_client.post(reverse("admin:bugs_severitypolicy_change", args=[policy.pk]), {"severity": "P1", "sla_hours": "48", "description": "High"})
+    assert response.status_code == 302
+    bug.refresh_from_db()
+    assert (bug.sla_due_at - bug.discovered_at).total_seconds() == 48 * 3600
+
+
+def test_the_suite_admin_loads(admin_client):
+    assert admin_client.get(reverse("admin:bugs_suite_changelist")).status_code == 200
