@@ -166,9 +166,10 @@ def action_map_load(*, version: int) -> dict[str, ActionRule]:
     return rules
 
 
-def governance_cache_clear() -> None:
-    """Forget this process's cached decisions and action maps (tests and benchmarks)."""
-    _ACTION_MAPS.clear()
+def governance_cache_clear(*, action_maps: bool = True) -> None:
+    """Forget this process's cached decisions (and action maps unless told not to): tests and benchmarks."""
+    if action_maps:
+        _ACTION_MAPS.clear()
     _DECISIONS.clear()
 
 
