@@ -647,7 +647,7 @@ def _episodes_complete(*, now: datetime) -> int:
                     reference=f"episode:{episode.pk}",
                     success=episode.outcome == Outcome.SUCCESS,
                     interventions=episode.interventions,
-                    constitutional_score=episode.constitutional_score_sum / episode.constitutional_score_count,
+                    constitutional_score=min(1.0, episode.constitutional_score_sum / episode.constitutional_score_count),
                 )
                 Episode.objects.filter(pk=episode.pk).update(outcome_recorded=True)
     return completed

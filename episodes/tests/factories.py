@@ -6,11 +6,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from factory.base import Factory
+from factory.declarations import LazyAttribute, LazyFunction, Sequence, SubFactory
+from factory.django import DjangoModelFactory, Password
 
-from episodes.models import Role
+from episodes.models import AgentSession, Episode, Role
 from episodes.services import InteractionInput, episode_segment, interactions_ingest
 from governance.models import Agent, AgentState, Maturity
 
@@ -22,40 +24,47 @@ TIER_CONFIDENCE = {
 }
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(DjangoModelFactory[Any]):
     class Meta:
         model = get_user_model()
 
-    username = factory.Sequence(lambda n: f"memory-user-{n}")
-    password = factory.django.Password("correct horse battery staple")
+    username = Sequence(lambda n: f"memory-user-{n}")
+    password = Password("correct horse battery staple")
 
 
-class AgentFactory(factory.django.DjangoModelFactory):
+class AgentFactory(DjangoModelFactory[Agent]):
     """An active agent whose confidence sits inside the band of its maturity."""
 
     class Meta:
         model = Agent
 
-    owner = factory.SubFactory(UserFactory)
-    name = factory.Sequence(lambda n: f"memory-agent-{n}")
+    owner = SubFactory(UserFactory)
+    name = Sequence(lambda n: f"memory-agent-{n}")
     maturity = Maturity.STUDENT
     state = AgentState.ACTIVE
     budget = Decimal("100.00")
-
-    @factory.lazy_attribute
-    def confidence(self) -> Decimal:
-        return TIER_CONFIDENCE[self.maturity]
+    confidence = LazyAttribute(lambda agent: TIER_CONFIDENCE[agent.maturity])
 
 
-class InteractionInputFactory(factory.Factory):
+class InteractionInputFactory(Factory[InteractionInput]):
     class Meta:
         model = InteractionInput
 
     session_id = "s-1"
     role = Role.USER
-    content = factory.Sequence(lambda n: f"please check the deploy pipeline step {n}")
-    timestamp = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
-    metadata = factory.LazyFunction(dict)
+    content = Sequence(lambda n: f"please check the deploy pipeline step {n}")
+    timestamp = LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    metadata = LazyFunction(dict)
+
+
+def make_agent(**kwargs: Any) -> Agent:
+    """An agent (STUDENT unless ``maturity`` says otherwise)."""
+    return AgentFactory.create(**kwargs)
+
+
+def make_input(**kwargs: Any) -> InteractionInput:
+    """One interaction of an ingestion batch."""
+    return InteractionInputFactory.build(**kwargs)
 
 
 def conversation(
@@ -64,17 +73,17 @@ def conversation(
     """Interactions with the given contents, ``gap`` apart, alternating user and agent."""
     start = start or timezone.now() - timedelta(days=1)
     return [
-        InteractionInputFactory(
+        make_input(
             session_id=session_id, content=text, timestamp=start + index * gap, role=Role.USER if index % 2 == 0 else Role.AGENT, **kwargs
         )
         for index, text in enumerate(contents)
     ]
 
 
-def episode_from(agent: Agent, items: list[InteractionInput]) -> Any:
+def episode_from(agent: Agent, items: list[InteractionInput]) -> Episode:
     """Ingest the items for the agent and segment their session at once (no worker)."""
     interactions_ingest(actor=agent.owner, agent_id=agent.pk, items=items)
-    from episodes.models import AgentSession
-
     session = AgentSession.objects.get(agent=agent, key=items[0].session_id)
-    return episode_segment(session_pk=session.pk)
+    episode = episode_segment(session_pk=session.pk)
+    assert episode is not None
+    return episode

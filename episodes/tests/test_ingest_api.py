@@ -9,8 +9,7 @@ import pytest
 from django.utils import timezone
 
 from episodes.models import AgentSession, Episode, Interaction
-
-from episodes.tests.factories import AgentFactory
+from episodes.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +31,7 @@ def item(**overrides):
 
 @pytest.fixture
 def agent():
-    return AgentFactory()
+    return make_agent()
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 
 from episodes.models import Episode, EpisodeAccess, EpisodeStatus, RetrievalMode
-from episodes.tests.factories import AgentFactory, conversation, episode_from
-from episodes.vector_index import vector_index
+from episodes.tests.factories import conversation, episode_from, make_agent
 from governance.models import AgentState, AuditEntry, Maturity
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +31,6 @@ HOSTILE = [
     "a" * 1000,
 ]
 ALL_MODES = [RetrievalMode.TEMPORAL, RetrievalMode.SEMANTIC, RetrievalMode.SEQUENTIAL, RetrievalMode.CONTEXTUAL]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_index():
-    vector_index.clear()
 
 
 def url(agent_id, **params):
@@ -66,7 +60,7 @@ def params_for(mode, episodes, **extra):
 
 @pytest.fixture
 def intern():
-    return AgentFactory(maturity=Maturity.INTERN)
+    return make_agent(maturity=Maturity.INTERN)
 
 
 def test_temporal_lists_episodes_newest_first_in_the_window(intern, client_for):
@@ -121,7 +115,7 @@ def test_the_episode_route_reads_one_episode(intern, client_for, other_user):
 
 @pytest.mark.parametrize(("mode", "allowed"), [("temporal", True), ("sequential", True), ("semantic", False), ("contextual", False)])
 def test_a_student_may_only_use_temporal_and_sequential(client_for, mode, allowed):
-    student = AgentFactory(maturity=Maturity.STUDENT)
+    student = make_agent(maturity=Maturity.STUDENT)
     episodes = memory_of(student, sessions=1)
     response = client_for(student.owner).get(url(student.pk, **params_for(mode, episodes)))
     if allowed:
@@ -136,14 +130,14 @@ def test_a_student_may_only_use_temporal_and_sequential(client_for, mode, allowe
 @pytest.mark.parametrize("mode", ALL_MODES)
 @pytest.mark.parametrize("tier", [Maturity.INTERN, Maturity.SUPERVISED, Maturity.AUTONOMOUS])
 def test_every_tier_from_intern_up_may_use_every_mode(client_for, mode, tier):
-    agent = AgentFactory(maturity=tier)
+    agent = make_agent(maturity=tier)
     episodes = memory_of(agent, sessions=1)
     assert client_for(agent.owner).get(url(agent.pk, **params_for(mode, episodes))).status_code == 200
 
 
 @pytest.mark.parametrize("mode", ALL_MODES)
 def test_a_paused_agent_is_refused(client_for, mode):
-    agent = AgentFactory(maturity=Maturity.AUTONOMOUS)
+    agent = make_agent(maturity=Maturity.AUTONOMOUS)
     episodes = memory_of(agent, sessions=1)
     agent.state = AgentState.PAUSED
     agent.save()
@@ -163,7 +157,7 @@ def test_another_owners_agent_is_not_found(intern, client_for, other_user, mode)
 
 def test_an_episode_of_another_agent_is_not_found_in_sequential_mode(intern, client_for):
     mine = memory_of(intern, sessions=1)
-    sibling = AgentFactory(owner=intern.owner, maturity=Maturity.INTERN)
+    sibling = make_agent(owner=intern.owner, maturity=Maturity.INTERN)
     response = client_for(intern.owner).get(url(sibling.pk, mode="sequential", episode_id=mine[0].pk))
     assert response.status_code == 404
 
@@ -255,7 +249,7 @@ def test_archived_and_consolidated_episodes_are_left_out_unless_asked(intern, cl
 def test_semantic_search_sees_status_changes_made_through_services(intern, client_for):
     from episodes.services import episodes_lifecycle_run
 
-    episodes = memory_of(intern)
+    memory_of(intern)
     client = client_for(intern.owner)
     assert client.get(url(intern.pk, mode="semantic", q="cake")).json()["count"] == 3
     episodes_lifecycle_run(now=timezone.now() + timedelta(days=400))

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from episodes.tests.factories import AgentFactory, conversation, episode_from
+from episodes.tests.factories import conversation, episode_from, make_agent
 from governance.models import Maturity
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ EXPECTED = {
 
 @pytest.fixture
 def agent():
-    agent = AgentFactory(maturity=Maturity.INTERN)
+    agent = make_agent(maturity=Maturity.INTERN)
     start = timezone.now() - timedelta(days=2)
     for index in range(12):
         episode_from(
@@ -42,7 +42,7 @@ def test_each_mode_runs_a_fixed_number_of_queries(agent, client_for, django_asse
     from episodes.models import Episode
 
     client = client_for(agent.owner)
-    params = {"mode": mode, "q": "deploy", "episode_id": Episode.objects.first().pk}
+    params = {"mode": mode, "q": "deploy", "episode_id": Episode.objects.earliest("id").pk}
     client.get(f"/api/v1/agents/{agent.pk}/episodes/", params)  # warm the process's vector index
     with django_assert_num_queries(EXPECTED[mode]):
         response = client.get(f"/api/v1/agents/{agent.pk}/episodes/", params)
@@ -54,7 +54,7 @@ def test_the_episode_route_runs_a_fixed_number_of_queries(agent, client_for, dja
     from episodes.models import Episode
 
     client = client_for(agent.owner)
-    path = f"/api/v1/episodes/{Episode.objects.first().pk}/"
+    path = f"/api/v1/episodes/{Episode.objects.earliest('id').pk}/"
     client.get(path)  # warm governance's cached action map
     # The episode's agent (1), then as sequential (6).
     with django_assert_num_queries(7):

@@ -16,7 +16,7 @@ from hypothesis.extra.django import TestCase
 from episodes.models import AgentSession, Episode, EpisodeStatus, Interaction, Outcome, Segment, SegmentKind
 from episodes.services import episode_segment, interactions_ingest
 from episodes.tasks import episode_segment_task
-from episodes.tests.factories import AgentFactory, InteractionInputFactory, conversation, episode_from
+from episodes.tests.factories import conversation, episode_from, make_agent, make_input
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def assert_lossless(episode):
 
 
 def test_it_cuts_a_session_at_gaps_and_topic_changes():
-    agent = AgentFactory()
+    agent = make_agent()
     start = timezone.now() - timedelta(days=1)
     items = conversation(start=start, contents=[DEPLOY, DEPLOY_AGAIN, DEPLOY])
     items += conversation(start=start + timedelta(hours=2), contents=[DEPLOY, DEPLOY_AGAIN])
@@ -49,7 +49,7 @@ def test_it_cuts_a_session_at_gaps_and_topic_changes():
 
 
 def test_a_gap_of_exactly_thirty_minutes_keeps_the_segment_and_one_second_more_splits():
-    agent = AgentFactory()
+    agent = make_agent()
     start = timezone.now() - timedelta(days=1)
     items = conversation(start=start, contents=[DEPLOY, DEPLOY], gap=timedelta(minutes=30))
     items += conversation(start=start + timedelta(minutes=60, seconds=1), contents=[DEPLOY], session_id="s-1")
@@ -58,9 +58,9 @@ def test_a_gap_of_exactly_thirty_minutes_keeps_the_segment_and_one_second_more_s
 
 
 def test_it_derives_title_summary_topics_outcome_and_importance():
-    agent = AgentFactory()
+    agent = make_agent()
     items = conversation(contents=[DEPLOY, DEPLOY_AGAIN])
-    items[-1] = InteractionInputFactory(
+    items[-1] = make_input(
         content="rolled back the deploy", timestamp=items[-1].timestamp, metadata={"outcome": "failure", "interventions": 2}
     )
     episode = episode_from(agent, items)
@@ -75,12 +75,12 @@ def test_it_derives_title_summary_topics_outcome_and_importance():
 
 
 def test_segment_kinds_follow_the_roles():
-    agent = AgentFactory()
+    agent = make_agent()
     start = timezone.now() - timedelta(days=1)
     items = [
-        InteractionInputFactory(role="user", content=DEPLOY, timestamp=start),
-        InteractionInputFactory(role="agent", content=DEPLOY, timestamp=start + timedelta(hours=1)),
-        InteractionInputFactory(role="tool", content=DEPLOY, timestamp=start + timedelta(hours=2)),
+        make_input(role="user", content=DEPLOY, timestamp=start),
+        make_input(role="agent", content=DEPLOY, timestamp=start + timedelta(hours=1)),
+        make_input(role="tool", content=DEPLOY, timestamp=start + timedelta(hours=2)),
     ]
     episode = episode_from(agent, items)
     assert list(Segment.objects.filter(episode=episode).values_list("kind", flat=True)) == [
@@ -91,33 +91,34 @@ def test_segment_kinds_follow_the_roles():
 
 
 def test_running_it_again_changes_nothing():
-    agent = AgentFactory()
+    agent = make_agent()
     episode = episode_from(agent, conversation(contents=[DEPLOY, CAKE, DEPLOY]))
     before = list(Segment.objects.values_list("id", "order", "seq_start", "seq_end"))
     again = episode_segment(session_pk=episode.session_id)
+    assert again is not None
     assert again.pk == episode.pk
     assert list(Segment.objects.values_list("id", "order", "seq_start", "seq_end")) == before
     assert Episode.objects.count() == 1
 
 
 def test_a_task_delivered_twice_makes_one_episode():
-    agent = AgentFactory()
+    agent = make_agent()
     interactions_ingest(actor=agent.owner, agent_id=agent.pk, items=conversation(contents=[DEPLOY, CAKE]))
     session = AgentSession.objects.get()
-    first = episode_segment_task.apply(args=[session.pk]).get()
-    second = episode_segment_task.apply(args=[session.pk]).get()
+    first = episode_segment_task.apply(args=(session.pk,)).get()
+    second = episode_segment_task.apply(args=(session.pk,)).get()
     assert first == second
     assert Episode.objects.count() == 1
     assert Segment.objects.count() == 2
 
 
 def test_an_unknown_session_is_a_harmless_no_op():
-    assert episode_segment_task.apply(args=[987654]).get() is None
+    assert episode_segment_task.apply(args=(987654,)).get() is None
 
 
 def test_appending_to_a_session_gives_the_same_segments_as_segmenting_it_whole():
     contents = [DEPLOY, DEPLOY_AGAIN, DEPLOY, CAKE, CAKE, DEPLOY, DEPLOY_AGAIN]
-    whole_agent, split_agent = AgentFactory(), AgentFactory()
+    whole_agent, split_agent = make_agent(), make_agent()
     items = conversation(contents=contents)
     whole = episode_from(whole_agent, items)
     episode_from(split_agent, items[:2])
@@ -132,7 +133,7 @@ def test_appending_to_a_session_gives_the_same_segments_as_segmenting_it_whole()
 
 
 def test_new_interactions_reopen_a_completed_episode():
-    agent = AgentFactory()
+    agent = make_agent()
     items = conversation(contents=[DEPLOY, DEPLOY, DEPLOY])
     episode = episode_from(agent, items[:2])
     Episode.objects.filter(pk=episode.pk).update(status=EpisodeStatus.COMPLETED)
@@ -141,7 +142,7 @@ def test_new_interactions_reopen_a_completed_episode():
 
 def test_it_streams_a_long_session_in_chunks_with_full_segments(settings):
     settings.EPISODES_SEGMENT_MAX_SIZE = 7
-    agent = AgentFactory()
+    agent = make_agent()
     items = conversation(contents=[DEPLOY] * 40, gap=timedelta(seconds=1))
     with mock.patch("episodes.services.STREAM_CHUNK", 9), mock.patch("episodes.services.SEGMENT_WRITE_BATCH", 2):
         episode = episode_from(agent, items)
@@ -151,7 +152,7 @@ def test_it_streams_a_long_session_in_chunks_with_full_segments(settings):
 
 
 def test_a_failure_midway_leaves_no_episode_no_segment_and_the_interactions_intact():
-    agent = AgentFactory()
+    agent = make_agent()
     interactions_ingest(actor=agent.owner, agent_id=agent.pk, items=conversation(contents=[DEPLOY, CAKE, DEPLOY, CAKE] * 5))
     session = AgentSession.objects.get()
     before = list(Interaction.objects.order_by("seq").values_list("seq", "content"))
@@ -179,7 +180,7 @@ def test_a_failure_midway_leaves_no_episode_no_segment_and_the_interactions_inta
 
 
 def test_a_failure_while_appending_keeps_the_previous_episode_as_it_was():
-    agent = AgentFactory()
+    agent = make_agent()
     items = conversation(contents=[DEPLOY, CAKE, DEPLOY, CAKE, DEPLOY])
     episode = episode_from(agent, items[:3])
     before = list(Segment.objects.values_list("id", "seq_start", "seq_end"))
@@ -206,27 +207,29 @@ class SegmentationPropertyTests(TestCase):
         cut=st.integers(min_value=0, max_value=40),
     )
     def test_every_interaction_is_in_exactly_one_segment_whatever_the_batches(self, steps, cut):
-        agent = AgentFactory()
+        agent = make_agent()
         at = timezone.now() - timedelta(days=3)
         items = []
         for delta, words in steps:
             at += timedelta(seconds=delta)
-            items.append(InteractionInputFactory(content=" ".join(words), timestamp=at))
+            items.append(make_input(content=" ".join(words), timestamp=at))
         cut = min(cut, len(items))
         for batch in (items[:cut], items[cut:]):
             if batch:
                 episode = episode_from(agent, batch)
         assert_lossless(episode)
         again = episode_segment(session_pk=episode.session_id)
+        assert again is not None
         assert again.segment_count == episode.segment_count
 
 
 def test_the_segment_rows_are_written_in_bulk(django_assert_max_num_queries):
-    agent = AgentFactory()
+    agent = make_agent()
     interactions_ingest(actor=agent.owner, agent_id=agent.pk, items=conversation(contents=[DEPLOY, CAKE] * 100, gap=timedelta(hours=1)))
     session = AgentSession.objects.get()
     # 200 segments: a constant number of queries, not one per segment or per interaction.
     with django_assert_max_num_queries(16):
         episode = episode_segment(session_pk=session.pk)
+    assert episode is not None
     assert episode.segment_count == 200
     assert connection.vendor in {"sqlite", "postgresql"}
