@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -84,7 +85,7 @@ class StatusChangeInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
     fields = ["created_at", "from_status", "to_status", "actor", "automatic", "run", "reason"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "from_status", "to_status", "actor", "automatic", "run", "reason"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -93,11 +94,17 @@ class StatusChangeInline(admin.TabularInline):  # type: ignore[type-arg]
 class BugForm(forms.ModelForm):  # type: ignore[type-arg]
     """Checks a status change against the rules before anything is saved."""
 
-    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Why the status changes (kept in the history).")
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Why the status changes (kept in the history)."
+    )
 
     class Meta:
         model = Bug
-        exclude = ["sla_due_at", "resolved_at", "verified_by", "is_regression"]
+        fields = [
+            "key", "title", "severity", "category", "status", "component", "description", "root_cause", "reproduction",
+            "expected", "actual", "fix_strategy", "fix_commit", "verification_note", "reporter", "assignee",
+            "discovered_at", "duplicate_of",
+        ]  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -112,7 +119,7 @@ class BugForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
-class DuplicateActionForm(admin.helpers.ActionForm):
+class DuplicateActionForm(ActionForm):
     duplicate_of = forms.CharField(required=False, label="Duplicate of (key)", max_length=16)
 
 
@@ -169,7 +176,9 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Run regression tests of the selected bugs")
     def run_regression_tests(self, request: HttpRequest, queryset: QuerySet[Bug]) -> None:
         try:
-            run = services.run_trigger(bug_keys=list(queryset.values_list("key", flat=True)), trigger=Run.Trigger.ADMIN, triggered_by=request.user)
+            run = services.run_trigger(
+                bug_keys=list(queryset.values_list("key", flat=True)), trigger=Run.Trigger.ADMIN, triggered_by=request.user
+            )
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
@@ -200,7 +209,7 @@ class ResultInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
     fields = ["node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message"]
-    readonly_fields = fields
+    readonly_fields = ["node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message"]
     ordering = ["outcome", "node_id"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -212,7 +221,7 @@ class ShardInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
     fields = ["index", "status", "done", "total", "attempts", "claimed_by", "lease_expires_at", "exit_code", "error_message"]
-    readonly_fields = fields
+    readonly_fields = ["index", "status", "done", "total", "attempts", "claimed_by", "lease_expires_at", "exit_code", "error_message"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -268,7 +277,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_urls(self) -> list[URLPattern]:
         custom = [path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="bugs_run_progress")]
-        return custom + super().get_urls()  # type: ignore[operator]
+        return custom + super().get_urls()
 
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         if not self.has_view_permission(request):

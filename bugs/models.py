@@ -105,7 +105,8 @@ class Bug(models.Model):
                 name="bugs_bug_fixed_needs_commit",
             ),
             models.CheckConstraint(
-                condition=Q(status=BugStatus.DUPLICATE, duplicate_of__isnull=False) | (~Q(status=BugStatus.DUPLICATE) & Q(duplicate_of__isnull=True)),
+                condition=Q(status=BugStatus.DUPLICATE, duplicate_of__isnull=False)
+                | (~Q(status=BugStatus.DUPLICATE) & Q(duplicate_of__isnull=True)),
                 name="bugs_bug_duplicate_iff_target",
             ),
             models.CheckConstraint(condition=~Q(duplicate_of=models.F("pk")), name="bugs_bug_not_own_duplicate"),
@@ -303,6 +304,9 @@ class BugResult(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bug", "result"], name="bugs_bugresult_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.bug_id} ← result {self.result_id}"
 
 
 class BugStatusChange(models.Model):

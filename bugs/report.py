@@ -222,7 +222,9 @@ def _markdown(doc: dict[str, Any]) -> str:
         out += lines
     by_key = {b["key"]: b for b in doc["bugs"]}
     out += ["", "## SLA breaches", ""]
-    out += [f"- {k} ({by_key[k]['severity']}): due {by_key[k]['sla_due_at']}, {by_key[k]['status_label']}" for k in doc["sla_breaches"]] or ["None."]
+    out += [
+        f"- {k} ({by_key[k]['severity']}): due {by_key[k]['sla_due_at']}, {by_key[k]['status_label']}" for k in doc["sla_breaches"]
+    ] or ["None."]
     out += ["", "## New regressions", ""]
     out += [f"- {k}: {by_key[k]['title']}" for k in doc["new_regressions"]] or ["None."]
     out += ["", "## Flaky tests", ""]
@@ -263,7 +265,7 @@ def _csv(doc: dict[str, Any]) -> str:
 
 # --- reading a report back --------------------------------------------------------------------------------
 
-_HEADING = re.compile(r"^###\s+(BUG-\d+)\s*(?:[:—–-]\s*(.*))?$")
+_HEADING = re.compile(r"^###\s+(BUG-\d+)\s*(?:[:\u2014\u2013-]\s*(.*))?$")
 _SECTION = re.compile(r"^#{1,2}\s+(.*)$")
 _FIELD = re.compile(r"^(?:[-*]\s+)?\*\*(?P<name>[^*]+?):?\*\*:?\s*(?P<value>.*)$")
 _PLAIN_FIELD = re.compile(r"^(?:[-*]\s+)?(?P<name>[A-Za-z][A-Za-z /]{1,30}):\s+(?P<value>.*)$")
@@ -347,8 +349,8 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
     elif key == "category":
         bug.fields["category"] = _category(value)
     elif key in ("tests", "regression_test"):
-        found = _NODE.findall(value) or ([value.split()[0]] if "::" in value or value.endswith(".py") else [])
-        bug.node_ids.extend(n for n in found if n not in bug.node_ids)
+        nodes = _NODE.findall(value) or ([value.split()[0]] if "::" in value or value.endswith(".py") else [])
+        bug.node_ids.extend(n for n in nodes if n not in bug.node_ids)
     elif key == "fix_commit":
         sha = _SHA.search(value.lower())
         if sha:

@@ -10,7 +10,18 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from bugs.models import ACTIVE_STATUSES, DEFAULT_SLA_HOURS, Bug, BugResult, RegressionTest, Result, Run, RunStatus, SeverityPolicy, TERMINAL_RUN_STATUSES
+from bugs.models import (
+    ACTIVE_STATUSES,
+    DEFAULT_SLA_HOURS,
+    TERMINAL_RUN_STATUSES,
+    Bug,
+    BugResult,
+    RegressionTest,
+    Result,
+    Run,
+    RunStatus,
+    SeverityPolicy,
+)
 
 
 def bug_list(
@@ -37,7 +48,11 @@ def bug_list(
 
 def bug_results(*, bug: Bug) -> QuerySet[Result]:
     """The results attached to a bug, newest run first."""
-    return Result.objects.filter(Exists(BugResult.objects.filter(bug=bug, result=OuterRef("pk")))).select_related("run").order_by("-run_id", "node_id")
+    return (
+        Result.objects.filter(Exists(BugResult.objects.filter(bug=bug, result=OuterRef("pk"))))
+        .select_related("run")
+        .order_by("-run_id", "node_id")
+    )
 
 
 def sla_breached_filter(now: datetime | None = None) -> Q:
@@ -71,7 +86,9 @@ class TriageData:
     filters: dict[str, list[str]] = field(default_factory=dict)
 
 
-def triage_data(*, severities: Iterable[str] = (), statuses: Iterable[str] = (), keys: Iterable[str] = (), now: datetime | None = None) -> TriageData:
+def triage_data(
+    *, severities: Iterable[str] = (), statuses: Iterable[str] = (), keys: Iterable[str] = (), now: datetime | None = None
+) -> TriageData:
     """The report's data: four queries whatever the number of bugs and results."""
     severities, statuses, keys = list(severities), list(statuses), list(keys)
     hours = {str(k): int(v) for k, v in DEFAULT_SLA_HOURS.items()}

@@ -13,13 +13,8 @@ from django.db import InterfaceError, OperationalError
 
 from bugs.services import runs
 
-_RETRY = {
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 2,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 3,
-}
+# Only a lost database connection is worth retrying; anything else is a terminal state on the row.
+_RETRY_ON = (OperationalError, InterfaceError)
 
 
 @shared_task(
@@ -29,20 +24,45 @@ _RETRY = {
     # The suite's own timeout kills pytest first; these only catch a runner that itself hangs.
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
-    **_RETRY,
+    autoretry_for=_RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
 )
 def run_shard_task(shard_id: int, finalize: bool) -> None:
     """Execute one shard of a run (and finalize the run when it is its only shard)."""
     runs.run_shard_execute(shard_id=shard_id, finalize=finalize)
 
 
-@shared_task(name="bugs.run_finalize", acks_late=True, reject_on_worker_lost=True, time_limit=600, soft_time_limit=540, **_RETRY)
+@shared_task(
+    name="bugs.run_finalize",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=600,
+    soft_time_limit=540,
+    autoretry_for=_RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
+)
 def run_finalize_task(run_id: int) -> None:
     """Merge a sharded run's shards (the chord callback) and apply the status rules."""
     runs.run_finalize(run_id=run_id)
 
 
-@shared_task(name="bugs.reap_stale_runs", acks_late=True, time_limit=300, soft_time_limit=240, **_RETRY)
+@shared_task(
+    name="bugs.reap_stale_runs",
+    acks_late=True,
+    time_limit=300,
+    soft_time_limit=240,
+    autoretry_for=_RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
+)
 def reap_stale_runs_task() -> int:
     """Periodic: hand the shards of dead workers to live ones, so no run stays stuck in running."""
     return runs.run_reap_stale()

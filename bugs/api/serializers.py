@@ -8,7 +8,10 @@ from rest_framework import serializers
 
 from bugs.models import Bug, BugStatus, Category, RegressionTest, Result, Run, Severity
 
-_TEXT = {"required": False, "allow_blank": True, "max_length": 20000}
+
+def _text() -> serializers.CharField:
+    """An optional long text field of a bug."""
+    return serializers.CharField(required=False, allow_blank=True, max_length=20000)
 
 
 class RegressionTestOutput(serializers.ModelSerializer[RegressionTest]):
@@ -42,12 +45,12 @@ class BugCreateInput(serializers.Serializer[Any]):
     severity = serializers.ChoiceField(choices=Severity.choices)
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     component = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    description = serializers.CharField(**_TEXT)
-    root_cause = serializers.CharField(**_TEXT)
-    reproduction = serializers.CharField(**_TEXT)
-    expected = serializers.CharField(**_TEXT)
-    actual = serializers.CharField(**_TEXT)
-    fix_strategy = serializers.CharField(**_TEXT)
+    description = _text()
+    root_cause = _text()
+    reproduction = _text()
+    expected = _text()
+    actual = _text()
+    fix_strategy = _text()
     regression_tests = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=100)
 
 
@@ -56,13 +59,13 @@ class BugUpdateInput(serializers.Serializer[Any]):
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     component = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    description = serializers.CharField(**_TEXT)
-    root_cause = serializers.CharField(**_TEXT)
-    reproduction = serializers.CharField(**_TEXT)
-    expected = serializers.CharField(**_TEXT)
-    actual = serializers.CharField(**_TEXT)
-    fix_strategy = serializers.CharField(**_TEXT)
-    verification_note = serializers.CharField(**_TEXT)
+    description = _text()
+    root_cause = _text()
+    reproduction = _text()
+    expected = _text()
+    actual = _text()
+    fix_strategy = _text()
+    verification_note = _text()
     status = serializers.ChoiceField(choices=BugStatus.choices, required=False)
     fix_commit = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", required=False)
     duplicate_of = serializers.RegexField(r"^BUG-\d{3,9}$", required=False)

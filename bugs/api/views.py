@@ -87,7 +87,9 @@ class BugListView(BugsView):
 
     def get_queryset(self) -> QuerySet[Bug]:
         params = self.request.query_params
-        return selectors.bug_list(severities=params.getlist("severity"), statuses=params.getlist("status"), categories=params.getlist("category"))
+        return selectors.bug_list(
+            severities=params.getlist("severity"), statuses=params.getlist("status"), categories=params.getlist("category")
+        )
 
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -203,7 +205,9 @@ class RunImportView(BugsView):
     max_body_bytes = settings.ATOM_BUGS_IMPORT_MAX_BYTES
 
     def post(self, request: Request) -> Response:
-        params = {k: v for k, v in {**request.query_params.dict(), **_form_fields(request)}.items() if k in ("suite", "commit_sha", "branch")}
+        params = {
+            k: v for k, v in {**request.query_params.dict(), **_form_fields(request)}.items() if k in ("suite", "commit_sha", "branch")
+        }
         data = RunImportInput(data=params)
         data.is_valid(raise_exception=True)
         upload = request.FILES.get("file") if hasattr(request, "FILES") else None
@@ -224,7 +228,8 @@ class RunImportView(BugsView):
 
 
 def _form_fields(request: Request) -> dict[str, str]:
-    data = request.data
+    """The plain fields of a multipart upload (a raw body has none)."""
+    data: Any = request.data
     if hasattr(data, "getlist") and not isinstance(data.get("_raw"), bytes):
         return {k: str(data.get(k)) for k in data if k != "file"}
     return {}
@@ -240,10 +245,12 @@ class TriageReportView(BugsView):
 
     def get(self, request: Request) -> HttpResponse:
         params = request.query_params
-        data = TriageReportInput(data={"format": params.get("format", "markdown"), "severity": params.getlist("severity"), "status": params.getlist("status")})
+        data = TriageReportInput(
+            data={"format": params.get("format", "markdown"), "severity": params.getlist("severity"), "status": params.getlist("status")}
+        )
         data.is_valid(raise_exception=True)
         fmt = data.validated_data["format"]
-        filters = report.TriageFilters(severities=tuple(data.validated_data.get("severity", ())), statuses=tuple(data.validated_data.get("status", ())))
+        filters = report.TriageFilters(
+            severities=tuple(data.validated_data.get("severity", ())), statuses=tuple(data.validated_data.get("status", ()))
+        )
         return HttpResponse(report.triage_report(fmt=fmt, filters=filters), content_type=report.CONTENT_TYPES[fmt])
-
-

@@ -17,7 +17,6 @@ from bugs.services.bugs import (
     suite_default,
 )
 from bugs.services.commits import commits_link, regression_tests_sync
-from bugs.services.triage import triage_import
 from bugs.services.runs import (
     node_id_validate,
     results_store,
@@ -29,6 +28,7 @@ from bugs.services.runs import (
     run_trigger,
 )
 from bugs.services.seed import demo_data_seed
+from bugs.services.triage import triage_import
 
 __all__ = [
     "ALLOWED_TRANSITIONS",

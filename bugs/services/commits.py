@@ -16,7 +16,7 @@ from atom.api.errors import DomainError
 from bugs import git
 from bugs.models import Bug, BugStatus, RegressionTest, Suite
 from bugs.services.bugs import bug_status_refusal, bug_transition, bug_update, suite_checkout
-from bugs.services.runs import pytest_env, node_id_validate
+from bugs.services.runs import node_id_validate, pytest_env
 
 FIX_TRAILER = re.compile(r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+((?:BUG-\d+)(?:\s*(?:,|and)\s*BUG-\d+)*)", re.IGNORECASE)
 _KEY = re.compile(r"BUG-\d+", re.IGNORECASE)
@@ -109,7 +109,9 @@ def regression_markers_collect(*, suite: Suite, timeout: int = 600) -> dict[str,
         argv += ["-p", "bugs.pytest_plugin", "-p", "no:cacheprovider", f"--atom-collect-regressions={out}"]
         completed = subprocess.run(argv, cwd=checkout, env=pytest_env(suite), capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
         if completed.returncode not in (0, 5) or not out.exists():
-            raise DomainError(f"Collecting the suite failed (exit {completed.returncode}):\n{completed.stdout[-2000:]}", code="COLLECT_FAILED")
+            raise DomainError(
+                f"Collecting the suite failed (exit {completed.returncode}):\n{completed.stdout[-2000:]}", code="COLLECT_FAILED"
+            )
         data = json.loads(out.read_text())
     return {str(k): [str(x).upper() for x in v] for k, v in data.items()}
 

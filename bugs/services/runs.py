@@ -147,7 +147,9 @@ def run_trigger(
     if not 1 <= shards <= settings.ATOM_BUGS_MAX_SHARDS:
         raise DomainError(f"Shards must be between 1 and {settings.ATOM_BUGS_MAX_SHARDS}.", code="INVALID_SHARDS")
     shards = max(1, min(shards, len(selected))) if selected else 1
-    run = Run.objects.create(suite=suite, trigger=trigger, triggered_by=triggered_by, rerun_of=rerun_of, node_ids=selected, total=len(selected))
+    run = Run.objects.create(
+        suite=suite, trigger=trigger, triggered_by=triggered_by, rerun_of=rerun_of, node_ids=selected, total=len(selected)
+    )
     now = timezone.now()
     RunShard.objects.bulk_create(
         RunShard(run=run, index=i, node_ids=chunk, total=len(chunk), enqueued_at=now)
@@ -198,7 +200,9 @@ def _shard_claim(*, shard_id: int, worker: str) -> RunShard | None:
             if lease_alive and not _identity_is_dead(shard.claimed_by):
                 return None
         if shard.attempts >= settings.ATOM_BUGS_MAX_ATTEMPTS:
-            _shard_end(shard=shard, status=RunShard.Status.ERROR, message="Gave up after repeated worker losses; the run can be triggered again.")
+            _shard_end(
+                shard=shard, status=RunShard.Status.ERROR, message="Gave up after repeated worker losses; the run can be triggered again."
+            )
             return None
         shard.status = RunShard.Status.RUNNING
         shard.attempts += 1
@@ -307,15 +311,23 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
         _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=f"The suite's checkout {checkout} does not exist.")
         _finish(run_id=run.pk, finalize=finalize)
         return
-    status, message, exit_code, current = _pytest_execute(argv=argv, checkout=checkout, suite=suite, shard=shard, worker=worker, progress=progress, out_dir=out_dir)
+    status, message, exit_code, current = _pytest_execute(
+        argv=argv, checkout=checkout, suite=suite, shard=shard, worker=worker, progress=progress, out_dir=out_dir
+    )
     parsed = _results_from_files(report_log=report_log, junit=junit)
     if status == RunShard.Status.TIMED_OUT and current and current not in {p.node_id for p in parsed}:
-        parsed.append(ParsedResult(node_id=current, outcome=Outcome.ERROR, attempts=1, message=f"Killed at the suite's time limit ({suite.timeout_seconds} s)."))
+        parsed.append(
+            ParsedResult(
+                node_id=current, outcome=Outcome.ERROR, attempts=1, message=f"Killed at the suite's time limit ({suite.timeout_seconds} s)."
+            )
+        )
     with transaction.atomic():
         results_store(run=run, parsed=parsed)
         done = len(parsed)
         collected = int(_read_progress(progress).get("total", 0))
-        RunShard.objects.filter(pk=shard.pk, claimed_by=worker, attempts=shard.attempts).update(done=done, total=max(done, collected, shard.total))
+        RunShard.objects.filter(pk=shard.pk, claimed_by=worker, attempts=shard.attempts).update(
+            done=done, total=max(done, collected, shard.total)
+        )
         _shard_end(shard=shard, worker=worker, status=status, message=message, exit_code=exit_code)
     _finish(run_id=run.pk, finalize=finalize)
 
@@ -341,7 +353,7 @@ def _pytest_execute(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         last_beat = 0.0
         stop: str | None = None
@@ -375,9 +387,8 @@ def _pytest_execute(
 def _results_from_files(*, report_log: Path, junit: Path) -> list[ParsedResult]:
     """The report log first (it keeps reruns and survives a kill); JUnit XML when there is no log."""
     if report_log.exists():
-        with open(report_log, "rb") as lines:
-            with contextlib.suppress(ReportFormatError):
-                return parse_report_log(lines)
+        with open(report_log, "rb") as lines, contextlib.suppress(ReportFormatError):
+            return parse_report_log(lines)
     if junit.exists():
         with open(junit, "rb") as stream, contextlib.suppress(ReportFormatError):
             return parse_report(stream)
@@ -401,7 +412,15 @@ def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
     for p in parsed:
         node_id = _clean_node_id(p.node_id)
         if node_id:
-            rows[node_id] = [node_id, p.outcome, float(p.duration_seconds), int(min(p.attempts, 32767)), bool(p.is_flaky), p.message, p.traceback]
+            rows[node_id] = [
+                node_id,
+                p.outcome,
+                float(p.duration_seconds),
+                int(min(p.attempts, 32767)),
+                bool(p.is_flaky),
+                p.message,
+                p.traceback,
+            ]
     if not rows:
         return
     payload = json.dumps(list(rows.values()))
@@ -421,7 +440,7 @@ def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
         )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {result_table} (run_id, node_id, outcome, duration_seconds, attempts, is_flaky, message, traceback) {source} "  # noqa: S608 - table names from model meta, values bound
+            f"INSERT INTO {result_table} (run_id, node_id, outcome, duration_seconds, attempts, is_flaky, message, traceback) {source} "
             "ON CONFLICT (run_id, node_id) DO UPDATE SET outcome = excluded.outcome, duration_seconds = excluded.duration_seconds, "
             "attempts = excluded.attempts, is_flaky = excluded.is_flaky, message = excluded.message, traceback = excluded.traceback",
             [run.pk, payload],
@@ -584,7 +603,9 @@ def run_apply_rules(*, run: Run) -> None:
                 reopened = bug_transition(
                     bug=bug,
                     to_status=BugStatus.REOPENED,
-                    reason=f"Regression: {confirmed[0].node_id} failed again on run #{run.pk} at {run.commit_sha[:12]}, confirmed by a rerun.",
+                    reason=(
+                        f"Regression: {confirmed[0].node_id} failed again on run #{run.pk} at {run.commit_sha[:12]}, confirmed by a rerun."
+                    ),
                     automatic=True,
                     run=run,
                 )
@@ -639,7 +660,11 @@ def run_reap_stale() -> int:
             handled += 1
             shard_id = shard.pk
             transaction.on_commit(lambda shard_id=shard_id, single=single: run_shard_task.delay(shard_id, single))  # type: ignore[misc]
-    for run_id in Run.objects.filter(status=RunStatus.RUNNING).exclude(shards__status__in=(RunShard.Status.QUEUED, RunShard.Status.RUNNING)).values_list("pk", flat=True):
+    for run_id in (
+        Run.objects.filter(status=RunStatus.RUNNING)
+        .exclude(shards__status__in=(RunShard.Status.QUEUED, RunShard.Status.RUNNING))
+        .values_list("pk", flat=True)
+    ):
         run_finalize(run_id=run_id)
     return handled
 

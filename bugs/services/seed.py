@@ -38,12 +38,16 @@ def demo_data_seed(*, large: bool, stdout: TextIO) -> None:
         fields = {k: entry[k] for k in _CATALOG_FIELDS if entry.get(k)}
         bug = Bug.objects.filter(key=entry["key"]).first()
         if bug is None:
-            bug = bug_create(key=entry["key"], title=entry["title"], severity=Severity(entry["severity"]), reason="Atom's bug catalog.", **fields)
+            bug = bug_create(
+                key=entry["key"], title=entry["title"], severity=Severity(entry["severity"]), reason="Atom's bug catalog.", **fields
+            )
             created += 1
         else:
             bug = bug_update(bug=bug, **{k: v for k, v in fields.items() if getattr(bug, k) != v})
         for node_id in entry.get("tests", []):
-            RegressionTest.objects.get_or_create(bug=bug, node_id=node_id_validate(node_id), defaults={"source": RegressionTest.Source.MANUAL})
+            RegressionTest.objects.get_or_create(
+                bug=bug, node_id=node_id_validate(node_id), defaults={"source": RegressionTest.Source.MANUAL}
+            )
         fix_commit = entry.get("fix_commit", "")
         if fix_commit and bug.status in ("open", "in_progress", "reopened"):
             bug_transition(bug=bug, to_status="fixed", fix_commit=fix_commit, reason="Fix commit from Atom's bug catalog.", automatic=True)

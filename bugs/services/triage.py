@@ -79,7 +79,9 @@ def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> Non
             return
         discovered: datetime | None = values.pop("discovered_at", None)
         fix_commit = values.pop("fix_commit", "")
-        bug = bug_create(key=parsed.key, severity=Severity(severity), actor=actor, reason=_IMPORT_REASON, discovered_at=discovered, **values)
+        bug = bug_create(
+            key=parsed.key, severity=Severity(severity), actor=actor, reason=_IMPORT_REASON, discovered_at=discovered, **values
+        )
         values = {"fix_commit": fix_commit} if fix_commit else {}
         summary.created.append(bug.key)
     if severity and severity != bug.severity:
@@ -90,24 +92,28 @@ def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> Non
         changed = True
     for node_id in parsed.node_ids:
         try:
-            _, created = RegressionTest.objects.get_or_create(bug=bug, node_id=node_id_validate(node_id), defaults={"source": RegressionTest.Source.IMPORT})
+            _, created = RegressionTest.objects.get_or_create(
+                bug=bug, node_id=node_id_validate(node_id), defaults={"source": RegressionTest.Source.IMPORT}
+            )
         except DomainError:
             summary.warnings.append(f"{parsed.key}: {node_id!r} is not a pytest node id; not linked.")
             continue
         changed = changed or created
     fix_commit = values.get("fix_commit")
     wanted = _wanted_status(parsed, bug)
-    if fix_commit and fix_commit != bug.fix_commit:
-        if bug.status in (BugStatus.FIXED, BugStatus.RESOLVED) or wanted in (BugStatus.FIXED, None):
-            bug = bug_update(bug=bug, actor=actor, fix_commit=fix_commit)
-            changed = True
+    keeps_commit = bug.status in (BugStatus.FIXED, BugStatus.RESOLVED) or wanted in (BugStatus.FIXED, None)
+    if fix_commit and fix_commit != bug.fix_commit and keeps_commit:
+        bug = bug_update(bug=bug, actor=actor, fix_commit=fix_commit)
+        changed = True
     if wanted and wanted != bug.status and wanted != BugStatus.DUPLICATE:
         changed = _move(bug, wanted, actor=actor, summary=summary, fix_commit=fix_commit) or changed
     if bug.key not in summary.created:
         (summary.updated if changed else summary.unchanged).append(bug.key)
 
 
-def _move(bug: Bug, to_status: str, *, actor: Any, summary: ImportSummary, fix_commit: str | None = None, duplicate_of: Bug | None = None) -> bool:
+def _move(
+    bug: Bug, to_status: str, *, actor: Any, summary: ImportSummary, fix_commit: str | None = None, duplicate_of: Bug | None = None
+) -> bool:
     bug.refresh_from_db()
     refusal = bug_status_refusal(bug=bug, to_status=to_status, fix_commit=fix_commit, duplicate_of=duplicate_of)
     if refusal:

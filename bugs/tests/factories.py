@@ -1,61 +1,79 @@
-"""factory_boy factories of the bugs app."""
+"""factory_boy factories of the bugs app, with typed helpers for the tests."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
-import factory
 from django.utils import timezone
+from factory.declarations import LazyAttribute, LazyFunction, Sequence, SubFactory
+from factory.django import DjangoModelFactory
 
 from bugs.models import Bug, RegressionTest, Result, Run, Suite
 
 
-class SuiteFactory(factory.django.DjangoModelFactory):
+class SuiteFactory(DjangoModelFactory[Suite]):
     class Meta:
         model = Suite
         django_get_or_create = ("name",)
 
-    name = factory.Sequence(lambda n: f"suite-{n}")
+    name = Sequence(lambda n: f"suite-{n}")
     pytest_args: list[str] = []
     timeout_seconds = 60
 
 
-class BugFactory(factory.django.DjangoModelFactory):
+class BugFactory(DjangoModelFactory[Bug]):
     class Meta:
         model = Bug
 
-    key = factory.Sequence(lambda n: f"BUG-{n + 100:03d}")
-    title = factory.Sequence(lambda n: f"Defect number {n}")
+    key = Sequence(lambda n: f"BUG-{n + 100:03d}")
+    title = Sequence(lambda n: f"Defect number {n}")
     severity = "P2"
     category = "quality"
-    discovered_at = factory.LazyFunction(timezone.now)
-    sla_due_at = factory.LazyAttribute(lambda o: o.discovered_at + timedelta(days=7))
+    discovered_at = LazyFunction(timezone.now)
+    sla_due_at = LazyAttribute(lambda o: o.discovered_at + timedelta(days=7))
 
 
-class RegressionTestFactory(factory.django.DjangoModelFactory):
+class RegressionTestFactory(DjangoModelFactory[RegressionTest]):
     class Meta:
         model = RegressionTest
 
-    bug = factory.SubFactory(BugFactory)
-    node_id = factory.Sequence(lambda n: f"tests/test_mod.py::test_case_{n}")
+    bug = SubFactory(BugFactory)
+    node_id = Sequence(lambda n: f"tests/test_mod.py::test_case_{n}")
 
 
-class RunFactory(factory.django.DjangoModelFactory):
+class RunFactory(DjangoModelFactory[Run]):
     class Meta:
         model = Run
 
-    suite = factory.SubFactory(SuiteFactory, name="atom")
+    suite = SubFactory(SuiteFactory, name="atom")
     trigger = Run.Trigger.API
     status = "running"
     commit_sha = "a" * 40
-    started_at = factory.LazyFunction(timezone.now)
-    finished_at = factory.LazyAttribute(lambda o: None if o.status in ("queued", "running") else timezone.now())
+    started_at = LazyFunction(timezone.now)
+    finished_at = LazyAttribute(lambda o: None if o.status in ("queued", "running") else timezone.now())
 
 
-class ResultFactory(factory.django.DjangoModelFactory):
+class ResultFactory(DjangoModelFactory[Result]):
     class Meta:
         model = Result
 
-    run = factory.SubFactory(RunFactory)
-    node_id = factory.Sequence(lambda n: f"tests/test_mod.py::test_case_{n}")
+    run = SubFactory(RunFactory)
+    node_id = Sequence(lambda n: f"tests/test_mod.py::test_case_{n}")
     outcome = "passed"
+
+
+def make_bug(**fields: Any) -> Bug:
+    return cast(Bug, BugFactory(**fields))
+
+
+def make_regression_test(**fields: Any) -> RegressionTest:
+    return cast(RegressionTest, RegressionTestFactory(**fields))
+
+
+def make_run(**fields: Any) -> Run:
+    return cast(Run, RunFactory(**fields))
+
+
+def make_result(**fields: Any) -> Result:
+    return cast(Result, ResultFactory(**fields))

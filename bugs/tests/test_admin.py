@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from bugs.models import Bug, Run, SeverityPolicy
 from bugs.services import bug_create, bug_link_test
-from bugs.tests.factories import RunFactory
+from bugs.tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -81,11 +81,13 @@ def test_the_change_form_refuses_a_status_the_rules_refuse(admin_client):
 
 
 def test_the_run_page_has_a_live_progress_bar_and_its_json(admin_client):
-    run = RunFactory(status="running", total=10, done=4)
+    run = make_run(status="running", total=10, done=4)
     page = admin_client.get(reverse("admin:bugs_run_change", args=[run.pk]))
     assert page.status_code == 200
     content = page.content.decode()
-    assert "bugs/run_progress.js" in content and "data-run-progress" in content and "<progress" in content
+    assert "bugs/run_progress.js" in content
+    assert "data-run-progress" in content
+    assert "<progress" in content
     progress = admin_client.get(reverse("admin:bugs_run_progress", args=[run.pk])).json()
     assert (progress["done"], progress["total"], progress["status"], progress["finished"]) == (4, 10, "running", False)
     assert admin_client.get(reverse("admin:bugs_run_changelist")).status_code == 200
@@ -98,7 +100,7 @@ def test_the_progress_script_is_served_from_the_app(client):
 
 
 def test_the_progress_json_needs_an_admin_login(client):
-    run = RunFactory()
+    run = make_run()
     response = client.get(reverse("admin:bugs_run_progress", args=[run.pk]))
     assert response.status_code == 302
 
@@ -106,7 +108,9 @@ def test_the_progress_json_needs_an_admin_login(client):
 def test_editing_the_severity_policy_moves_open_bugs_sla(admin_client):
     bug = bug_create(key="BUG-001", title="x", severity="P1")
     policy = SeverityPolicy.objects.get(severity="P1")
-    response = admin_client.post(reverse("admin:bugs_severitypolicy_change", args=[policy.pk]), {"severity": "P1", "sla_hours": "48", "description": "High"})
+    response = admin_client.post(
+        reverse("admin:bugs_severitypolicy_change", args=[policy.pk]), {"severity": "P1", "sla_hours": "48", "description": "High"}
+    )
     assert response.status_code == 302
     bug.refresh_from_db()
     assert (bug.sla_due_at - bug.discovered_at).total_seconds() == 48 * 3600

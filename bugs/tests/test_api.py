@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from bugs.models import Bug, Run, RunShard
 from bugs.services import bug_create, bug_link_test
-from bugs.tests.factories import BugFactory, RegressionTestFactory, ResultFactory, RunFactory
+from bugs.tests.factories import make_bug, make_regression_test, make_result, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_every_route_needs_a_token(api_client, method, url):
 
 @pytest.mark.parametrize(("method", "url"), ROUTES)
 def test_a_user_without_bugs_permissions_is_refused(user, client_for, method, url):
-    BugFactory(key="BUG-001")
+    make_bug(key="BUG-001")
     response = getattr(client_for(user), method)(url, {}, format="json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "PERMISSION_DENIED"
@@ -41,7 +41,7 @@ def test_a_user_without_bugs_permissions_is_refused(user, client_for, method, ur
 
 def test_a_user_with_view_permission_reads_but_cannot_write(user, client_for):
     user.user_permissions.add(Permission.objects.get(codename="view_bug"))
-    BugFactory(key="BUG-001")
+    make_bug(key="BUG-001")
     client = client_for(user)
     assert client.get("/api/v1/bugs/").status_code == 200
     assert client.patch("/api/v1/bugs/BUG-001/", {"title": "x"}, format="json").status_code == 403
@@ -55,7 +55,9 @@ def test_staff_registers_a_bug_with_its_sla_and_tests(staff_user, client_for):
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["key"] == "BUG-001" and body["status"] == "open" and body["reporter"] == "operator"
+    assert body["key"] == "BUG-001"
+    assert body["status"] == "open"
+    assert body["reporter"] == "operator"
     assert body["regression_tests"][0]["node_id"] == "tests/test_auth.py::test_alg_none"
     bug = Bug.objects.get()
     assert (bug.sla_due_at - bug.discovered_at).total_seconds() == 24 * 3600
@@ -80,7 +82,7 @@ def test_bad_bug_input_is_a_400_and_nothing_is_stored(staff_user, client_for, pa
 
 
 def test_a_duplicate_key_is_a_409(staff_user, client_for):
-    BugFactory(key="BUG-001")
+    make_bug(key="BUG-001")
     response = client_for(staff_user).post("/api/v1/bugs/", {"key": "BUG-001", "title": "x", "severity": "P2"}, format="json")
     assert response.status_code == 409
 
@@ -103,7 +105,7 @@ def test_patch_moves_a_linked_p0_to_fixed_and_records_who_and_why(staff_user, cl
         "/api/v1/bugs/BUG-001/", {"status": "fixed", "fix_commit": "abc1234", "reason": "patched"}, format="json"
     )
     assert response.status_code == 200, response.content
-    change = Bug.objects.get().status_changes.first()
+    change = Bug.objects.get().status_changes.all()[0]
     assert (change.to_status, change.actor, change.reason, change.automatic) == ("fixed", staff_user, "patched", False)
 
 
@@ -126,17 +128,17 @@ def test_bug_results_lists_the_attached_results(staff_user, client_for):
 
     bug = bug_create(key="BUG-001", title="x", severity="P2")
     bug_link_test(bug=bug, node_id="tests/test_a.py::test_a")
-    results_store(run=RunFactory(), parsed=[ParsedResult(node_id="tests/test_a.py::test_a", outcome="failed", attempts=1, message="boom")])
+    results_store(run=make_run(), parsed=[ParsedResult(node_id="tests/test_a.py::test_a", outcome="failed", attempts=1, message="boom")])
     body = client_for(staff_user).get("/api/v1/bugs/BUG-001/results/").json()
     assert [(r["node_id"], r["outcome"], r["message"]) for r in body["results"]] == [("tests/test_a.py::test_a", "failed", "boom")]
 
 
 @pytest.mark.parametrize("bugs", [1, 25])
 def test_the_bug_list_costs_the_same_queries_for_any_number_of_bugs(staff_user, client_for, django_assert_num_queries, bugs):
-    run = RunFactory()
+    run = make_run()
     for _ in range(bugs):
-        link = RegressionTestFactory()
-        ResultFactory(run=run, node_id=link.node_id)
+        link = make_regression_test()
+        make_result(run=run, node_id=link.node_id)
     client = client_for(staff_user)
     # user load, count, bugs page, their tests with latest results
     with django_assert_num_queries(4):
@@ -182,7 +184,9 @@ def test_a_run_request_can_never_configure_or_inject_into_a_suite(staff_user, cl
     assert not Run.objects.exists()
 
 
-def test_the_broker_down_at_enqueue_is_a_503_and_the_run_is_not_left_queued(staff_user, client_for, django_capture_on_commit_callbacks, monkeypatch):
+def test_the_broker_down_at_enqueue_is_a_503_and_the_run_is_not_left_queued(
+    staff_user, client_for, django_capture_on_commit_callbacks, monkeypatch
+):
     from kombu.exceptions import OperationalError
 
     def down(*args, **kwargs):
@@ -199,7 +203,9 @@ def test_the_broker_down_at_enqueue_is_a_503_and_the_run_is_not_left_queued(staf
     assert Run.objects.get().status == "error"
 
 
-@pytest.mark.parametrize(("query", "content_type"), [("", "text/markdown"), ("?format=json", "application/json"), ("?format=csv", "text/csv")])
+@pytest.mark.parametrize(
+    ("query", "content_type"), [("", "text/markdown"), ("?format=json", "application/json"), ("?format=csv", "text/csv")]
+)
 def test_the_triage_report_route_serves_three_formats(staff_user, client_for, query, content_type):
     bug_create(key="BUG-001", title="x", severity="P2")
     response = client_for(staff_user).get(f"/api/v1/triage-report/{query}")

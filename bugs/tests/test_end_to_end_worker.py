@@ -55,7 +55,8 @@ def test_a_bug_is_verified_by_a_run_then_reopened_by_a_breaking_commit(project, 
     bug_create(key="BUG-001", title="Unsigned tokens accepted", severity="P0", category="security")
     bug_create(key="BUG-002", title="Sometimes slow", severity="P2")
     summary = regression_tests_sync(suite=suite, markers=regression_markers_collect(suite=suite))
-    assert not summary.unknown and len(summary.linked) == 2
+    assert not summary.unknown
+    assert len(summary.linked) == 2
 
     project.write("app.py", "def guard(token):\n    return 'refused' if token == 'unsigned' else 'accepted'\n")
     fix = project.commit("Refuse unsigned tokens\n\nFixes BUG-001")
@@ -72,7 +73,8 @@ def test_a_bug_is_verified_by_a_run_then_reopened_by_a_breaking_commit(project, 
     second = _wait(run_trigger(suite=suite, bug_keys=["BUG-002"], trigger=Run.Trigger.API))
     assert Result.objects.get(run=second).outcome == "passed"
     flaky = RegressionTest.objects.get(bug__key="BUG-002")
-    assert flaky.is_flaky and flaky.flaky_commit == fix
+    assert flaky.is_flaky
+    assert flaky.flaky_commit == fix
     assert Bug.objects.get(key="BUG-002").status == "fixed"  # a flaky pass proves nothing
 
     project.write("app.py", "def guard(token):\n    return 'accepted'\n")
@@ -83,7 +85,8 @@ def test_a_bug_is_verified_by_a_run_then_reopened_by_a_breaking_commit(project, 
     bug = Bug.objects.get(key="BUG-001")
     assert bug.is_regression
     rerun = Run.objects.get(rerun_of=breaking)
-    assert rerun.trigger == "rerun" and rerun.status == "failed"
+    assert rerun.trigger == "rerun"
+    assert rerun.status == "failed"
     assert [c.to_status for c in bug.status_changes.order_by("id")] == ["open", "fixed", "resolved", "reopened"]
     assert bug.status_changes.filter(automatic=True).count() == 4
 

@@ -37,11 +37,11 @@ XXE_PARAMETER = b"""<?xml version="1.0"?>
 <testsuite/>"""
 
 
-def _log(*records: dict) -> bytes:
+def _log(*records: dict[str, object]) -> bytes:
     return b"".join(json.dumps(r).encode() + b"\n" for r in [{"$report_type": "SessionStart", "pytest_version": "9"}, *records])
 
 
-def _report(nodeid: str, when: str, outcome: str, **extra) -> dict:
+def _report(nodeid: str, when: str, outcome: str, **extra: object) -> dict[str, object]:
     return {"$report_type": "TestReport", "nodeid": nodeid, "when": when, "outcome": outcome, "duration": 0.1, **extra}
 
 
@@ -61,7 +61,8 @@ def test_it_reads_junit_outcomes():
     results = {r.node_id: r for r in parse_report(io.BytesIO(JUNIT))}
     assert results["tests/test_auth.py::test_ok"].outcome == "passed"
     failed = results["tests/test_auth.py::TestTokens::test_alg_none[hs256]"]
-    assert failed.outcome == "failed" and failed.message == "AssertionError: accepted"
+    assert failed.outcome == "failed"
+    assert failed.message == "AssertionError: accepted"
     assert results["tests/test_auth.py::test_skip"].outcome == "skipped"
     assert results["tests/test_auth.py::test_setup"].outcome == "error"
 
@@ -74,12 +75,15 @@ def test_a_report_log_keeps_reruns_and_marks_a_late_pass_flaky():
         _report("t.py::test_a", "call", "passed"),
         _report("t.py::test_a", "teardown", "passed"),
         _report("t.py::test_b", "setup", "passed"),
-        _report("t.py::test_b", "call", "failed", longrepr={"reprcrash": {"message": "assert 1 == 2"}, "reprtraceback": {"reprentries": []}}),
+        _report(
+            "t.py::test_b", "call", "failed", longrepr={"reprcrash": {"message": "assert 1 == 2"}, "reprtraceback": {"reprentries": []}}
+        ),
         _report("t.py::test_b", "teardown", "passed"),
     )
     results = {r.node_id: r for r in parse_report(io.BytesIO(log))}
     assert (results["t.py::test_a"].outcome, results["t.py::test_a"].attempts, results["t.py::test_a"].is_flaky) == ("passed", 2, True)
-    assert results["t.py::test_b"].outcome == "failed" and results["t.py::test_b"].message == "assert 1 == 2"
+    assert results["t.py::test_b"].outcome == "failed"
+    assert results["t.py::test_b"].message == "assert 1 == 2"
 
 
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE, XXE_PARAMETER, b"<testsuite><testcase", b"not a report at all", b"   "])
@@ -104,10 +108,15 @@ def test_an_imported_junit_report_creates_a_finished_run_with_results_attached(s
 def test_a_report_log_can_be_uploaded_as_a_multipart_file(staff_user, client_for):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    log = _log(_report("t.py::test_a", "setup", "passed"), _report("t.py::test_a", "call", "passed"), _report("t.py::test_a", "teardown", "passed"))
-    response = client_for(staff_user).post("/api/v1/runs/import/", data={"file": SimpleUploadedFile("report.jsonl", log), "branch": "ci"}, format="multipart")
+    log = _log(
+        _report("t.py::test_a", "setup", "passed"), _report("t.py::test_a", "call", "passed"), _report("t.py::test_a", "teardown", "passed")
+    )
+    response = client_for(staff_user).post(
+        "/api/v1/runs/import/", data={"file": SimpleUploadedFile("report.jsonl", log), "branch": "ci"}, format="multipart"
+    )
     assert response.status_code == 201, response.content
-    assert response.json()["branch"] == "ci" and Result.objects.get().node_id == "t.py::test_a"
+    assert response.json()["branch"] == "ci"
+    assert Result.objects.get().node_id == "t.py::test_a"
 
 
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE, XXE_PARAMETER])
@@ -115,7 +124,8 @@ def test_hostile_junit_xml_is_refused_with_a_clear_400_and_nothing_stored(staff_
     response = client_for(staff_user).post("/api/v1/runs/import/", data=body, content_type="application/xml")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INVALID_REPORT"
-    assert not Run.objects.exists() and not Result.objects.exists()
+    assert not Run.objects.exists()
+    assert not Result.objects.exists()
 
 
 def test_a_report_over_the_size_limit_is_refused_with_413(staff_user, client_for):

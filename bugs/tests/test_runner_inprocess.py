@@ -42,9 +42,11 @@ def test_it_runs_the_suite_and_records_one_result_per_test(project, suite_for):
     run = _run_inline(run_trigger(suite=suite_for(project), trigger=Run.Trigger.CLI))
     assert run.status == "failed"
     assert (run.total, run.passed, run.failed) == (4, 3, 1)
-    assert run.commit_sha == sha and run.branch == "main"
+    assert run.commit_sha == sha
+    assert run.branch == "main"
     broken = Result.objects.get(run=run, node_id="tests/test_a.py::test_broken")
-    assert broken.outcome == "failed" and "one is not two" in broken.message
+    assert broken.outcome == "failed"
+    assert "one is not two" in broken.message
     assert Result.objects.filter(run=run, node_id="tests/test_a.py::test_param[2]").exists()
 
 
@@ -65,7 +67,10 @@ def test_it_attaches_results_to_every_bug_linking_the_node_id_once(project, suit
 
 
 def test_a_hanging_test_times_out_and_keeps_partial_results(project, suite_for):
-    project.write("tests/test_a.py", "import time\n\ndef test_first():\n    pass\n\ndef test_second():\n    time.sleep(60)\n\ndef test_third():\n    pass\n")
+    project.write(
+        "tests/test_a.py",
+        "import time\n\ndef test_first():\n    pass\n\ndef test_second():\n    time.sleep(60)\n\ndef test_third():\n    pass\n",
+    )
     project.commit("hang")
     run = _run_inline(run_trigger(suite=suite_for(project, timeout=3), trigger=Run.Trigger.CLI))
     assert run.status == "timed_out"
@@ -73,7 +78,8 @@ def test_a_hanging_test_times_out_and_keeps_partial_results(project, suite_for):
     assert outcomes["tests/test_a.py::test_first"] == "passed"
     assert outcomes["tests/test_a.py::test_second"] == "error"
     assert "tests/test_a.py::test_third" not in outcomes
-    assert run.done == 2 and run.total == 3
+    assert run.done == 2
+    assert run.total == 3
     assert RunShard.objects.get(run=run).status == "timed_out"
 
 
@@ -131,6 +137,8 @@ def test_a_p0_fix_becomes_resolved_when_its_test_passes_on_the_fix(project, suit
     bug_transition(bug=bug, to_status="fixed", fix_commit=fix, reason="fixed")
     _run_inline(run_trigger(suite=suite_for(project), bug_keys=["BUG-001"], trigger=Run.Trigger.CLI))
     bug = Bug.objects.get(key="BUG-001")
-    assert bug.status == "resolved" and bug.verified_by is not None
-    change = bug.status_changes.first()
-    assert change.automatic and change.to_status == "resolved"
+    assert bug.status == "resolved"
+    assert bug.verified_by is not None
+    change = bug.status_changes.all()[0]
+    assert change.automatic
+    assert change.to_status == "resolved"

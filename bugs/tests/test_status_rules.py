@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
 
 from bugs.models import Bug, BugStatus
-from bugs.services import ALLOWED_TRANSITIONS, StatusRefused, bug_create, bug_link_test, bug_transition, results_store
 from bugs.parsers import ParsedResult
-from bugs.tests.factories import BugFactory, RunFactory
+from bugs.services import ALLOWED_TRANSITIONS, StatusRefused, bug_create, bug_link_test, bug_transition, results_store
+from bugs.tests.factories import make_bug, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +63,7 @@ def _bug_in(case: Case) -> Bug:
     if case.linked:
         bug_link_test(bug=bug, node_id="tests/test_x.py::test_guard")
     if case.evidence:
-        run = RunFactory(commit_sha=FIX)
+        run = make_run(commit_sha=FIX)
         results_store(run=run, parsed=[ParsedResult(node_id="tests/test_x.py::test_guard", outcome="passed", attempts=1)])
     fields: dict[str, object] = {"status": case.start, "fix_commit": case.fix_commit if case.start in ("fixed", "resolved") else ""}
     if case.start == "resolved":
@@ -73,7 +74,7 @@ def _bug_in(case: Case) -> Bug:
         assert evidence is not None
         fields.update(verified_by=evidence.result, resolved_at=evidence.run.created_at)
     if case.start == "duplicate":
-        fields["duplicate_of"] = BugFactory()
+        fields["duplicate_of"] = make_bug()
     Bug.objects.filter(pk=bug.pk).update(**fields)
     return Bug.objects.get(pk=bug.pk)
 
@@ -81,11 +82,14 @@ def _bug_in(case: Case) -> Bug:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.severity}-{c.start}-to-{c.to}-{'ok' if c.allowed else 'refused'}")
 def test_the_status_rules(case):
     bug = _bug_in(case)
-    kwargs = {"fix_commit": case.fix_commit or None, "duplicate_of": BugFactory() if case.duplicate and case.to == "duplicate" else None}
+    kwargs: dict[str, Any] = {
+        "fix_commit": case.fix_commit or None,
+        "duplicate_of": make_bug() if case.duplicate and case.to == "duplicate" else None,
+    }
     if case.allowed:
         moved = bug_transition(bug=bug, to_status=case.to, reason="table", **kwargs)
         assert moved.status == case.to
-        change = moved.status_changes.first()
+        change = moved.status_changes.all()[0]
         assert (change.from_status, change.to_status, change.reason) == (case.start, case.to, "table")
     else:
         with pytest.raises(StatusRefused, match=case.why):
@@ -107,7 +111,7 @@ def test_every_status_has_a_row_in_the_transition_table():
     ],
 )
 def test_the_database_refuses_what_the_rules_refuse(fields, constraint):
-    bug = BugFactory()
+    bug = make_bug()
     with pytest.raises(IntegrityError), transaction.atomic():
         Bug.objects.filter(pk=bug.pk).update(**fields)
 

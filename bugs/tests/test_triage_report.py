@@ -5,8 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,12 @@ from bugs.models import Bug, RegressionTest
 from bugs.parsers import ParsedResult
 from bugs.report import TriageFilters, triage_parse, triage_report
 from bugs.services import bug_create, bug_link_test, bug_transition, results_store, triage_import
-from bugs.tests.factories import BugFactory, RegressionTestFactory, ResultFactory, RunFactory
+from bugs.tests.factories import make_regression_test, make_result, make_run
 
 pytestmark = pytest.mark.django_db
 
 SEED_REPORT = Path(__file__).parent / "data" / "bug_triage_report_seed.md"
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=dt_timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def _catalog() -> None:
@@ -30,7 +29,7 @@ def _catalog() -> None:
                        root_cause="alg from the header", reproduction="line one\n\nline three", actual="accepted")  # fmt: skip
     bug_link_test(bug=guard, node_id="tests/test_auth.py::test_alg_none")
     bug_transition(bug=guard, to_status="fixed", fix_commit="abc1234", reason="fix")
-    run = RunFactory(commit_sha="abc1234" + "0" * 33, status="running")
+    run = make_run(commit_sha="abc1234" + "0" * 33, status="running")
     results_store(run=run, parsed=[ParsedResult(node_id="tests/test_auth.py::test_alg_none", outcome="passed", attempts=1)])
     from bugs.services import run_finalize
 
@@ -43,7 +42,9 @@ def test_the_markdown_report_has_every_section_and_field():
     _catalog()
     text = triage_report(now=NOW)
     assert text.startswith("# Bug Triage Report\n\nGenerated: 2026-11-24T12:00:00Z\nSuite: atom — run #")
-    assert "| P0 | 1 | 0 | 24 h | 0 |" in text and "| P1 | 1 | 1 | 3 d | 1 |" in text and "| P3 | 1 | 1 | 14 d | 0 |" in text
+    assert "| P0 | 1 | 0 | 24 h | 0 |" in text
+    assert "| P1 | 1 | 1 | 3 d | 1 |" in text
+    assert "| P3 | 1 | 1 | 14 d | 0 |" in text
     assert "### BUG-001: Unsigned tokens accepted" in text
     assert "- **Status:** RESOLVED (abc1234)" in text
     assert "- **Regression test:** `tests/test_auth.py::test_alg_none` — passed (run #" in text
@@ -58,29 +59,31 @@ def test_json_and_csv_carry_the_same_bugs():
     _catalog()
     document = json.loads(triage_report(fmt="json", now=NOW))
     assert [b["key"] for b in document["bugs"]] == ["BUG-001", "BUG-002", "BUG-003"]
-    assert document["sla_breaches"] == ["BUG-002"] and document["suite"]["passed"] == 1
+    assert document["sla_breaches"] == ["BUG-002"]
+    assert document["suite"]["passed"] == 1
     rows = list(csv.DictReader(io.StringIO(triage_report(fmt="csv", now=NOW))))
     assert [r["key"] for r in rows] == ["BUG-001", "BUG-002", "BUG-003"]
     assert rows[0]["latest_results"] == "passed"
 
 
 def test_csv_cells_cannot_become_spreadsheet_formulas():
-    bug_create(key="BUG-009", title="=HYPERLINK(\"http://evil\")", severity="P3")
+    bug_create(key="BUG-009", title='=HYPERLINK("http://evil")', severity="P3")
     assert "'=HYPERLINK" in triage_report(fmt="csv")
 
 
 def test_filters_narrow_the_report():
     _catalog()
     text = triage_report(filters=TriageFilters(severities=("P1",)), now=NOW)
-    assert "### BUG-002" in text and "### BUG-001" not in text
+    assert "### BUG-002" in text
+    assert "### BUG-001" not in text
 
 
 @pytest.mark.parametrize("bugs", [1, 30])
 def test_the_report_costs_the_same_queries_for_any_number_of_bugs(bugs, django_assert_num_queries):
-    run = RunFactory(status="passed")
+    run = make_run(status="passed")
     for _ in range(bugs):
-        link = RegressionTestFactory()
-        result = ResultFactory(run=run, node_id=link.node_id)
+        link = make_regression_test()
+        result = make_result(run=run, node_id=link.node_id)
         RegressionTest.objects.filter(pk=link.pk).update(last_result=result)
     with django_assert_num_queries(4):
         triage_report(fmt="markdown")
@@ -92,13 +95,16 @@ def test_the_seed_shaped_report_imports_into_bugs_idempotently():
     first = Bug.objects.get(key="BUG-001")
     assert (first.severity, first.category, first.fix_commit, first.status) == ("P0", "security", "3f2a9c1", "fixed")
     assert first.regression_tests.get().node_id == "tests/test_p0_security_regression.py::test_p0_security_jwt_alg_none_regression"
-    assert Bug.objects.get(key="BUG-002").category == "data_loss" and Bug.objects.get(key="BUG-002").severity == "P0"
-    assert Bug.objects.get(key="BUG-003").category == "cost_leak" and Bug.objects.get(key="BUG-003").status == "open"
+    assert Bug.objects.get(key="BUG-002").category == "data_loss"
+    assert Bug.objects.get(key="BUG-002").severity == "P0"
+    assert Bug.objects.get(key="BUG-003").category == "cost_leak"
+    assert Bug.objects.get(key="BUG-003").status == "open"
     assert Bug.objects.get(key="BUG-004").severity == "P1"
     assert Bug.objects.get(key="BUG-005").status == "documented"
     history = Bug.objects.get(key="BUG-001").status_changes.count()
     again = triage_import(text=SEED_REPORT.read_text())
-    assert again.created == [] and again.updated == []
+    assert again.created == []
+    assert again.updated == []
     assert Bug.objects.get(key="BUG-001").status_changes.count() == history
 
 
@@ -106,7 +112,8 @@ def test_export_import_export_is_stable():
     _catalog()
     first = triage_report(now=NOW)
     summary = triage_import(text=first)
-    assert summary.updated == [] and summary.created == []
+    assert summary.updated == []
+    assert summary.created == []
     assert triage_report(now=NOW) == first
 
 
@@ -124,7 +131,8 @@ def test_an_exported_report_rebuilds_the_same_bugs_in_an_empty_catalog():
 
 def test_parse_reads_fields_of_both_shapes():
     parsed = {b.key: b for b in triage_parse(SEED_REPORT.read_text())}
-    assert parsed["BUG-001"].status == "resolved" and parsed["BUG-001"].fields["fix_commit"] == "3f2a9c1"
+    assert parsed["BUG-001"].status == "resolved"
+    assert parsed["BUG-001"].fields["fix_commit"] == "3f2a9c1"
     assert parsed["BUG-003"].fields["fix_strategy"].startswith("Exponential backoff")
 
 

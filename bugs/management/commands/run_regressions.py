@@ -45,7 +45,9 @@ class Command(BaseCommand):
         if not wait:
             return
         run = self._follow(run, timeout)
-        self.stdout.write(f"Run #{run.pk} {run.status}: {run.passed} passed, {run.failed} failed, {run.errors} errors, {run.skipped} skipped.")
+        self.stdout.write(
+            f"Run #{run.pk} {run.status}: {run.passed} passed, {run.failed} failed, {run.errors} errors, {run.skipped} skipped."
+        )
         failing_severe = BugResult.objects.filter(
             result__run=run, result__outcome__in=FAILING_OUTCOMES, bug__severity__in=TEST_REQUIRED_SEVERITIES
         ).values_list("bug__key", "result__node_id")
@@ -59,7 +61,7 @@ class Command(BaseCommand):
 
     def _follow(self, run: Run, timeout: float) -> Run:
         deadline = time.monotonic() + timeout
-        with tqdm(total=run.total or None, unit="test", desc=f"run #{run.pk}", file=self.stderr._out) as bar:  # type: ignore[attr-defined]
+        with tqdm(total=run.total or None, unit="test", desc=f"run #{run.pk}", file=sys.stderr) as bar:
             while True:
                 run.refresh_from_db()
                 if run.total and bar.total != run.total:
