@@ -19,10 +19,9 @@ import nh3
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Case, DecimalField, F, Value, When
+from django.db import connection, transaction
+from django.db.models import DecimalField, F, Value
 from django.db.models.functions import Greatest, Least, Round
-from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -286,32 +285,39 @@ def audit_record(
 # --- Budget ------------------------------------------------------------------------------------
 
 
+_CHARGE_SQL: dict[str, str] = {}
+
+
+def _charge_sql() -> str:
+    """The charge as one statement, prepared once per database vendor (it runs on every paid action)."""
+    sql = _CHARGE_SQL.get(connection.vendor)
+    if sql is None:
+        table = connection.ops.quote_name(Agent._meta.db_table)
+        spent_before = "(CASE WHEN spend_day = %(day)s THEN spent_today ELSE 0 END)"
+        sql = _CHARGE_SQL[connection.vendor] = (
+            f"UPDATE {table} SET budget = ROUND(budget - %(cost)s, 2), "  # noqa: S608 - identifiers from model metadata
+            f"spent_today = ROUND({spent_before} + %(cost)s, 2), spend_day = %(day)s "
+            f"WHERE id = %(id)s AND budget >= %(cost)s AND {spent_before} + %(cost)s <= daily_spend_cap"
+        )
+    return sql
+
+
 def agent_budget_charge(*, agent_id: int, cost: Decimal, today: date | None = None) -> bool:
-    """Charge ``cost`` in ONE conditional UPDATE; True if it held the balance ≥ 0 and the daily cap.
+    """Charge ``cost`` in ONE conditional UPDATE; True if it held the balance >= 0 and the daily cap.
 
     The WHERE clause is the guard and the CHECK constraints on budget and spend are the backstop, so
-    concurrent charges can never overdraw, whatever the isolation level.
+    concurrent charges can never overdraw, whatever the isolation level. Amounts are rounded to cents in
+    the statement so SQLite's floating arithmetic never drifts below zero.
     """
     if cost < ZERO:
         raise DomainError("A cost cannot be negative.", code="VALIDATION_ERROR")
     if cost == ZERO:
         return True
     day = today or timezone.localdate()
-    decimal = DecimalField(max_digits=14, decimal_places=2)
-    spent_after = Case(When(spend_day=day, then=F("spent_today")), default=Value(ZERO), output_field=decimal) + Value(
-        cost, output_field=decimal
-    )
-    updated = (
-        Agent.objects.filter(pk=agent_id, budget__gte=cost)
-        .filter(LessThanOrEqual(spent_after, F("daily_spend_cap")))
-        .update(
-            # Rounded to cents so SQLite's floating arithmetic never drifts below zero.
-            budget=Round(F("budget") - Value(cost, output_field=decimal), 2, output_field=decimal),
-            spent_today=Round(spent_after, 2, output_field=decimal),
-            spend_day=day,
-        )
-    )
-    return updated == 1
+    params = {"cost": cost, "day": day if connection.vendor == "postgresql" else day.isoformat(), "id": agent_id}
+    with connection.cursor() as cursor:
+        cursor.execute(_charge_sql(), params)
+        return cursor.rowcount == 1
 
 
 # --- Confidence, demotion, promotion -------------------------------------------------------------

@@ -89,11 +89,18 @@ class ActionInputSerializer(serializers.Serializer[Any]):
         return _clean_text(value).strip().lower()
 
 
-class ExecutionOutputSerializer(serializers.ModelSerializer[ActionExecution]):
-    class Meta:
-        model = ActionExecution
-        fields = ["id", "action", "params", "cost", "status", "result", "proposal", "created_at"]
-        read_only_fields = fields
+class ExecutionOutputSerializer(serializers.Serializer[ActionExecution]):
+    """Declared field by field: it answers every executed action, and a ModelSerializer would rebuild its
+    fields from the model on each response."""
+
+    id = serializers.IntegerField(read_only=True)
+    action = serializers.CharField(read_only=True)
+    params = serializers.JSONField(read_only=True)
+    cost = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    status = serializers.CharField(read_only=True)
+    result = serializers.JSONField(read_only=True)
+    proposal = serializers.IntegerField(source="proposal_id", read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
 
 
 class SupervisionOutputSerializer(serializers.ModelSerializer[SupervisionSession]):
