@@ -17,7 +17,8 @@ replaying the running segment's interactions through :meth:`Segmenter.absorb`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,7 @@ class SegmentationRules:
 
 
 class Segmenter:
-    """Decides, one interaction at a time, where segments start."""
+    """Decides, chunk by chunk, where segments start; keeps the running segment's state in between."""
 
     def __init__(self, rules: SegmentationRules, dim: int) -> None:
         self.rules = rules
@@ -43,46 +44,46 @@ class Segmenter:
         self.total = np.zeros(dim, dtype=np.float64)
         self.total_sq = 0.0
 
-    def _reset(self) -> None:
-        self.count = 0
-        self.total[:] = 0.0
-        self.total_sq = 0.0
+    def absorb_many(self, at_us: Sequence[int], vectors: npt.NDArray[np.float32]) -> None:
+        """Add interactions to the running segment without testing the rules (used to resume)."""
+        self._run(at_us, vectors, test=False)
 
-    def absorb(self, at_us: int, vector: npt.NDArray[np.float32]) -> None:
-        """Add an interaction to the running segment without testing the rules (used to resume)."""
-        dot = float(vector @ self.total)
-        self.total += vector
-        self.total_sq += 2.0 * dot + float(vector @ vector)
-        self.count += 1
-        self.last_us = at_us
+    def feed_many(self, at_us: Sequence[int], vectors: npt.NDArray[np.float32]) -> list[int]:
+        """Add the next interactions in order; return the positions (in this chunk) that start a segment."""
+        return self._run(at_us, vectors, test=True)
 
-    def feed(self, at_us: int, vector: npt.NDArray[np.float32]) -> bool:
-        """Add the next interaction; return True when it starts a new segment."""
-        rules = self.rules
-        starts = False
-        if self.count == 0 or self.count >= rules.max_size or (self.last_us is not None and at_us - self.last_us > rules.gap_us):
-            starts = True
-        else:
-            vector_sq = float(vector @ vector)
-            if vector_sq > 0.0 and self.total_sq > 1e-12:
-                dot = float(vector @ self.total)
-                if dot / (self.total_sq**0.5 * vector_sq**0.5) < rules.similarity:
-                    starts = True
-        if starts:
-            self._reset()
-        self.absorb(at_us, vector)
+    def _run(self, at_us: Sequence[int], vectors: npt.NDArray[np.float32], *, test: bool) -> list[int]:
+        # One tight loop per chunk with the state in locals: this runs once per interaction.
+        rows = np.asarray(vectors, dtype=np.float64)
+        squares = np.einsum("ij,ij->i", rows, rows).tolist()
+        gap_us, max_size, threshold = self.rules.gap_us, self.rules.max_size, self.rules.similarity
+        total, total_sq, count, last_us = self.total, self.total_sq, self.count, self.last_us
+        starts: list[int] = []
+        for index, at in enumerate(at_us):
+            vector = rows[index]
+            square = squares[index]
+            dot = float(vector @ total)
+            if test:
+                new = count == 0 or count >= max_size or (last_us is not None and at - last_us > gap_us)
+                if not new and square > 0.0 and total_sq > 1e-12 and dot / math.sqrt(total_sq * square) < threshold:
+                    new = True
+                if new:
+                    starts.append(index)
+                    total[:] = 0.0
+                    total_sq, count, dot = 0.0, 0, 0.0
+            total += vector
+            total_sq += 2.0 * dot + square
+            count += 1
+            last_us = at
+        self.total_sq, self.count, self.last_us = total_sq, count, last_us
         return starts
 
 
-def segment_plan(items: Iterable[tuple[int, npt.NDArray[np.float32]]], rules: SegmentationRules, dim: int) -> list[tuple[int, int]]:
+def segment_plan(items: Sequence[tuple[int, npt.NDArray[np.float32]]], rules: SegmentationRules, dim: int) -> list[tuple[int, int]]:
     """Cut a whole input (timestamps in microseconds, unit vectors) into inclusive index ranges."""
-    segmenter = Segmenter(rules, dim)
-    ranges: list[tuple[int, int]] = []
-    for index, (at_us, vector) in enumerate(items):
-        if segmenter.feed(at_us, vector):
-            if ranges:
-                ranges[-1] = (ranges[-1][0], index - 1)
-            ranges.append((index, index))
-    if ranges:
-        ranges[-1] = (ranges[-1][0], index)
-    return ranges
+    if not items:
+        return []
+    vectors = np.vstack([vector for _, vector in items]).astype(np.float32)
+    starts = Segmenter(rules, dim).feed_many([at for at, _ in items], vectors)
+    ends = [start - 1 for start in starts[1:]] + [len(items) - 1]
+    return list(zip(starts, ends, strict=True))

@@ -3,11 +3,13 @@ the lifecycle sweep and the demo data."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
@@ -15,11 +17,12 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from atom.api.errors import ConflictError, NotFoundError
 from episodes import selectors
+from episodes.selectors import InteractionRow
 from episodes.embeddings import embedder_get, vector_from_bytes, vector_to_bytes
 from episodes.models import (
     AgentSession,
@@ -163,25 +166,48 @@ def _interactions_append(*, agent_id: int, key: str, group: list[InteractionInpu
             details={"session_id": key, "latest": session.last_at.isoformat()},
         )
     first_seq = session.next_seq
-    Interaction.objects.bulk_create(
+    now = timezone.now()
+    _interactions_insert(
         [
-            Interaction(
-                agent_id=agent_id,
-                session_id=session.pk,
-                seq=first_seq + offset,
-                role=item.role,
-                content=item.content,
-                timestamp=item.timestamp,
-                metadata=item.metadata,
-            )
+            (agent_id, session.pk, first_seq + offset, item.role, item.content, item.timestamp, item.metadata, now)
             for offset, item in enumerate(group)
-        ],
-        batch_size=500,
+        ]
     )
     session.next_seq = first_seq + len(group)
     session.last_at = group[-1].timestamp
     session.save(update_fields=["next_seq", "last_at"])
     return session
+
+
+_INSERT_COLUMNS = ("agent_id", "session_id", "seq", "role", "content", "timestamp", "metadata", "created_at")
+
+
+def _interactions_insert(rows: list[tuple[int, int, int, str, str, datetime, dict[str, Any], datetime]]) -> None:
+    """Insert interaction rows with the driver's bulk path: COPY on PostgreSQL, one executemany elsewhere.
+
+    Ingestion is the hot path of P4, and the ORM's bulk_create spends most of its time building model
+    instances and re-compiling SQL per batch. Values still travel only as data (COPY rows or bound
+    parameters); the statement holds nothing but the model's own table and column names.
+    """
+    table = connection.ops.quote_name(Interaction._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(name) for name in _INSERT_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((*row[:6], _metadata_json(row[6]), row[7]))
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        created = adapt(rows[0][7]) if rows else None
+        placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - identifiers from the model, values bound
+            [(*row[:5], adapt(row[5]), _metadata_json(row[6]), created) for row in rows],
+        )
+
+
+def _metadata_json(metadata: dict[str, Any]) -> str:
+    return json.dumps(metadata, ensure_ascii=False, separators=(",", ":")) if metadata else "{}"
 
 
 # --- Segmentation -------------------------------------------------------------------------------
@@ -215,11 +241,13 @@ class _OpenSegment:
     has_tool: bool
     pk: int | None = None
 
-    def add(self, seq: int, at: datetime, role: str) -> None:
-        self.seq_end = seq
-        self.ended_at = at
-        self.has_user = self.has_user or role == Role.USER
-        self.has_tool = self.has_tool or role == Role.TOOL
+    def extend(self, rows: Sequence[InteractionRow]) -> None:
+        """Take in a run of consecutive interactions."""
+        roles = {row[2] for row in rows}
+        self.seq_end = rows[-1][0]
+        self.ended_at = rows[-1][1]
+        self.has_user = self.has_user or Role.USER in roles
+        self.has_tool = self.has_tool or Role.TOOL in roles
 
     @property
     def kind(self) -> str:
@@ -309,7 +337,6 @@ class _SessionSegmentation:
         self.signals = _Signals()
         self.topics: Counter[str] = Counter(dict.fromkeys(episode.topics if episode else [], 3))
         self.summary = episode.summary if episode else ""
-        self.new_interactions = 0
         self.first_user_text = ""
 
     def resume(self) -> None:
@@ -330,39 +357,38 @@ class _SessionSegmentation:
             pk=last.pk,
         )
         rows = list(selectors.interaction_rows(session_id=self.session.pk, seq_from=last.seq_start, seq_to=last.seq_end))
-        vectors = self.embedder.embed([row[3] for row in rows])
-        for (seq, at, role, _content, _metadata), vector in zip(rows, vectors, strict=True):
-            self.segmenter.absorb(epoch_us(at), vector)
-            self.running.add(seq, at, role)
+        self.segmenter.absorb_many([epoch_us(row[1]) for row in rows], self.embedder.embed([row[3] for row in rows]))
+        self.running.extend(rows)
 
-    def feed(self, rows: list[tuple[int, datetime, str, str, dict[str, Any]]]) -> None:
+    def feed(self, rows: list[InteractionRow]) -> None:
+        """Segment the next chunk: embed it at once, find the boundaries, then handle whole runs."""
         vectors = self.embedder.embed([row[3] for row in rows])
         self.total += vectors.sum(axis=0, dtype=np.float64)
-        for (seq, at, role, content, metadata), vector in zip(rows, vectors, strict=True):
-            if self.segmenter.feed(epoch_us(at), vector):
-                self._close_running()
-                self.running = _OpenSegment(
-                    order=self.segment_count,
-                    seq_start=seq,
-                    seq_end=seq,
-                    started_at=at,
-                    ended_at=at,
-                    preview=_preview(content),
-                    has_user=False,
-                    has_tool=False,
-                )
-                self.segment_count += 1
-                self.topics.update(_topic_words(content))
-                if len(self.summary) < SUMMARY_MAX_CHARS and self.running.preview:
-                    self.summary = (self.summary + " / " + self.running.preview if self.summary else self.running.preview)[
-                        :SUMMARY_MAX_CHARS
-                    ]
+        starts = self.segmenter.feed_many([epoch_us(row[1]) for row in rows], vectors)
+        bounds = [*starts, len(rows)]
+        if bounds[0] > 0:
             assert self.running is not None
-            self.running.add(seq, at, role)
-            self.signals.read(metadata)
-            if not self.first_user_text and role == Role.USER and content.strip():
-                self.first_user_text = content
-        self.new_interactions += len(rows)
+            self.running.extend(rows[: bounds[0]])
+        for start, end in pairwise(bounds):
+            self._open(rows[start])
+            assert self.running is not None
+            self.running.extend(rows[start:end])
+        for row in rows:
+            if row[4]:
+                self.signals.read(row[4])
+        if not self.first_user_text:
+            self.first_user_text = next((row[3] for row in rows if row[2] == Role.USER and row[3].strip()), "")
+
+    def _open(self, first: InteractionRow) -> None:
+        self._close_running()
+        seq, at, _role, content, _metadata = first
+        self.running = _OpenSegment(
+            order=self.segment_count, seq_start=seq, seq_end=seq, started_at=at, ended_at=at, preview=_preview(content), has_user=False, has_tool=False
+        )
+        self.segment_count += 1
+        self.topics.update(_topic_words(content))
+        if len(self.summary) < SUMMARY_MAX_CHARS and self.running.preview:
+            self.summary = (self.summary + " / " + self.running.preview if self.summary else self.running.preview)[:SUMMARY_MAX_CHARS]
 
     def _close_running(self) -> None:
         running = self.running
@@ -386,7 +412,7 @@ class _SessionSegmentation:
         assert self.episode is not None
         return self.episode.pk
 
-    def episode_open(self, first: tuple[int, datetime, str, str, dict[str, Any]]) -> None:
+    def episode_open(self, first: InteractionRow) -> None:
         """Create the episode row on the first chunk of a new session (inside the run's transaction)."""
         agent = self.session.agent
         title_source = next((row for row in [first] if row[2] == Role.USER), first)

@@ -126,21 +126,32 @@ def test_a_batch_reaching_back_before_the_stored_session_is_a_conflict(agent, cl
 
 
 def test_a_failure_midway_through_a_batch_stores_nothing(agent, client):
+    from episodes import services
+
     batch = [item(session_id="a"), item(session_id="b")]
-    real = Interaction.objects.bulk_create
+    real = services._interactions_insert
     calls = []
 
-    def fail_second(*args, **kwargs):
+    def fail_second(rows):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("boom")
-        return real(*args, **kwargs)
+        return real(rows)
 
-    with mock.patch.object(Interaction.objects, "bulk_create", side_effect=fail_second):
+    with mock.patch("episodes.services._interactions_insert", side_effect=fail_second):
         response = client.post(url(agent.pk), {"interactions": batch}, format="json")
     assert response.status_code == 500
+    assert calls == [1, 1]
     assert Interaction.objects.count() == 0
     assert AgentSession.objects.count() == 0
+
+
+def test_stored_rows_read_back_exactly_as_sent(agent, client):
+    sent = item(content="ünïcödé ✓ 'quoted' \\ %s ?", metadata={"tool": "grep", "nested": {"n": [1, 2.5, None]}})
+    assert client.post(url(agent.pk), {"interactions": [sent]}, format="json").status_code == 202
+    stored = Interaction.objects.get()
+    assert (stored.content, stored.metadata, stored.role, stored.seq) == (sent["content"], sent["metadata"], "user", 0)
+    assert stored.timestamp.isoformat() == sent["timestamp"]
 
 
 def test_nothing_is_queued_when_the_transaction_rolls_back(agent, client, django_capture_on_commit_callbacks):

@@ -79,12 +79,21 @@ def test_an_empty_input_has_no_segments():
 
 def test_absorbing_a_running_segment_resumes_exactly_where_it_stopped():
     items = [(i * MINUTE_US, unit(i // 3)) for i in range(9)]
-    whole = segment_plan(items, RULES, DIM)
+    assert segment_plan(items, RULES, DIM)[-1] == (6, 8)
     resumed = Segmenter(RULES, DIM)
-    for at, vector in items[6:7]:
-        resumed.absorb(at, vector)
-    assert [resumed.feed(at, vector) for at, vector in items[7:]] == [False, False]
-    assert whole[-1] == (6, 8)
+    resumed.absorb_many([items[6][0]], np.vstack([items[6][1]]))
+    assert resumed.feed_many([at for at, _ in items[7:]], np.vstack([vector for _, vector in items[7:]])) == []
+
+
+def test_feeding_in_chunks_cuts_like_feeding_at_once():
+    items = [(i * 7 * MINUTE_US, unit((i * i) % 5 // 2)) for i in range(40)]
+    whole = Segmenter(RULES, DIM).feed_many([at for at, _ in items], np.vstack([v for _, v in items]))
+    chunked = Segmenter(RULES, DIM)
+    starts = []
+    for offset in range(0, 40, 6):
+        part = items[offset : offset + 6]
+        starts += [offset + i for i in chunked.feed_many([at for at, _ in part], np.vstack([v for _, v in part]))]
+    assert starts == whole
 
 
 item_lists = st.lists(
