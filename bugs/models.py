@@ -277,7 +277,8 @@ FAILING_OUTCOMES = (Outcome.FAILED, Outcome.ERROR)
 class Result(models.Model):
     """The outcome of one test in one run; reruns inside the run are counted in ``attempts``."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results")
+    # No index of its own: the unique (run, node_id) index serves every lookup by run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results", db_index=False)
     node_id = models.CharField(max_length=1000)
     outcome = models.CharField(max_length=8, choices=Outcome.choices)
     duration_seconds = models.FloatField(default=0)
@@ -299,7 +300,7 @@ class Result(models.Model):
 class BugResult(models.Model):
     """A result attached to a bug that links its node id (once per bug and result)."""
 
-    bug = models.ForeignKey(Bug, on_delete=models.CASCADE, related_name="+")
+    bug = models.ForeignKey(Bug, on_delete=models.CASCADE, related_name="+", db_index=False)  # led by the unique index
     result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="+")
 
     class Meta:

@@ -539,11 +539,16 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
 
 
 def _flaky_node_ids(run: Run) -> set[str]:
-    """Tests of this run that both passed and failed on its commit (in this run or another)."""
-    flaky = set(Result.objects.filter(run=run, is_flaky=True).values_list("node_id", flat=True))
+    """Linked tests of this run that both passed and failed on its commit (in this run or another).
+
+    Only tests linked to a bug are looked at: flakiness is flagged on the links, and a 55,000-case
+    import must not group every result of the commit to find the few hundred that matter.
+    """
+    ran_linked = Result.objects.filter(run=run, node_id__in=RegressionTest.objects.values("node_id")).values("node_id")
+    flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
     if run.commit_sha:
         mixed = (
-            Result.objects.filter(run__commit_sha=run.commit_sha, node_id__in=Result.objects.filter(run=run).values("node_id"))
+            Result.objects.filter(run__commit_sha=run.commit_sha, node_id__in=ran_linked)
             .values("node_id")
             .annotate(
                 passes=Count("pk", filter=Q(outcome=Outcome.PASSED)),
