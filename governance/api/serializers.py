@@ -226,3 +226,40 @@ class AuditOutputSerializer(serializers.ModelSerializer[AuditEntry]):
 
     def get_actor(self, entry: AuditEntry) -> str | None:
         return entry.actor.get_username() if entry.actor is not None else None
+
+
+class AgentBriefSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    maturity = serializers.CharField()
+    confidence = serializers.CharField()
+
+
+class ActionOutcomeOutputSerializer(serializers.Serializer[Any]):
+    """The answer of a governed action (documentation of the 200 / 202 body)."""
+
+    decision = serializers.ChoiceField(choices=["execute", "supervised", "proposal"])
+    agent = AgentBriefSerializer()
+    execution = ExecutionOutputSerializer(required=False)
+    supervision = SupervisionOutputSerializer(required=False)
+    proposal = ProposalOutputSerializer(required=False)
+
+
+class FeedbackOutputSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    agent = AgentOutputSerializer()
+
+
+class AgentTokenOutputSerializer(serializers.Serializer[Any]):
+    access = serializers.CharField()
+
+
+class ErrorDetailSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorOutputSerializer(serializers.Serializer[Any]):
+    """The one error shape of the API."""
+
+    error = ErrorDetailSerializer()

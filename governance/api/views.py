@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
@@ -19,23 +20,31 @@ from atom.api.ratelimit import rate_limit_enforce
 from governance import selectors, services
 from governance.api.serializers import (
     ActionInputSerializer,
+    ActionOutcomeOutputSerializer,
     AgentInputSerializer,
     AgentOutputSerializer,
+    AgentTokenOutputSerializer,
     AuditOutputSerializer,
     AuditQuerySerializer,
     CanvasInputSerializer,
     CanvasOutputSerializer,
     CanvasScriptInputSerializer,
     CanvasUpdateInputSerializer,
+    ErrorOutputSerializer,
     ExecutionOutputSerializer,
     FeedbackInputSerializer,
+    FeedbackOutputSerializer,
     ProposalDecisionInputSerializer,
     ProposalOutputSerializer,
     SupervisionOutputSerializer,
 )
-from governance.models import AuditEntry, Canvas, Decision
+from governance.models import Agent, AuditEntry, Canvas, Decision, Proposal
 
 _CANVAS_FIELDS = ("title", "content", "data", "schema")
+
+
+def _errors(*codes: int) -> dict[int, type[ErrorOutputSerializer]]:
+    return dict.fromkeys((400, 401, 415, 429, *codes), ErrorOutputSerializer)
 
 
 def acting_agent_id(request: Request) -> int | None:
@@ -81,12 +90,16 @@ class AgentListView(GovernanceView):
     serializer_class = AgentOutputSerializer
 
     def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Agent.objects.none()
         return selectors.agent_list_for_owner(owner=self.request.user)
 
+    @extend_schema(responses={200: AgentOutputSerializer(many=True), **_errors()}, summary="List your agents", operation_id="agents_list")
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(AgentOutputSerializer(page, many=True).data)
 
+    @extend_schema(request=AgentInputSerializer, responses={201: AgentOutputSerializer, **_errors(403)}, summary="Create an agent")
     def post(self, request: Request) -> Response:
         _human_only(request)
         data = AgentInputSerializer(data=request.data)
@@ -100,13 +113,16 @@ class AgentDetailView(GovernanceView):
 
     serializer_class = AgentOutputSerializer
 
+    @extend_schema(responses={200: AgentOutputSerializer, **_errors(404)}, summary="Read one of your agents")
     def get(self, request: Request, agent_id: int) -> Response:
         agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
         return Response(AgentOutputSerializer(agent).data)
 
+    @extend_schema(request=AgentInputSerializer, responses={200: AgentOutputSerializer, **_errors(403, 404)}, summary="Change safe fields")
     def patch(self, request: Request, agent_id: int) -> Response:
         return self._update(request, agent_id, partial=True)
 
+    @extend_schema(request=AgentInputSerializer, responses={200: AgentOutputSerializer, **_errors(403, 404)}, summary="Replace safe fields")
     def put(self, request: Request, agent_id: int) -> Response:
         return self._update(request, agent_id, partial=False)
 
@@ -124,6 +140,11 @@ class AgentActionView(GovernanceView):
 
     serializer_class = ActionInputSerializer
 
+    @extend_schema(
+        request=ActionInputSerializer,
+        responses={200: ActionOutcomeOutputSerializer, 202: ActionOutcomeOutputSerializer, **_errors(403, 404)},
+        summary="Ask to perform a governed action",
+    )
     def post(self, request: Request, agent_id: int) -> Response:
         data = ActionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -144,6 +165,9 @@ class AgentFeedbackView(GovernanceView):
 
     serializer_class = FeedbackInputSerializer
 
+    @extend_schema(
+        request=FeedbackInputSerializer, responses={201: FeedbackOutputSerializer, **_errors(403, 404)}, summary="Give reviewed feedback"
+    )
     def post(self, request: Request, agent_id: int) -> Response:
         _human_only(request)
         agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
@@ -160,6 +184,11 @@ class AgentFeedbackView(GovernanceView):
 class AgentTokenView(GovernanceView):
     """POST: an access token for the agent's runtime, acting as this agent only."""
 
+    serializer_class = AgentTokenOutputSerializer
+
+    @extend_schema(
+        request=None, responses={201: AgentTokenOutputSerializer, **_errors(403, 404)}, summary="Issue a token acting as the agent"
+    )
     def post(self, request: Request, agent_id: int) -> Response:
         _human_only(request)
         agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
@@ -172,8 +201,15 @@ class ProposalListView(GovernanceView):
     serializer_class = ProposalOutputSerializer
 
     def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Proposal.objects.none()
         return selectors.proposal_list_for_user(user=self.request.user)
 
+    @extend_schema(
+        responses={200: ProposalOutputSerializer(many=True), **_errors()},
+        summary="List proposals you may review",
+        operation_id="proposals_list",
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ProposalOutputSerializer(page, many=True).data)
@@ -182,6 +218,7 @@ class ProposalListView(GovernanceView):
 class ProposalDetailView(GovernanceView):
     serializer_class = ProposalOutputSerializer
 
+    @extend_schema(responses={200: ProposalOutputSerializer, **_errors(404)}, summary="Read a proposal")
     def get(self, request: Request, proposal_id: int) -> Response:
         proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
         return Response(ProposalOutputSerializer(proposal).data)
@@ -192,6 +229,9 @@ class ProposalApproveView(GovernanceView):
 
     serializer_class = ProposalDecisionInputSerializer
 
+    @extend_schema(
+        request=ProposalDecisionInputSerializer, responses={200: ProposalOutputSerializer, **_errors(403, 404, 409)}, summary="Approve"
+    )
     def post(self, request: Request, proposal_id: int) -> Response:
         proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
         data = ProposalDecisionInputSerializer(data=request.data)
@@ -209,6 +249,9 @@ class ProposalApproveView(GovernanceView):
 class ProposalRejectView(GovernanceView):
     serializer_class = ProposalDecisionInputSerializer
 
+    @extend_schema(
+        request=ProposalDecisionInputSerializer, responses={200: ProposalOutputSerializer, **_errors(403, 404, 409)}, summary="Reject"
+    )
     def post(self, request: Request, proposal_id: int) -> Response:
         proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
         data = ProposalDecisionInputSerializer(data=request.data)
@@ -237,12 +280,20 @@ class CanvasListView(GovernanceView):
     serializer_class = CanvasOutputSerializer
 
     def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Canvas.objects.none()
         return selectors.canvas_list_for_owner(owner=self.request.user)
 
+    @extend_schema(responses={200: CanvasOutputSerializer(many=True), **_errors()}, summary="List canvases", operation_id="canvases_list")
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(CanvasOutputSerializer(page, many=True).data)
 
+    @extend_schema(
+        request=CanvasInputSerializer,
+        responses={201: CanvasOutputSerializer, 202: ActionOutcomeOutputSerializer, **_errors(403, 404)},
+        summary="Present a canvas",
+    )
     def post(self, request: Request) -> Response:
         data = CanvasInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -261,10 +312,16 @@ class CanvasListView(GovernanceView):
 class CanvasDetailView(GovernanceView):
     serializer_class = CanvasOutputSerializer
 
+    @extend_schema(responses={200: CanvasOutputSerializer, **_errors(404)}, summary="Read a canvas")
     def get(self, request: Request, canvas_id: int) -> Response:
         canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
         return Response(CanvasOutputSerializer(canvas).data)
 
+    @extend_schema(
+        request=CanvasUpdateInputSerializer,
+        responses={200: CanvasOutputSerializer, 202: ActionOutcomeOutputSerializer, **_errors(403, 404)},
+        summary="Update a canvas",
+    )
     def patch(self, request: Request, canvas_id: int) -> Response:
         canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
         data = CanvasUpdateInputSerializer(data=request.data)
@@ -284,6 +341,11 @@ class CanvasExecuteView(GovernanceView):
 
     serializer_class = CanvasScriptInputSerializer
 
+    @extend_schema(
+        request=CanvasScriptInputSerializer,
+        responses={200: CanvasOutputSerializer, **_errors(403, 404)},
+        summary="Authorize and store canvas JavaScript (AUTONOMOUS only)",
+    )
     def post(self, request: Request, canvas_id: int) -> Response:
         canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
         data = CanvasScriptInputSerializer(data=request.data)
@@ -305,6 +367,12 @@ class AuditListView(ListAPIView[AuditEntry]):
     serializer_class = AuditOutputSerializer
     pagination_class = CursorPagination
     filter_backends = []
+
+    @extend_schema(
+        parameters=[AuditQuerySerializer], responses={200: AuditOutputSerializer(many=True), **_errors(403)}, summary="Read the audit log"
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[AuditEntry]:
         query = AuditQuerySerializer(data=self.request.query_params)
