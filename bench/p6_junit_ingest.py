@@ -21,9 +21,8 @@ def _junit(cases: int) -> bytes:
     for n in range(cases):
         module, name = f"tests.test_mod{n // 500}", f"test_case_{n}"
         if n % 97 == 0:
-            parts.append(
-                f'<testcase classname="{module}" name="{name}" time="0.01"><failure message="assert {n} == 0">Traceback</failure></testcase>'
-            )
+            failure = f'<failure message="assert {n} == 0">Traceback</failure>'
+            parts.append(f'<testcase classname="{module}" name="{name}" time="0.01">{failure}</testcase>')
         else:
             parts.append(f'<testcase classname="{module}" name="{name}" time="0.01"/>')
     parts.append("</testsuite></testsuites>")
@@ -64,7 +63,9 @@ def run(scale: float) -> list[Result]:
         seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     attached = BugResult.objects.filter(result__run=imported).count()
-    assert imported.total == cases and attached == linked and Bug.objects.count() == linked // 2
+    assert imported.total == cases
+    assert attached == linked
+    assert Bug.objects.count() == linked // 2
     database = connection.vendor
     return [
         Result(ID, f"ingest + attach {cases} cases", seconds, "s", "≤ 3 s", parse_seconds, seconds / parse_seconds, database, scale),

@@ -61,7 +61,7 @@ _NODE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.py$")
 _NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[^\x00-\x1f\x7f]*\])?$")
 _BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 SHARD_DONE_STATUSES = (RunShard.Status.DONE, RunShard.Status.ERROR, RunShard.Status.TIMED_OUT, RunShard.Status.CANCELLED)
-_POLL_SECONDS = 0.2
+_POLL_SECONDS = 0.05
 _PROGRESS_SECONDS = 1.0
 
 
