@@ -1199,6 +1199,14 @@ def _reviewer_check(*, proposal: Proposal, reviewer: Any, acting_agent_id: int |
         raise NotFoundError("Proposal not found.")
 
 
+def _expire_if_due(*, proposal_id: int) -> None:
+    """Mark this proposal expired if its TTL has passed, so a late decision finds it expired, not pending."""
+    now = timezone.now()
+    Proposal.objects.filter(pk=proposal_id, status=ProposalStatus.PENDING, expires_at__lte=now).update(
+        status=ProposalStatus.EXPIRED, decided_at=now
+    )
+
+
 def _decide_once(*, proposal: Proposal, status: str, reviewer: Any, reason: str) -> None:
     """The conditional UPDATE that makes a proposal decided at most once, whoever races for it."""
     now = timezone.now()
@@ -1206,55 +1214,55 @@ def _decide_once(*, proposal: Proposal, status: str, reviewer: Any, reason: str)
         status=status, reviewer=reviewer, review_reason=reason[:500], decided_at=now
     )
     if not won:
-        proposals_expire()
         raise ConflictError("The proposal has already been decided or has expired.", code="PROPOSAL_ALREADY_DECIDED")
+
+
+def _proposal_run(*, proposal: Proposal, context: ActionContext) -> str:
+    """Charge and perform an approved proposal; return why it failed ("" when it ran). A failure undoes
+    the charge and anything half-done (savepoint)."""
+    if context.agent.state != AgentState.ACTIVE:
+        return f"The agent is {context.agent.state}."
+    cost = Decimal(proposal.cost)
+    try:
+        handler = ACTION_HANDLERS.get(proposal.action)
+        if handler is not None:
+            handler.validate(context)
+        with transaction.atomic():
+            if not agent_budget_charge(agent_id=context.agent.pk, cost=cost):
+                raise ForbiddenError("Budget or daily cap exceeded.", code="BUDGET_EXCEEDED")
+            action_perform(context=context, cost=cost, proposal=proposal)
+    except DomainError as exc:
+        return exc.message
+    return ""
 
 
 def proposal_approve(
     *, proposal: Proposal, reviewer: Any, reason: str = "", acting_agent_id: int | None = None, request_id: str = ""
 ) -> Proposal:
-    """A human approves: the proposal is claimed once, then charged and executed (or marked failed)."""
+    """A human approves: the proposal is claimed exactly once, then charged and executed, or marked failed.
+
+    Claim and execution share one transaction: a crash in between leaves the proposal pending, never
+    stuck as approved; a concurrent approver waits on the row and then finds it decided.
+    """
     _reviewer_check(proposal=proposal, reviewer=reviewer, acting_agent_id=acting_agent_id)
-    _decide_once(proposal=proposal, status=ProposalStatus.APPROVED, reviewer=reviewer, reason=reason)
-    agent = Agent.objects.get(pk=proposal.agent_id)
-    cost = Decimal(proposal.cost)
-    context = ActionContext(agent=agent, actor=reviewer, action=proposal.action, params=proposal.params, request_id=request_id)
-    failure = ""
-    if agent.state != AgentState.ACTIVE:
-        failure = f"The agent is {agent.state}."
-    handler = ACTION_HANDLERS.get(proposal.action)
-    if not failure and handler is not None:
-        try:
-            handler.validate(context)
-        except DomainError as exc:
-            failure = exc.message
-    if not failure:
-        with transaction.atomic():
-            if agent_budget_charge(agent_id=agent.pk, cost=cost):
-                action_perform(context=context, cost=cost, proposal=proposal)
-                Proposal.objects.filter(pk=proposal.pk).update(status=ProposalStatus.EXECUTED)
-                audit_record(
-                    agent=agent,
-                    actor=reviewer,
-                    action=proposal.action,
-                    verdict_outcome=Decision.APPROVED,
-                    reason="Approved and executed.",
-                    complexity=proposal.complexity,
-                    cost=cost,
-                    request_id=request_id,
-                )
-            else:
-                failure = "Budget or daily cap exceeded."
-    if failure:
-        Proposal.objects.filter(pk=proposal.pk).update(status=ProposalStatus.FAILED, failure_reason=failure[:300])
+    _expire_if_due(proposal_id=proposal.pk)
+    with transaction.atomic():
+        _decide_once(proposal=proposal, status=ProposalStatus.APPROVED, reviewer=reviewer, reason=reason)
+        agent = Agent.objects.get(pk=proposal.agent_id)
+        context = ActionContext(agent=agent, actor=reviewer, action=proposal.action, params=proposal.params, request_id=request_id)
+        failure = _proposal_run(proposal=proposal, context=context)
+        if failure:
+            Proposal.objects.filter(pk=proposal.pk).update(status=ProposalStatus.FAILED, failure_reason=failure[:300])
+        else:
+            Proposal.objects.filter(pk=proposal.pk).update(status=ProposalStatus.EXECUTED)
         audit_record(
             agent=agent,
             actor=reviewer,
             action=proposal.action,
-            verdict_outcome=Decision.FAILED,
-            reason=failure,
+            verdict_outcome=Decision.FAILED if failure else Decision.APPROVED,
+            reason=failure or "Approved and executed.",
             complexity=proposal.complexity,
-            cost=cost,
+            cost=Decimal(proposal.cost),
             request_id=request_id,
         )
     proposal.refresh_from_db()
@@ -1266,6 +1274,7 @@ def proposal_reject(
 ) -> Proposal:
     """A human rejects a pending proposal; nothing runs."""
     _reviewer_check(proposal=proposal, reviewer=reviewer, acting_agent_id=acting_agent_id)
+    _expire_if_due(proposal_id=proposal.pk)
     with transaction.atomic():
         _decide_once(proposal=proposal, status=ProposalStatus.REJECTED, reviewer=reviewer, reason=reason)
         audit_record(
