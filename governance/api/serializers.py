@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -13,11 +14,15 @@ MAX_PARAMS_BYTES = 64 * 1024
 
 
 def _bounded_json(value: Any, *, depth: int = 0) -> None:
-    """Refuse JSON nested deeper than 20 levels (it would only ever be an attack)."""
+    """Refuse JSON nested deeper than 20 levels or holding NUL characters (PostgreSQL cannot store them)."""
     if depth > 20:
         raise serializers.ValidationError("Nested too deeply.")
-    if isinstance(value, dict):
-        for item in value.values():
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise serializers.ValidationError("Null characters are not allowed.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _bounded_json(key, depth=depth + 1)
             _bounded_json(item, depth=depth + 1)
     elif isinstance(value, list):
         for item in value:
@@ -32,6 +37,8 @@ class JsonObjectField(serializers.JSONField):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
         _bounded_json(value)
+        if len(json.dumps(value)) > MAX_PARAMS_BYTES:
+            raise serializers.ValidationError(f"At most {MAX_PARAMS_BYTES} bytes of JSON.")
         return value
 
 

@@ -91,3 +91,34 @@ def test_the_action_route_costs_a_fixed_number_of_queries(client_for, django_ass
     # user, agent + action map version, savepoint, charge, execution, audit, release
     with django_assert_num_queries(7):
         assert client.post(f"/api/v1/agents/{agent.pk}/actions/", {"action": "read", "cost": "1.00"}, format="json").status_code == 200
+
+
+def _nested(depth):
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"a": "nul\x00byte"}, {"nul\x00key": 1}, {"deep": _nested(25)}, {"big": "x" * 70_000}, ["not", "an", "object"]],
+)
+def test_hostile_action_params_are_a_validation_error_and_store_nothing(params, client_for):
+    from governance.models import ActionExecution, AuditEntry
+
+    agent = make_agent()
+    response = client_for(agent.owner).post(f"/api/v1/agents/{agent.pk}/actions/", {"action": "read", "params": params}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert not ActionExecution.objects.exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_canvas_cannot_be_created_for_another_owners_agent(client_for, other_user):
+    from governance.models import Canvas
+
+    agent = make_agent()
+    response = client_for(other_user).post("/api/v1/canvases/", {"agent": agent.pk, "kind": "markdown", "content": "x"}, format="json")
+    assert response.status_code == 404
+    assert not Canvas.objects.exists()
