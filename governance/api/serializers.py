@@ -42,12 +42,6 @@ class JsonObjectField(serializers.JSONField):
         return value
 
 
-def _clean_text(value: str) -> str:
-    if "\x00" in value:
-        raise serializers.ValidationError("Null bytes are not allowed.")
-    return value
-
-
 class AgentInputSerializer(serializers.Serializer[Any]):
     """The safe fields of an agent. Maturity, confidence, owner, state and budget are never accepted."""
 
@@ -56,16 +50,11 @@ class AgentInputSerializer(serializers.Serializer[Any]):
     capabilities = serializers.ListField(child=serializers.CharField(max_length=100), max_length=50, required=False, default=list)
 
     def validate_name(self, value: str) -> str:
-        value = _clean_text(value).strip()
+        # DRF's CharField already refuses NUL characters; JSON fields are checked by _bounded_json.
+        value = value.strip()
         if not value:
             raise serializers.ValidationError("A name is required.")
         return value
-
-    def validate_category(self, value: str) -> str:
-        return _clean_text(value)
-
-    def validate_capabilities(self, value: list[str]) -> list[str]:
-        return [_clean_text(item) for item in value]
 
 
 class AgentOutputSerializer(serializers.ModelSerializer[Agent]):
@@ -93,7 +82,7 @@ class ActionInputSerializer(serializers.Serializer[Any]):
     cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False, default=Decimal("0"))
 
     def validate_action(self, value: str) -> str:
-        return _clean_text(value).strip().lower()
+        return value.strip().lower()
 
 
 class ExecutionOutputSerializer(serializers.Serializer[ActionExecution]):
@@ -140,18 +129,12 @@ class ProposalOutputSerializer(serializers.ModelSerializer[Proposal]):
 class ProposalDecisionInputSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
-    def validate_reason(self, value: str) -> str:
-        return _clean_text(value)
-
 
 class FeedbackInputSerializer(serializers.Serializer[Any]):
     positive = serializers.BooleanField()
     high_impact = serializers.BooleanField(required=False, default=False)
     guardrail_violation = serializers.BooleanField(required=False, default=False)
     comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-
-    def validate_comment(self, value: str) -> str:
-        return _clean_text(value)
 
 
 class CanvasFieldsMixin(serializers.Serializer[Any]):
@@ -170,23 +153,11 @@ class CanvasInputSerializer(CanvasFieldsMixin):
     content = serializers.CharField(max_length=200_000, required=False, allow_blank=True, trim_whitespace=False)
     schema = JsonObjectField(required=False)
 
-    def validate_title(self, value: str) -> str:
-        return _clean_text(value)
-
-    def validate_content(self, value: str) -> str:
-        return _clean_text(value)
-
 
 class CanvasUpdateInputSerializer(CanvasFieldsMixin):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     content = serializers.CharField(max_length=200_000, required=False, allow_blank=True, trim_whitespace=False)
     schema = JsonObjectField(required=False)
-
-    def validate_title(self, value: str) -> str:
-        return _clean_text(value)
-
-    def validate_content(self, value: str) -> str:
-        return _clean_text(value)
 
 
 class CanvasScriptInputSerializer(serializers.Serializer[Any]):
@@ -208,6 +179,9 @@ class AuditQuerySerializer(serializers.Serializer[Any]):
     action = serializers.CharField(max_length=100, required=False)
     outcome = serializers.ChoiceField(choices=Decision.choices, required=False)
     maturity = serializers.ChoiceField(choices=Maturity.choices, required=False)
+
+    def validate_action(self, value: str) -> str:
+        return value.strip().lower()
 
 
 class AuditOutputSerializer(serializers.ModelSerializer[AuditEntry]):

@@ -46,3 +46,7 @@ def test_staff_read_and_filter_the_log_with_a_fixed_query_count(client_for, staf
     assert [row["action"] for row in response.json()["results"]] == ["delete"]
     assert client.get("/api/v1/audit/", {"agent": agent.pk}).json()["results"][0]["actor"] == agent.owner.username
     assert client.get("/api/v1/audit/", {"outcome": "bogus"}).status_code == 400
+
+
+def test_a_nul_in_a_filter_is_a_validation_error(client_for, staff_user):
+    assert client_for(staff_user).get("/api/v1/audit/", {"action": "re\x00ad"}).status_code == 400

@@ -167,3 +167,10 @@ def test_an_intern_updates_its_canvas(client_for):
     assert response.status_code == 200, response.json()
     canvas.refresh_from_db()
     assert canvas.content == "<b>new</b>"
+
+
+def test_a_script_with_a_nul_character_is_a_validation_error(client_for):
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.AUTONOMOUS))
+    response = _execute(client_for(canvas.agent.owner), canvas, "console.log(1)\x00")
+    assert response.status_code == 400
+    assert not CanvasAudit.objects.exists()
