@@ -17,7 +17,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from bugs.models import ACTIVE_STATUSES, Bug, BugStatus, Category, RegressionTest, Severity
+from bugs.models import ACTIVE_STATUSES, BugStatus, Category, Severity
 from bugs.selectors import TriageData, triage_data
 
 FORMATS = ("markdown", "json", "csv")
@@ -57,60 +57,58 @@ def _iso(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
 
-def status_label(bug: Bug) -> str:
+def status_label(*, status: str, fix_commit: str, duplicate_of: str | None) -> str:
     """RESOLVED (abc1234), OPEN, REOPENED, DUPLICATE (of BUG-002)…"""
-    label = bug.status.upper().replace("_", " ")
-    if bug.status in (BugStatus.RESOLVED, BugStatus.FIXED) and bug.fix_commit:
-        return f"{label} ({bug.fix_commit[:12]})"
-    if bug.status == BugStatus.DUPLICATE and bug.duplicate_of is not None:
-        return f"{label} (of {bug.duplicate_of.key})"
+    label = status.upper().replace("_", " ")
+    if status in (BugStatus.RESOLVED, BugStatus.FIXED) and fix_commit:
+        return f"{label} ({fix_commit[:12]})"
+    if status == BugStatus.DUPLICATE and duplicate_of:
+        return f"{label} (of {duplicate_of})"
     return label
 
 
-def _test_entry(link: RegressionTest) -> dict[str, Any]:
-    result = link.last_result
-    entry: dict[str, Any] = {"node_id": link.node_id, "flaky": link.is_flaky, "latest_result": None}
-    if result is not None:
+def _test_entry(link: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"node_id": link["node_id"], "flaky": link["is_flaky"], "latest_result": None}
+    if link["last_result__outcome"] is not None:
         entry["latest_result"] = {
-            "outcome": result.outcome,
-            "run": result.run_id,
-            "commit": result.run.commit_sha[:12],
-            "finished_at": _iso(result.run.finished_at),
-            "message": result.message[:300],
+            "outcome": link["last_result__outcome"],
+            "run": link["last_result__run_id"],
+            "commit": (link["last_result__run__commit_sha"] or "")[:12],
+            "finished_at": _iso(link["last_result__run__finished_at"]),
+            "message": (link["last_result__message"] or "")[:300],
         }
     return entry
 
 
-def _bug_entry(bug: Bug, now: datetime) -> dict[str, Any]:
-    tests = [_test_entry(link) for link in bug.regression_tests.all()]
+def _bug_entry(bug: dict[str, Any], tests: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
     return {
-        "key": bug.key,
-        "title": bug.title,
-        "severity": bug.severity,
-        "status": bug.status,
-        "status_label": status_label(bug),
-        "category": bug.category,
-        "component": bug.component,
-        "discovered_at": _iso(bug.discovered_at),
-        "sla_due_at": _iso(bug.sla_due_at),
-        "sla_breached": bug.status in ACTIVE_STATUSES and bug.sla_due_at < now,
-        "description": bug.description,
-        "error": bug.actual,
-        "expected": bug.expected,
-        "root_cause": bug.root_cause,
-        "reproduction": bug.reproduction,
-        "fix_strategy": bug.fix_strategy,
-        "fix_commit": bug.fix_commit,
-        "verification": bug.verification_note,
-        "is_regression": bug.is_regression,
-        "duplicate_of": bug.duplicate_of.key if bug.duplicate_of else "",
-        "tests": tests,
+        "key": bug["key"],
+        "title": bug["title"],
+        "severity": bug["severity"],
+        "status": bug["status"],
+        "status_label": status_label(status=bug["status"], fix_commit=bug["fix_commit"], duplicate_of=bug["duplicate_of__key"]),
+        "category": bug["category"],
+        "component": bug["component"],
+        "discovered_at": _iso(bug["discovered_at"]),
+        "sla_due_at": _iso(bug["sla_due_at"]),
+        "sla_breached": bug["status"] in ACTIVE_STATUSES and bug["sla_due_at"] < now,
+        "description": bug["description"],
+        "error": bug["actual"],
+        "expected": bug["expected"],
+        "root_cause": bug["root_cause"],
+        "reproduction": bug["reproduction"],
+        "fix_strategy": bug["fix_strategy"],
+        "fix_commit": bug["fix_commit"],
+        "verification": bug["verification_note"],
+        "is_regression": bug["is_regression"],
+        "duplicate_of": bug["duplicate_of__key"] or "",
+        "tests": [_test_entry(link) for link in tests],
     }
 
 
 def _document(data: TriageData) -> dict[str, Any]:
     now = data.generated_at
-    bugs = [_bug_entry(bug, now) for bug in data.bugs]
+    bugs = [_bug_entry(bug, data.tests_by_bug.get(bug["pk"], []), now) for bug in data.bugs]
     severities = []
     for severity in Severity.values:
         of = [b for b in bugs if b["severity"] == severity]

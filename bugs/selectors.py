@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -75,12 +77,27 @@ def run_latest_finished(*, suite_name: str | None = None) -> Run | None:
     )
 
 
+REPORT_BUG_FIELDS = (
+    "pk", "key", "title", "severity", "status", "category", "component", "discovered_at", "sla_due_at", "description",
+    "actual", "expected", "root_cause", "reproduction", "fix_strategy", "fix_commit", "verification_note",
+    "is_regression", "duplicate_of__key",
+)  # fmt: skip
+REPORT_TEST_FIELDS = (
+    "bug_id", "node_id", "is_flaky", "last_result__outcome", "last_result__run_id", "last_result__message",
+    "last_result__run__commit_sha", "last_result__run__finished_at",
+)  # fmt: skip
+
+
 @dataclass
 class TriageData:
-    """Everything the triage report shows, read in a fixed number of queries."""
+    """Everything the triage report shows, as plain rows read in a fixed number of queries.
+
+    Rows, not model instances: building 10,000 bugs and 20,000 tests as models costs seconds.
+    """
 
     generated_at: datetime
-    bugs: list[Bug]
+    bugs: list[dict[str, Any]]
+    tests_by_bug: dict[int, list[dict[str, Any]]]
     sla_hours: dict[str, int]
     latest_run: Run | None
     filters: dict[str, list[str]] = field(default_factory=dict)
@@ -93,9 +110,21 @@ def triage_data(
     severities, statuses, keys = list(severities), list(statuses), list(keys)
     hours = {str(k): int(v) for k, v in DEFAULT_SLA_HOURS.items()}
     hours.update(dict(SeverityPolicy.objects.values_list("severity", "sla_hours")))
+    bugs = Bug.objects.all()
+    if severities:
+        bugs = bugs.filter(severity__in=severities)
+    if statuses:
+        bugs = bugs.filter(status__in=statuses)
+    if keys:
+        bugs = bugs.filter(key__in=keys)
+    tests: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    links = RegressionTest.objects.filter(bug__in=bugs.values("pk")).order_by("bug_id", "node_id").values(*REPORT_TEST_FIELDS)
+    for link in links:
+        tests[link["bug_id"]].append(link)
     return TriageData(
         generated_at=now or timezone.now(),
-        bugs=list(bug_list(severities=severities, statuses=statuses, keys=keys)),
+        bugs=list(bugs.order_by("severity", "key").values(*REPORT_BUG_FIELDS)),
+        tests_by_bug=tests,
         sla_hours=hours,
         latest_run=run_latest_finished(),
         filters={k: v for k, v in (("severity", severities), ("status", statuses), ("key", keys)) if v},
