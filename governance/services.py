@@ -8,6 +8,7 @@ and writes exactly one audit row per decision. Refusals execute nothing and char
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ from governance.models import (
     SupervisionStatus,
 )
 from governance.selectors import AGENT_NOT_FOUND, agent_with_map_version
+
+logger = logging.getLogger("atom.governance")
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
@@ -151,13 +154,21 @@ def action_map_load(*, version: int) -> dict[str, ActionRule]:
     rules = _ACTION_MAPS.get(version)
     if rules is not None:
         return rules
-    raw: dict[str, list[Any]] | None = cache.get(_action_map_cache_key(version))
+    raw: dict[str, list[Any]] | None = None
+    try:
+        raw = cache.get(_action_map_cache_key(version))
+    except Exception:
+        # The shared cache only saves a query; the database stays the source of truth.
+        logger.warning("Governance cache unavailable; reading the action map from the database", exc_info=True)
     if raw is None:
         raw = {
             name: [complexity, proposable]
             for name, complexity, proposable in ActionPolicy.objects.values_list("name", "complexity", "proposable")
         }
-        cache.set(_action_map_cache_key(version), raw, settings.GOVERNANCE_ACTION_MAP_CACHE_SECONDS)
+        try:
+            cache.set(_action_map_cache_key(version), raw, settings.GOVERNANCE_ACTION_MAP_CACHE_SECONDS)
+        except Exception:
+            logger.warning("Governance cache unavailable; the action map is not shared", exc_info=True)
     rules = {name: ActionRule(int(value[0]), bool(value[1])) for name, value in raw.items()}
     # Older versions are dead once a newer one is seen.
     _ACTION_MAPS.clear()

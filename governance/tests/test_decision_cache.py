@@ -41,3 +41,19 @@ def test_a_change_of_maturity_or_state_is_a_different_key(staff_user):
 
 def test_canvas_javascript_stays_unproposable_whatever_the_admin_sets():
     assert action_policy_save(name="canvas_execute_javascript", complexity=4, proposable=True).proposable is False
+
+
+def test_decisions_still_come_from_the_database_when_the_shared_cache_is_down(monkeypatch, client_for):
+    from django.core.cache import cache
+
+    from governance.services import governance_cache_clear
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    agent = make_agent(maturity=Maturity.INTERN)
+    governance_cache_clear()
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+    assert _decide(agent, "draft").outcome == Decision.EXECUTE
+    assert _decide(agent, "create").outcome == Decision.PROPOSAL
