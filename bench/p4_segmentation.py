@@ -101,7 +101,9 @@ def run(scale: float) -> list[Result]:
             session = AgentSession.objects.create(agent=baseline_agent, key=f"s{index}")
             batch: list[Any] = []
             for seq, role, content, at in _rows(index, per_session, start):
-                batch.append(Interaction(agent=baseline_agent, session=session, seq=seq, role=role, content=content, timestamp=at, metadata={}))
+                batch.append(
+                    Interaction(agent=baseline_agent, session=session, seq=seq, role=role, content=content, timestamp=at, metadata={})
+                )
                 if len(batch) == BATCH:
                     with transaction.atomic():
                         Interaction.objects.bulk_create(batch)
@@ -132,10 +134,19 @@ def run(scale: float) -> list[Result]:
     segments = Segment.objects.filter(episode__agent=measured).count()
     rate = total / measured_seconds
     baseline_rate = total / baseline_seconds
-    common = {"database": database, "scale": scale}
     return [
-        Result(ID, "segment + store interactions/s", rate, "items/s", ">= 50000/s", baseline_rate, rate / baseline_rate, **common),
-        Result(ID, "  of which ingest (validated, locked, bulk)", total / ingest_seconds, "items/s", "", None, None, **common),
-        Result(ID, "  of which segmentation (embed, cut, write)", total / segment_seconds, "items/s", "", None, None, **common),
-        Result(ID, f"peak RSS ({total} interactions, {segments} segments)", measured_rss.peak_mb, "MB", "<= 300 MB", baseline_rss.peak_mb, measured_rss.peak_mb / baseline_rss.peak_mb, **common),
+        Result(ID, "segment + store interactions/s", rate, "items/s", ">= 50000/s", baseline_rate, rate / baseline_rate, database, scale),
+        Result(ID, "  of which ingest (validated, locked, bulk)", total / ingest_seconds, "items/s", "", None, None, database, scale),
+        Result(ID, "  of which segmentation (embed, cut, write)", total / segment_seconds, "items/s", "", None, None, database, scale),
+        Result(
+            ID,
+            f"peak RSS ({total} interactions, {segments} segments)",
+            measured_rss.peak_mb,
+            "MB",
+            "<= 300 MB",
+            baseline_rss.peak_mb,
+            measured_rss.peak_mb / baseline_rss.peak_mb,
+            database,
+            scale,
+        ),
     ]

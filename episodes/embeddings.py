@@ -51,7 +51,7 @@ class Embedder(Protocol):
 
 
 def _normalise(matrix: npt.NDArray[Any]) -> Matrix:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
     np.divide(matrix, norms, out=matrix, where=norms > 0)
     return matrix.astype(np.float32, copy=False)
 

@@ -30,7 +30,8 @@ class AgentSession(models.Model):
     next sequence number, so that sequence numbers have no gaps and follow time order.
     """
 
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="memory_sessions")
+    # Indexed by the (agent, key) unique constraint; a separate FK index would only slow writes.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="memory_sessions", db_index=False)
     key = models.CharField(max_length=128, help_text="The client's session id.")
     next_seq = models.BigIntegerField(default=0)
     last_at = models.DateTimeField(null=True, blank=True, help_text="Timestamp of the latest interaction.")
@@ -49,8 +50,10 @@ class AgentSession(models.Model):
 class Interaction(models.Model):
     """One message or event of a session, stored exactly as ingested."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="interactions")
-    session = models.ForeignKey(AgentSession, on_delete=models.PROTECT, related_name="interactions")
+    # Both foreign keys lead composite indexes ((agent, timestamp) and the (session, seq) unique
+    # constraint), so they carry no index of their own: one index less to maintain per ingested row.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="interactions", db_index=False)
+    session = models.ForeignKey(AgentSession, on_delete=models.PROTECT, related_name="interactions", db_index=False)
     seq = models.BigIntegerField(help_text="Position in the session, from 0, in time order.")
     role = models.CharField(max_length=8, choices=Role.choices)
     content = models.TextField()
@@ -97,7 +100,8 @@ class Episode(models.Model):
     agent's :class:`MemoryIndexVersion` at the last change that semantic search must see.
     """
 
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="episodes")
+    # Indexed by ep_episode_agent_started, which leads with the agent.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="episodes", db_index=False)
     session = models.OneToOneField(AgentSession, on_delete=models.PROTECT, related_name="episode")
     title = models.CharField(max_length=200)
     summary = models.TextField(blank=True, default="")
@@ -134,7 +138,7 @@ class Episode(models.Model):
         ]
         indexes = [
             # Temporal retrieval: one agent's episodes, newest first.
-            models.Index(F("agent"), F("started_at").desc(), name="ep_episode_agent_started"),
+            models.Index(F("agent"), F("started_at").desc(), F("id").desc(), name="ep_episode_agent_started"),
             # Refreshing the in-process vector index: what changed since the version a process holds.
             models.Index(fields=["agent", "index_version"], name="ep_episode_agent_version"),
             # The lifecycle sweep: by status and age.
@@ -156,7 +160,8 @@ class SegmentKind(models.TextChoices):
 class Segment(models.Model):
     """A contiguous run of one session's interactions, ``seq_start..seq_end`` inclusive, in episode order."""
 
-    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="segments")
+    # Indexed by the (episode, order) unique constraint.
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="segments", db_index=False)
     order = models.IntegerField()
     kind = models.CharField(max_length=16, choices=SegmentKind.choices)
     seq_start = models.BigIntegerField()
@@ -209,7 +214,8 @@ class RetrievalMode(models.TextChoices):
 class EpisodeAccess(models.Model):
     """One allowed retrieval: who read which agent's memory, how, and what came back. Append-only."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="episode_accesses")
+    # Indexed by ep_access_agent_created, which leads with the agent.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="episode_accesses", db_index=False)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     mode = models.CharField(max_length=16, choices=RetrievalMode.choices)
     query = models.TextField(blank=True, default="")

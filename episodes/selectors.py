@@ -6,12 +6,14 @@ Every filter reaches SQL as a bound parameter through the ORM; query text never 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from episodes.models import AgentSession, Episode, EpisodeStatus, Interaction, Segment
@@ -19,8 +21,11 @@ from episodes.vector_index import AgentVectors, epoch_us
 
 InteractionRow = tuple[int, datetime, str, str, dict[str, Any]]
 _ROW_FIELDS = ("seq", "timestamp", "role", "content", "metadata")
-# Columns that list views never need: the vector and the bookkeeping of the lifecycle.
-_LIST_DEFERRED = ("embedding", "constitutional_score_sum", "constitutional_score_count", "consolidation_checked", "outcome_recorded")
+# The columns the API shows (the vector and the lifecycle's bookkeeping stay in the database).
+_LIST_FIELDS = (
+    "id", "agent_id", "session__key", "title", "summary", "status", "outcome", "topics", "importance", "decay", "maturity",
+    "started_at", "ended_at", "interaction_count", "segment_count",
+)  # fmt: skip
 
 # Contextual score = W_SIMILARITY x cosine similarity (clipped to [0, 1])
 #                  + W_RECENCY x 0.5 ** (days since the episode's last interaction / RECENCY_HALF_LIFE_DAYS)
@@ -41,15 +46,32 @@ def interaction_rows(*, session_id: int, seq_from: int, seq_to: int) -> QuerySet
 
 
 def interaction_chunks(*, session_id: int, seq_from: int, chunk: int) -> Iterator[list[InteractionRow]]:
-    """A session's interactions from seq_from on, in order, chunk by chunk (keyset pages on the unique
-    (session, seq) index: bounded memory, no server-side cursor held across the writes in between)."""
+    """A session's interactions from seq_from on, in order, chunk by chunk.
+
+    Keyset pages on the unique (session, seq) index: bounded memory, and no server-side cursor held
+    across the writes made in between. This is segmentation's hot loop (P4), so it reads through the
+    cursor and converts the two typed columns itself instead of running the ORM's per-value
+    converters; the values are bound parameters and the identifiers are the model's own.
+    """
+    table = connection.ops.quote_name(Interaction._meta.db_table)
+    sql = (
+        f"SELECT seq, timestamp, role, content, metadata FROM {table} "  # noqa: S608 - identifiers from the model, values bound
+        "WHERE session_id = %s AND seq >= %s ORDER BY seq LIMIT %s"
+    )
+    naive = connection.vendor == "sqlite"
     next_seq = seq_from
     while True:
-        rows: list[InteractionRow] = list(
-            Interaction.objects.filter(session_id=session_id, seq__gte=next_seq).order_by("seq").values_list(*_ROW_FIELDS)[:chunk]
-        )
-        if not rows:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [session_id, next_seq, chunk])
+            fetched = cursor.fetchall()
+        if not fetched:
             return
+        # Datetimes come back naive UTC on SQLite, aware on PostgreSQL; JSON comes back as text from
+        # both (Django leaves decoding to the field), and "{}", the common case, needs no parsing.
+        rows: list[InteractionRow] = [
+            (seq, at.replace(tzinfo=UTC) if naive else at, role, content, json.loads(meta) if meta != "{}" else {})
+            for seq, at, role, content, meta in fetched
+        ]
         yield rows
         if len(rows) < chunk:
             return
@@ -77,12 +99,12 @@ def episodes_temporal(
         queryset = queryset.filter(ended_at__gte=since)
     if until is not None:
         queryset = queryset.filter(started_at__lte=until)
-    return queryset.select_related("session").defer(*_LIST_DEFERRED).order_by("-started_at", "-id")[:limit]
+    return queryset.select_related("session").only(*_LIST_FIELDS).order_by("-started_at", "-id")[:limit]
 
 
 def episode_for_agent(*, agent_id: int, episode_id: int) -> Episode | None:
     """One of the agent's episodes (any status), or None."""
-    return Episode.objects.select_related("session").defer(*_LIST_DEFERRED).filter(agent_id=agent_id, pk=episode_id).first()
+    return Episode.objects.select_related("session").only(*_LIST_FIELDS).filter(agent_id=agent_id, pk=episode_id).first()
 
 
 def episode_agent_id(*, episode_id: int) -> int | None:
@@ -147,7 +169,7 @@ def episodes_by_rank(*, ranked: list[tuple[int, float]]) -> list[Episode]:
         return []
     by_id = {
         episode.pk: episode
-        for episode in Episode.objects.select_related("session").defer(*_LIST_DEFERRED).filter(pk__in=[pk for pk, _ in ranked])
+        for episode in Episode.objects.select_related("session").only(*_LIST_FIELDS).filter(pk__in=[pk for pk, _ in ranked])
     }
     ordered = []
     for pk, score in ranked:

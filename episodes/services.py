@@ -9,8 +9,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 import numpy as np
@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from atom.api.errors import ConflictError, NotFoundError
 from episodes import selectors
-from episodes.selectors import InteractionRow
 from episodes.embeddings import embedder_get, vector_from_bytes, vector_to_bytes
 from episodes.models import (
     AgentSession,
@@ -38,6 +37,7 @@ from episodes.models import (
     SegmentKind,
 )
 from episodes.segmentation import SegmentationRules, Segmenter
+from episodes.selectors import InteractionRow
 from episodes.vector_index import epoch_us, vector_index
 from governance.selectors import agent_get_for_owner, agent_list_for_owner
 from governance.services import agent_access_authorize, agent_outcome_record
@@ -197,13 +197,17 @@ def _interactions_insert(rows: list[tuple[int, int, int, str, str, datetime, dic
                 for row in rows:
                     copy.write_row((*row[:6], _metadata_json(row[6]), row[7]))
             return
-        adapt = connection.ops.adapt_datetimefield_value
-        created = adapt(rows[0][7]) if rows else None
+        created = _sqlite_datetime(rows[0][7]) if rows else None
         placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - identifiers from the model, values bound
-            [(*row[:5], adapt(row[5]), _metadata_json(row[6]), created) for row in rows],
+            [(*row[:5], _sqlite_datetime(row[5]), _metadata_json(row[6]), created) for row in rows],
         )
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    # What Django's SQLite backend stores for an aware datetime (naive UTC text), without its per-value overhead.
+    return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:
@@ -383,7 +387,14 @@ class _SessionSegmentation:
         self._close_running()
         seq, at, _role, content, _metadata = first
         self.running = _OpenSegment(
-            order=self.segment_count, seq_start=seq, seq_end=seq, started_at=at, ended_at=at, preview=_preview(content), has_user=False, has_tool=False
+            order=self.segment_count,
+            seq_start=seq,
+            seq_end=seq,
+            started_at=at,
+            ended_at=at,
+            preview=_preview(content),
+            has_user=False,
+            has_tool=False,
         )
         self.segment_count += 1
         self.topics.update(_topic_words(content))
