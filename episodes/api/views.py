@@ -19,6 +19,14 @@ from episodes.api.serializers import (
 from episodes.selectors import CONTEXTUAL_SCORE_DOC
 from episodes.services import InteractionInput, RetrievalQuery, episode_read, episodes_retrieve, interactions_ingest
 
+# The API's one error shape, as governance's API already documents it (one component for every app).
+from governance.api.serializers import ErrorOutputSerializer
+
+
+def _errors(*codes: int) -> dict[int, type[ErrorOutputSerializer]]:
+    return dict.fromkeys((400, 401, 404, 429, *codes), ErrorOutputSerializer)
+
+
 _RETRIEVAL_DOC = f"""Retrieve an agent's episodes. Every call is a governance decision (one audit row) and is
 written to the episode access log. Another owner's agent answers 404.
 
@@ -35,7 +43,7 @@ class InteractionIngestView(APIView):
 
     @extend_schema(
         request=IngestInputSerializer,
-        responses={202: IngestOutputSerializer},
+        responses={202: IngestOutputSerializer, **_errors(409, 413, 415)},
         summary="Ingest a batch of interactions",
         description=(
             f"At most {settings.EPISODES_INGEST_MAX_BATCH} interactions of at most {settings.EPISODES_CONTENT_MAX_CHARS} characters, "
@@ -57,7 +65,7 @@ class EpisodeRetrievalView(APIView):
 
     @extend_schema(
         parameters=[RetrievalInputSerializer],
-        responses={200: RetrievalOutputSerializer},
+        responses={200: RetrievalOutputSerializer, **_errors(403)},
         summary="Retrieve episodes (temporal, semantic, sequential, contextual)",
         description=_RETRIEVAL_DOC,
         extensions={"x-contextual-score": CONTEXTUAL_SCORE_DOC},
@@ -83,7 +91,7 @@ class EpisodeRetrievalView(APIView):
 class EpisodeDetailView(APIView):
     """``GET episodes/{id}/``: one of the caller's episodes with its first segments (governed like sequential)."""
 
-    @extend_schema(responses={200: RetrievalOutputSerializer}, summary="Read one episode with its segments")
+    @extend_schema(responses={200: RetrievalOutputSerializer, **_errors(403)}, summary="Read one episode with its segments")
     def get(self, request: Request, episode_id: int) -> Response:
         result = episode_read(actor=request.user, episode_id=episode_id, request_id=request_id_of(request))
         return Response(RetrievalOutputSerializer(result).data)
