@@ -193,6 +193,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1/",
+    # Fields named alike in several apps get distinct enum names.
+    "ENUM_NAME_OVERRIDES": {"CanvasKindEnum": "governance.models.CanvasKind"},
 }
 
 # --- Rate limits (django-ratelimit on the shared cache) ---------------------------------------
