@@ -46,6 +46,7 @@ from governance.services import agent_access_authorize, agent_outcome_record
 STREAM_CHUNK = 2000
 SEGMENT_WRITE_BATCH = 1000
 SUMMARY_MAX_CHARS = 600
+UNTITLED = "Untitled session"
 TOPIC_COUNT = 5
 _WORD = re.compile(r"[^\W\d_]{4,}")
 _SPACES = re.compile(r"\s+")
@@ -342,6 +343,7 @@ class _SessionSegmentation:
         self.topics: Counter[str] = Counter(dict.fromkeys(episode.topics if episode else [], 3))
         self.summary = episode.summary if episode else ""
         self.first_user_text = ""
+        self.opened = False
 
     def resume(self) -> None:
         """Rebuild the running segment's state by replaying its interactions (at most max_size)."""
@@ -426,11 +428,11 @@ class _SessionSegmentation:
     def episode_open(self, first: InteractionRow) -> None:
         """Create the episode row on the first chunk of a new session (inside the run's transaction)."""
         agent = self.session.agent
-        title_source = next((row for row in [first] if row[2] == Role.USER), first)
+        self.opened = True
         self.episode = Episode.objects.create(
             agent_id=agent.pk,
             session=self.session,
-            title=_preview(title_source[3], 120) or "Untitled session",
+            title=_preview(first[3], 120) or UNTITLED,
             started_at=first[1],
             ended_at=first[1],
             maturity=agent.maturity,
@@ -452,7 +454,8 @@ class _SessionSegmentation:
         episode.embedding_model = self.embedder.name
         episode.summary = self.summary
         episode.topics = [word for word, _count in self.topics.most_common(TOPIC_COUNT)]
-        if episode.title == "Untitled session" and self.first_user_text:
+        if self.opened and self.first_user_text:
+            # The title is what the user first asked, when the first batch has a user message.
             episode.title = _preview(self.first_user_text, 120)
         if self.signals.outcome is not None:
             episode.outcome = self.signals.outcome
@@ -463,7 +466,8 @@ class _SessionSegmentation:
             interaction_count=episode.interaction_count,
             outcome=episode.outcome,
             interventions=episode.interventions,
-            hint=max(self.signals.importance_hint, episode.importance if self.signals.importance_hint else 0.0),
+            # Importance never falls while an episode grows: an earlier explicit hint stays in force.
+            hint=max(self.signals.importance_hint, episode.importance),
         )
         if episode.status == EpisodeStatus.COMPLETED:
             # New interactions reopen a completed episode; archived and consolidated ones stay put.
