@@ -6,6 +6,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from episodes.models import AgentSession, Episode, Interaction
@@ -178,3 +179,15 @@ def test_a_broker_outage_after_commit_keeps_the_batch_and_answers_202(agent, cli
 def test_wrong_content_type_and_malformed_json(agent, client, content_type, status):
     response = client.generic("POST", url(agent.pk), "{not json", content_type=content_type)
     assert response.status_code == status
+
+
+def test_a_full_batch_costs_a_few_queries_per_session_not_per_interaction(agent, client, django_assert_num_queries):
+    now = timezone.now() - timedelta(hours=2)
+    batch = [item(session_id=f"s{n % 2}", content=f"step {n}", timestamp=(now + timedelta(seconds=n)).isoformat()) for n in range(1000)]
+    # Token user, the agent, the batch's savepoint and its release (4); then per session (6): lock-or-create
+    # (SELECT, SAVEPOINT, INSERT, RELEASE), one bulk insert, the cursor update. 16 for 2 sessions, whatever the size;
+    # PostgreSQL's COPY goes straight to the driver, which Django's query log does not see.
+    with django_assert_num_queries(16 if connection.vendor == "sqlite" else 14):
+        response = client.post(url(agent.pk), {"interactions": batch}, format="json")
+    assert response.status_code == 202
+    assert Interaction.objects.count() == 1000
