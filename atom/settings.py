@@ -327,6 +327,8 @@ ATOM_BUGS_MAX_SHARDS = env_int("ATOM_BUGS_MAX_SHARDS", 16, minimum=1, maximum=25
 ATOM_BUGS_MAX_NODE_IDS = env_int("ATOM_BUGS_MAX_NODE_IDS", 100_000, minimum=1)
 ATOM_BUGS_IMPORT_MAX_BYTES = env_int("ATOM_BUGS_IMPORT_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 ATOM_BUGS_REAP_INTERVAL_SECONDS = env_int("ATOM_BUGS_REAP_INTERVAL_SECONDS", 60, minimum=5)
+# A scheduled run of the default suite every this many seconds; 0 switches the schedule off.
+ATOM_BUGS_SCHEDULED_RUN_SECONDS = env_int("ATOM_BUGS_SCHEDULED_RUN_SECONDS", 0, minimum=0)
 
 # --- Periodic tasks (Celery beat) -------------------------------------------------------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
@@ -347,6 +349,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": float(ATOM_BUGS_REAP_INTERVAL_SECONDS)},
     },
 }
+if ATOM_BUGS_SCHEDULED_RUN_SECONDS:
+    CELERY_BEAT_SCHEDULE["bugs-scheduled-regression-run"] = {
+        "task": "bugs.scheduled_regression_run",
+        "schedule": float(ATOM_BUGS_SCHEDULED_RUN_SECONDS),
+        "options": {"expires": float(ATOM_BUGS_SCHEDULED_RUN_SECONDS)},
+    }
 
 # --- Start-up refusals ------------------------------------------------------------------------
 _problems = jwt_problems(

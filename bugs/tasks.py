@@ -66,3 +66,11 @@ def run_finalize_task(run_id: int) -> None:
 def reap_stale_runs_task() -> int:
     """Periodic: hand the shards of dead workers to live ones, so no run stays stuck in running."""
     return runs.run_reap_stale()
+
+
+@shared_task(name="bugs.scheduled_regression_run", acks_late=True, time_limit=120, soft_time_limit=90)
+def scheduled_regression_run_task() -> int:
+    """Periodic (ATOM_BUGS_SCHEDULED_RUN_SECONDS): queue a run of Atom's own regression tests."""
+    from bugs.models import Run
+
+    return runs.run_trigger(trigger=Run.Trigger.SCHEDULE).pk

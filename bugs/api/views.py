@@ -9,7 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
@@ -32,6 +34,18 @@ from bugs.api.serializers import (
     TriageReportInput,
 )
 from bugs.models import Bug, Run, Suite
+
+
+def _page(name: str, item: serializers.Serializer[Any], *, counted: bool = True) -> serializers.Serializer[Any]:
+    """The documented shape of a page of ``item`` (numbered pages carry a count, cursor pages do not)."""
+    fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {
+        "next": serializers.CharField(allow_null=True),
+        "previous": serializers.CharField(allow_null=True),
+        "results": item,
+    }
+    if counted:
+        fields["count"] = serializers.IntegerField()
+    return inline_serializer(name, fields=fields)
 
 
 class RawReportParser(BaseParser):
@@ -91,10 +105,12 @@ class BugListView(BugsView):
             severities=params.getlist("severity"), statuses=params.getlist("status"), categories=params.getlist("category")
         )
 
+    @extend_schema(operation_id="bugs_list", responses=_page("BugPage", BugOutput(many=True)))
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(BugOutput(page, many=True).data)
 
+    @extend_schema(operation_id="bugs_create", request=BugCreateInput, responses={201: BugOutput})
     def post(self, request: Request) -> Response:
         data = BugCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -112,9 +128,11 @@ class BugDetailView(BugsView):
 
     serializer_class = BugOutput
 
+    @extend_schema(operation_id="bugs_retrieve", responses=BugOutput)
     def get(self, request: Request, key: str) -> Response:
         return Response(BugOutput(_bug_or_404(key)).data)
 
+    @extend_schema(operation_id="bugs_partial_update", request=BugUpdateInput, responses=BugOutput)
     def patch(self, request: Request, key: str) -> Response:
         bug = _bug_or_404(key)
         data = BugUpdateInput(data=request.data)
@@ -147,6 +165,7 @@ class BugResultsView(BugsView):
     serializer_class = ResultOutput
     pagination_class = CursorPagination
 
+    @extend_schema(operation_id="bugs_results_list", responses=_page("ResultPage", ResultOutput(many=True), counted=False))
     def get(self, request: Request, key: str) -> Response:
         self.paginator.ordering = ("-run_id", "node_id")  # type: ignore[union-attr]
         page = self.paginate_queryset(selectors.bug_results(bug=_bug_or_404(key)))
@@ -160,10 +179,12 @@ class RunListView(BugsView):
     write_permissions = ("bugs.add_run",)
     serializer_class = RunOutput
 
+    @extend_schema(operation_id="runs_list", responses=_page("RunPage", RunOutput(many=True)))
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.run_list())
         return self.get_paginated_response(RunOutput(page, many=True).data)
 
+    @extend_schema(operation_id="runs_create", request=RunCreateInput, responses={202: RunOutput})
     def post(self, request: Request) -> Response:
         data = RunCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -185,6 +206,7 @@ class RunDetailView(BugsView):
     read_permissions = ("bugs.view_run",)
     serializer_class = RunOutput
 
+    @extend_schema(operation_id="runs_retrieve", responses=RunOutput)
     def get(self, request: Request, pk: int) -> Response:
         run = selectors.run_list().filter(pk=pk).first()
         if run is None:
@@ -204,6 +226,16 @@ class RunImportView(BugsView):
     parser_classes = [MultiPartParser, JSONParser, RawReportParser]
     max_body_bytes = settings.ATOM_BUGS_IMPORT_MAX_BYTES
 
+    @extend_schema(
+        operation_id="runs_import",
+        parameters=[RunImportInput],
+        request={
+            "application/xml": OpenApiTypes.BINARY,
+            "application/x-ndjson": OpenApiTypes.BINARY,
+            "multipart/form-data": OpenApiTypes.OBJECT,
+        },
+        responses={201: RunOutput},
+    )
     def post(self, request: Request) -> Response:
         params = {
             k: v for k, v in {**request.query_params.dict(), **_form_fields(request)}.items() if k in ("suite", "commit_sha", "branch")
@@ -243,6 +275,19 @@ class TriageReportView(BugsView):
         renderer = self.get_renderers()[0]
         return renderer, renderer.media_type
 
+    @extend_schema(
+        operation_id="triage_report",
+        parameters=[
+            OpenApiParameter("format", str, enum=["markdown", "json", "csv"]),
+            OpenApiParameter("severity", str, many=True),
+            OpenApiParameter("status", str, many=True),
+        ],
+        responses={
+            (200, "text/markdown"): OpenApiTypes.STR,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
     def get(self, request: Request) -> HttpResponse:
         params = request.query_params
         data = TriageReportInput(

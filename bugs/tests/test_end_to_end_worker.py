@@ -92,3 +92,28 @@ def test_a_bug_is_verified_by_a_run_then_reopened_by_a_breaking_commit(project, 
 
     linked_results = Result.objects.filter(node_id__in=RegressionTest.objects.values("node_id"))
     assert BugResult.objects.count() == linked_results.count() == 5
+
+
+def test_a_sharded_run_merges_through_the_chord_into_the_results_of_one_shard(project, suite_for, celery_worker_process):
+    project.write("tests/test_a.py", "def test_a1():\n    pass\n\ndef test_a2():\n    assert False\n")
+    project.write("tests/test_b.py", "def test_b1():\n    pass\n\ndef test_b2():\n    pass\n")
+    project.commit("tests")
+    suite = suite_for(project)
+    node_ids = ["tests/test_a.py::test_a1", "tests/test_a.py::test_a2", "tests/test_b.py::test_b1", "tests/test_b.py::test_b2"]
+    sharded = _wait(run_trigger(suite=suite, node_ids=node_ids, shards=2, trigger=Run.Trigger.API))
+    assert sharded.shards.count() == 2
+    assert (sharded.status, sharded.total, sharded.passed, sharded.failed) == ("failed", 4, 3, 1)
+    assert sorted(Result.objects.filter(run=sharded).values_list("node_id", "outcome")) == [
+        ("tests/test_a.py::test_a1", "passed"),
+        ("tests/test_a.py::test_a2", "failed"),
+        ("tests/test_b.py::test_b1", "passed"),
+        ("tests/test_b.py::test_b2", "passed"),
+    ]
+
+
+def test_the_schedule_queues_a_run_of_the_default_suite(monkeypatch):
+    from bugs.tasks import scheduled_regression_run_task
+
+    monkeypatch.setattr("bugs.services.runs.run_enqueue", lambda run_id: None)
+    run = Run.objects.get(pk=scheduled_regression_run_task.apply().get())
+    assert (run.trigger, run.suite.name) == ("schedule", "atom")
