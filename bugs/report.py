@@ -389,7 +389,15 @@ def triage_parse(text: str) -> list[ParsedBug]:
         if not line.strip():
             blanks += 1
             continue
-        heading = _HEADING.match(line.strip())
+        if current is not None and last_field and line.startswith("  "):
+            # An indented line continues the field above, whatever it says (even "### BUG-…").
+            name = _NAMES.get(last_field.lower())
+            if name and name in current.fields:
+                current.fields[name] += "\n" * (blanks + 1) + line[2:]
+            blanks = 0
+            continue
+        blanks = 0
+        heading = _HEADING.match(line)
         if heading:
             current = ParsedBug(key=heading.group(1), title=(heading.group(2) or "").strip())
             if section_severity:
@@ -405,17 +413,10 @@ def triage_parse(text: str) -> list[ParsedBug]:
             continue
         if current is None:
             continue
-        if last_field and line.startswith("  ") and not line.lstrip().startswith(("- **", "**")):
-            name = _NAMES.get(last_field.lower())
-            if name and name in current.fields:
-                current.fields[name] += "\n" * (blanks + 1) + line[2:]
-            blanks = 0
-            continue
-        blanks = 0
         match = _FIELD.match(line.strip()) or _PLAIN_FIELD.match(line.strip())
         if match:
             last_field = match.group("name").strip()
             _apply(current, last_field, match.group("value"))
-        elif line.strip():
+        else:
             last_field = None
     return bugs
