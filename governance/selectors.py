@@ -68,6 +68,9 @@ def _row_loader() -> _RowLoader:
 
 def agent_with_map_version(*, agent_id: int) -> tuple[Agent, int] | None:
     """The agent row and the action map's current version, read together in one query."""
+    if not -(2**63) <= agent_id < 2**63:
+        # No row can have this id; the driver would raise OverflowError instead of finding nothing.
+        return None
     loader = _row_loader()
     with connection.cursor() as cursor:
         cursor.execute(loader.sql, [agent_id])

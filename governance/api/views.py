@@ -60,7 +60,10 @@ def _human_only(request: Request) -> None:
 
 
 class GovernanceView(GenericAPIView[Any]):
-    """Writes count against the caller's write rate limit (SPEC section 7)."""
+    """Writes count against the caller's write rate limit (SPEC section 7). OPTIONS describes nothing
+    (405): DRF's metadata would look objects up outside the owner-scoped selectors."""
+
+    metadata_class = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

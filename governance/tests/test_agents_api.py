@@ -122,3 +122,22 @@ def test_a_canvas_cannot_be_created_for_another_owners_agent(client_for, other_u
     response = client_for(other_user).post("/api/v1/canvases/", {"agent": agent.pk, "kind": "markdown", "content": "x"}, format="json")
     assert response.status_code == 404
     assert not Canvas.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/agents/", "/api/v1/agents/{id}/", "/api/v1/agents/{id}/actions/", "/api/v1/canvases/", "/api/v1/proposals/1/approve/"]
+)
+def test_options_never_answers_500(path, client_for):
+    agent = make_agent()
+    response = client_for(agent.owner).options(path.format(id=agent.pk))
+    assert response.status_code in (200, 405)
+
+
+@pytest.mark.parametrize("agent_id", ["9223372036854775808", "3298155756605586144231424"])
+def test_an_agent_id_beyond_64_bits_is_simply_not_found(agent_id, client_for, user):
+    from atom.api.errors import NotFoundError
+    from governance.services import agent_access_authorize
+
+    assert client_for(user).post(f"/api/v1/agents/{agent_id}/actions/", {"action": "read"}, format="json").status_code == 404
+    with pytest.raises(NotFoundError):
+        agent_access_authorize(actor=user, agent_id=int(agent_id), action="read")
