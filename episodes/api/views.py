@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +21,10 @@ from episodes.services import InteractionInput, RetrievalQuery, episode_read, ep
 
 # The API's one error shape, as governance's API already documents it (one component for every app).
 from governance.api.serializers import ErrorOutputSerializer
+
+
+def _path_id(name: str) -> OpenApiParameter:
+    return OpenApiParameter(name, int, OpenApiParameter.PATH, description="A positive 64-bit id.")
 
 
 def _errors(*codes: int) -> dict[int, type[ErrorOutputSerializer]]:
@@ -43,6 +47,7 @@ class InteractionIngestView(APIView):
 
     @extend_schema(
         request=IngestInputSerializer,
+        parameters=[_path_id("agent_id")],
         responses={202: IngestOutputSerializer, **_errors(409, 413, 415)},
         summary="Ingest a batch of interactions",
         description=(
@@ -64,7 +69,7 @@ class EpisodeRetrievalView(APIView):
     """``GET agents/{id}/episodes/?mode=temporal|semantic|sequential|contextual``."""
 
     @extend_schema(
-        parameters=[RetrievalInputSerializer],
+        parameters=[_path_id("agent_id"), RetrievalInputSerializer],
         responses={200: RetrievalOutputSerializer, **_errors(403)},
         summary="Retrieve episodes (temporal, semantic, sequential, contextual)",
         description=_RETRIEVAL_DOC,
@@ -91,7 +96,11 @@ class EpisodeRetrievalView(APIView):
 class EpisodeDetailView(APIView):
     """``GET episodes/{id}/``: one of the caller's episodes with its first segments (governed like sequential)."""
 
-    @extend_schema(responses={200: RetrievalOutputSerializer, **_errors(403)}, summary="Read one episode with its segments")
+    @extend_schema(
+        parameters=[_path_id("episode_id")],
+        responses={200: RetrievalOutputSerializer, **_errors(403)},
+        summary="Read one episode with its segments",
+    )
     def get(self, request: Request, episode_id: int) -> Response:
         result = episode_read(actor=request.user, episode_id=episode_id, request_id=request_id_of(request))
         return Response(RetrievalOutputSerializer(result).data)
