@@ -232,6 +232,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
             "control_folder": str(VAR_DIR / "celery" / "control"),
             "processed_folder": str(VAR_DIR / "celery" / "processed"),
             "store_processed": False,
+            # How often an idle worker looks for new messages (kombu's default is 1 s of pick-up latency).
+            "polling_interval": env_float("ATOM_CELERY_FILESYSTEM_POLL_SECONDS", 0.1, minimum=0.01, maximum=10.0),
         }
     )
     if not PRODUCTION:

@@ -3,7 +3,7 @@
 Loaded into the suite's pytest process by the runner (``-p bugs.pytest_plugin``), so a team's project
 needs nothing installed or declared. ``--atom-collect-regressions=PATH`` writes ``{node_id: [keys]}``
 for every collected test carrying the marker; ``--atom-progress=PATH`` keeps ``{"total", "done",
-"current"}`` up to date while the tests run, written atomically so a reader never sees half a file.
+"current"}`` up to date while the tests run.
 """
 
 from __future__ import annotations
@@ -55,13 +55,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 class _Progress:
+    """Rewrites one small file in place: cheap enough to run on every test of a 55,000-test suite.
+
+    A reader may catch the file mid-write; it then sees invalid JSON and simply reads again later.
+    """
+
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.file = open(path, "w")  # noqa: SIM115 - open for the whole session, closed at its end
         self.total = 0
         self.done = 0
 
     def _write(self, current: str) -> None:
-        _write_json(self.path, {"total": self.total, "done": self.done, "current": current})
+        self.file.seek(0)
+        self.file.write(json.dumps({"total": self.total, "done": self.done, "current": current}))
+        self.file.truncate()
+        self.file.flush()
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.total = len(session.items)
@@ -73,3 +81,6 @@ class _Progress:
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
         self.done += 1
         self._write("")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.file.close()
