@@ -80,7 +80,7 @@ def run(scale: float) -> list[Result]:
         try:
             run_and_wait(suite=suite, node_ids=node_ids[:1])  # the worker is up and warm
             celery_times, plain_times = [], []
-            for _ in range(3):
+            for _ in range(5):
                 plain_times.append(plain_pytest(root, node_ids, pytest_env(suite)))
                 celery_times.append(run_and_wait(suite=suite, node_ids=node_ids))
         finally:
