@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -83,6 +84,17 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     fields = ["owner", "name", "category", "capabilities", "budget", "daily_spend_cap", *readonly_fields]
     inlines = [MaturityChangeInline]
     actions = ["pause", "resume", "promote", "demote", "graduate"]
+
+    @transaction.atomic
+    def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
+        """Creation and edits go through the services; tier, confidence and state only through the actions."""
+        fields = {"name": obj.name, "category": obj.category, "capabilities": obj.capabilities}
+        if change:
+            services.agent_update(agent=Agent.objects.get(pk=obj.pk), **fields)
+        else:
+            obj.pk = services.agent_create(owner=obj.owner, **fields).pk
+        services.agent_funds_set(agent_id=obj.pk, budget=obj.budget, daily_spend_cap=obj.daily_spend_cap)
+        obj.refresh_from_db()
 
     @admin.display(description="tier", ordering="maturity")
     def tier(self, agent: Agent) -> SafeString:

@@ -631,6 +631,14 @@ def agent_update(*, agent: Agent, name: str | None = None, category: str | None 
     return agent
 
 
+def agent_funds_set(*, agent_id: int, budget: Decimal, daily_spend_cap: Decimal) -> None:
+    """An operator sets an agent's budget and daily cap (never possible through the API)."""
+    if budget < ZERO or daily_spend_cap < ZERO:
+        raise DomainError("Budget and daily cap cannot be negative.", code="VALIDATION_ERROR")
+    if not Agent.objects.filter(pk=agent_id).update(budget=budget, daily_spend_cap=daily_spend_cap):
+        raise NotFoundError(AGENT_NOT_FOUND)
+
+
 # --- Canvas ------------------------------------------------------------------------------------
 
 _ALLOWED_TAGS = {

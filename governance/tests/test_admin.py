@@ -108,3 +108,45 @@ def test_the_audit_log_is_read_only_and_never_counted_in_full(admin_client_logge
     assert admin_client_logged_in.post(f"/admin/governance/auditentry/{entry.pk}/change/", {"outcome": "blocked"}).status_code == 403
     assert admin_client_logged_in.post(f"/admin/governance/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.count() == 30
+
+
+INLINE = {"maturity_changes-TOTAL_FORMS": "0", "maturity_changes-INITIAL_FORMS": "0"}
+
+
+def test_an_operator_creates_and_funds_an_agent_through_the_services(admin_client_logged_in):
+    owner = make_user()
+    response = admin_client_logged_in.post(
+        "/admin/governance/agent/add/",
+        {
+            "owner": owner.pk,
+            "name": "ops-made",
+            "category": "",
+            "capabilities": "[]",
+            "budget": "25.00",
+            "daily_spend_cap": "5.00",
+            **INLINE,
+        },
+    )
+    assert response.status_code == 302
+    agent = Agent.objects.get(name="ops-made")
+    assert (agent.maturity, str(agent.confidence), str(agent.budget), str(agent.daily_spend_cap)) == (
+        Maturity.STUDENT,
+        "0.4000",
+        "25.00",
+        "5.00",
+    )
+    response = admin_client_logged_in.post(
+        f"/admin/governance/agent/{agent.pk}/change/",
+        {
+            "owner": owner.pk,
+            "name": "renamed",
+            "category": "x",
+            "capabilities": "[]",
+            "budget": "30.00",
+            "daily_spend_cap": "5.00",
+            **INLINE,
+        },
+    )
+    assert response.status_code == 302
+    agent.refresh_from_db()
+    assert (agent.name, str(agent.budget)) == ("renamed", "30.00")
