@@ -252,6 +252,9 @@ def pytest_argv(*, suite: Suite, junit: Path, report_log: Path, progress: Path, 
     """The pytest command line of a shard: suite arguments, the runner's outputs, then the tests."""
     argv = [sys.executable, "-m", "pytest", *[str(a) for a in suite.pytest_args or []]]
     argv += ["-p", "bugs.pytest_plugin", "-p", "no:cacheprovider", "-q"]
+    if (suite.environment or {}).get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        # A suite may switch plugin autoloading off to start faster; the report log must still load.
+        argv += ["-p", "pytest_reportlog.plugin"]
     argv += [f"--junitxml={junit}", f"--report-log={report_log}", f"--atom-progress={progress}"]
     if args_file is not None:
         argv.append(f"@{args_file}")

@@ -143,3 +143,13 @@ def test_a_p0_fix_becomes_resolved_when_its_test_passes_on_the_fix(project, suit
     change = bug.status_changes.all()[0]
     assert change.automatic
     assert change.to_status == "resolved"
+
+
+def test_a_suite_without_plugin_autoload_still_gets_its_report_log(project, suite_for):
+    project.write("tests/test_a.py", "def test_a():\n    pass\n")
+    project.commit("tests")
+    suite = suite_for(project)
+    suite.environment = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    suite.save()
+    run = _run_inline(run_trigger(suite=suite, trigger=Run.Trigger.CLI))
+    assert (run.status, run.passed) == ("passed", 1)
