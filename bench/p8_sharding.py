@@ -2,7 +2,8 @@
 
 The generated tests sleep, so the speed-up measures the runner's parallelism (chord of shards,
 merge into one run), not the machine's cores. Each shard pays one pytest start-up; the suite turns
-plugin autoloading off (it needs none), as a suite registered by an admin can. Target: speed-up ≥ 3.2 (0.8 × N for N = 4).
+plugin autoloading off (it needs none), as a suite registered by an admin can.
+Target: speed-up ≥ 3.2 (0.8 N for N = 4).
 """
 
 from __future__ import annotations
