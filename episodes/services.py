@@ -50,57 +50,15 @@ UNTITLED = "Untitled session"
 TOPIC_COUNT = 5
 _WORD = re.compile(r"[^\W\d_]{4,}")
 _SPACES = re.compile(r"\s+")
+# Words too common to name a topic.
 _STOPWORDS = frozenset(
     [
-        "that",
-        "this",
-        "with",
-        "from",
-        "have",
-        "what",
-        "when",
-        "where",
-        "which",
-        "there",
-        "their",
-        "about",
-        "would",
-        "could",
-        "should",
-        "these",
-        "those",
-        "then",
-        "than",
-        "them",
-        "they",
-        "will",
-        "your",
-        "yours",
-        "into",
-        "just",
-        "also",
-        "been",
-        "were",
-        "being",
-        "some",
-        "more",
-        "most",
-        "such",
-        "only",
-        "over",
-        "very",
-        "here",
-        "after",
-        "before",
-        "because",
-        "while",
-        "please",
-        "thanks",
-        "thank",
-        "okay",
-        "sure",
+        "that", "this", "with", "from", "have", "what", "when", "where", "which", "there", "their", "about", "would", "could",
+        "should", "these", "those", "then", "than", "them", "they", "will", "your", "yours", "into", "just", "also", "been",
+        "were", "being", "some", "more", "most", "such", "only", "over", "very", "here", "after", "before", "because", "while",
+        "please", "thanks", "thank", "okay", "sure",
     ]
-)
+)  # fmt: skip
 
 
 # --- Ingestion ----------------------------------------------------------------------------------
