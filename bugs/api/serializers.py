@@ -15,8 +15,8 @@ def _text() -> serializers.CharField:
 
 
 class RegressionTestOutput(serializers.ModelSerializer[RegressionTest]):
-    latest_outcome = serializers.CharField(source="last_result.outcome", default=None)
-    latest_run = serializers.IntegerField(source="last_result.run_id", default=None)
+    latest_outcome = serializers.CharField(source="last_result.outcome", default=None, allow_null=True)
+    latest_run = serializers.IntegerField(source="last_result.run_id", default=None, allow_null=True)
 
     class Meta:
         model = RegressionTest
@@ -24,9 +24,9 @@ class RegressionTestOutput(serializers.ModelSerializer[RegressionTest]):
 
 
 class BugOutput(serializers.ModelSerializer[Bug]):
-    duplicate_of = serializers.CharField(source="duplicate_of.key", default=None)
-    assignee = serializers.CharField(source="assignee.username", default=None)
-    reporter = serializers.CharField(source="reporter.username", default=None)
+    duplicate_of = serializers.CharField(source="duplicate_of.key", default=None, allow_null=True)
+    assignee = serializers.CharField(source="assignee.username", default=None, allow_null=True)
+    reporter = serializers.CharField(source="reporter.username", default=None, allow_null=True)
     regression_tests = RegressionTestOutput(many=True)
 
     class Meta:
@@ -83,7 +83,7 @@ class ResultOutput(serializers.ModelSerializer[Result]):
 
 class RunOutput(serializers.ModelSerializer[Run]):
     suite = serializers.CharField(source="suite.name")
-    triggered_by = serializers.CharField(source="triggered_by.username", default=None)
+    triggered_by = serializers.CharField(source="triggered_by.username", default=None, allow_null=True)
 
     class Meta:
         model = Run
