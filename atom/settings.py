@@ -194,7 +194,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     # Fields named alike in several apps get distinct enum names.
-    "ENUM_NAME_OVERRIDES": {"CanvasKindEnum": "governance.models.CanvasKind"},
+    "ENUM_NAME_OVERRIDES": {"CanvasKindEnum": "governance.models.CanvasKind", "BugStatusEnum": "bugs.models.BugStatus"},
 }
 
 # --- Rate limits (django-ratelimit on the shared cache) ---------------------------------------
