@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 
-from episodes.embeddings import embedder_get, vector_from_bytes
+from episodes.embeddings import embedder_get
 from episodes.models import Episode, EpisodeStatus, MemoryIndexVersion
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -80,23 +80,32 @@ class AgentVectors:
         self.searchable = grown(self.searchable, (capacity,))  # type: ignore[assignment]
 
     def upsert(self, rows: list[tuple[int, bytes | memoryview, str, str, datetime, datetime, float]]) -> None:
-        """Insert or replace episodes given as (id, embedding sum, model, status, started_at, ended_at, importance)."""
+        """Insert or replace episodes given as (id, embedding sum, model, status, started_at, ended_at, importance).
+
+        Vectorised: one buffer for all the vectors, one normalisation, fancy-indexed assignment.
+        """
+        if not rows:
+            return
         self._grow(self.size + len(rows))
-        for episode_id, raw, model, status, started_at, ended_at, importance in rows:
-            row = self.rows.get(episode_id)
-            if row is None:
-                row = self.size
-                self.rows[episode_id] = row
+        width = self.dim * 4
+        # Vectors of another embedder (or of another size) are not comparable with today's queries.
+        usable = [model == self.model and len(raw) == width for _, raw, model, *_rest in rows]
+        buffer = b"".join(bytes(row[1]) if ok else bytes(width) for row, ok in zip(rows, usable, strict=True))
+        vectors = np.frombuffer(buffer, dtype="<f4").reshape(len(rows), self.dim).astype(np.float32)
+        norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+        positions = np.empty(len(rows), dtype=np.int64)
+        for index, row in enumerate(rows):
+            position = self.rows.get(row[0])
+            if position is None:
+                position = self.rows[row[0]] = self.size
                 self.size += 1
-            vector = vector_from_bytes(raw) if model == self.model else np.zeros(0, np.float32)
-            norm = float(np.linalg.norm(vector)) if vector.size == self.dim else 0.0
-            self.ids[row] = episode_id
-            self.matrix[row] = vector / norm if norm > 0 else 0.0
-            self.started_us[row] = epoch_us(started_at)
-            self.ended_us[row] = epoch_us(ended_at)
-            self.importance[row] = importance
-            # Vectors of another embedder are not comparable with today's queries: leave them out.
-            self.searchable[row] = norm > 0 and status in _SEARCHABLE
+            positions[index] = position
+        self.ids[positions] = [row[0] for row in rows]
+        self.matrix[positions] = vectors / np.where(norms > 0, norms, 1.0)[:, None]
+        self.started_us[positions] = [epoch_us(row[4]) for row in rows]
+        self.ended_us[positions] = [epoch_us(row[5]) for row in rows]
+        self.importance[positions] = [row[6] for row in rows]
+        self.searchable[positions] = (norms > 0) & np.array([row[3] in _SEARCHABLE for row in rows])
 
 
 class VectorIndex:
