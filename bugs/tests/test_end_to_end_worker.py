@@ -50,7 +50,7 @@ def test_a_bug_is_verified_by_a_run_then_reopened_by_a_breaking_commit(project, 
     project.write("tests/test_flaky.py", FLAKY_TEST)
     project.commit("The guard and its tests")
     suite = suite_for(project)
-    suite.environment = {"FLAKY_COUNTER": str(tmp_path / "flaky-counter")}
+    suite.environment["FLAKY_COUNTER"] = str(tmp_path / "flaky-counter")
     suite.save()
     bug_create(key="BUG-001", title="Unsigned tokens accepted", severity="P0", category="security")
     bug_create(key="BUG-002", title="Sometimes slow", severity="P2")

@@ -149,7 +149,6 @@ def test_a_suite_without_plugin_autoload_still_gets_its_report_log(project, suit
     project.write("tests/test_a.py", "def test_a():\n    pass\n")
     project.commit("tests")
     suite = suite_for(project)
-    suite.environment = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    suite.save()
+    assert suite.environment == {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     run = _run_inline(run_trigger(suite=suite, trigger=Run.Trigger.CLI))
     assert (run.status, run.passed) == ("passed", 1)
