@@ -11,10 +11,13 @@ from atom.testing import wait_until
 from episodes.models import Episode, Segment
 from episodes.tests.factories import make_agent
 from governance.models import Maturity
+from governance.services import action_map_seed
 
 
 @pytest.mark.worker
 def test_posted_interactions_become_episodes_retrievable_through_the_api(transactional_db, celery_worker_process, client_for):
+    # Transactional tests flush every table, the action map that governance's migration seeds included.
+    action_map_seed()
     agent = make_agent(maturity=Maturity.INTERN)
     client = client_for(agent.owner)
     start = timezone.now() - timedelta(hours=3)
@@ -35,5 +38,6 @@ def test_posted_interactions_become_episodes_retrievable_through_the_api(transac
     )
     episode = Episode.objects.get(agent=agent)
     assert list(Segment.objects.filter(episode=episode).order_by("order").values_list("seq_start", "seq_end")) == [(0, 1), (2, 2)]
-    body = client.get(f"/api/v1/agents/{agent.pk}/episodes/", {"mode": "semantic", "q": "deploy pipeline"}).json()
-    assert [row["id"] for row in body["results"]] == [episode.pk]
+    response = client.get(f"/api/v1/agents/{agent.pk}/episodes/", {"mode": "semantic", "q": "deploy pipeline"})
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()["results"]] == [episode.pk]
