@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from bugs.models import (
@@ -22,6 +24,7 @@ from bugs.models import (
     Result,
     Run,
     RunStatus,
+    Severity,
     SeverityPolicy,
 )
 
@@ -129,3 +132,53 @@ def triage_data(
         latest_run=run_latest_finished(),
         filters={k: v for k, v in (("severity", severities), ("status", statuses), ("key", keys)) if v},
     )
+
+
+def dashboard_open_bugs_by_day(*, days: int = 30, now: datetime | None = None) -> tuple[list[date], dict[str, list[int]]]:
+    """Open bugs of each severity at the end of each of the last ``days`` days, oldest first.
+
+    Two aggregate queries whatever the number of bugs: bugs discovered per day and bugs that left the
+    open statuses per day, summed up in order. A bug leaves on its resolution, or (closed without
+    verification: wont_fix, duplicate, documented, fixed) on its last update.
+    """
+    first = timezone.localdate(now or timezone.now()) - timedelta(days=days - 1)
+    opened = Bug.objects.annotate(day=TruncDate("discovered_at")).values("day", "severity").annotate(n=Count("pk")).order_by()
+    closed = (
+        Bug.objects.exclude(status__in=ACTIVE_STATUSES)
+        .annotate(day=TruncDate(Coalesce("resolved_at", "updated_at")))
+        .values("day", "severity")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    deltas = {severity: [0] * days for severity in Severity.values}
+    for rows, sign in ((opened, 1), (closed, -1)):
+        for row in rows:
+            index = max((row["day"] - first).days, 0)  # everything before the window is the starting level
+            if index < days and row["severity"] in deltas:
+                deltas[row["severity"]][index] += sign * row["n"]
+    return [first + timedelta(days=i) for i in range(days)], {s: list(accumulate(v)) for s, v in deltas.items()}
+
+
+def dashboard_sla_by_severity(*, now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Per severity, the bugs whose SLA clock runs and how many of them are past due: one query."""
+    counts = {severity: {"open": 0, "breached": 0} for severity in Severity.values}
+    rows = (
+        Bug.objects.filter(status__in=ACTIVE_STATUSES)
+        .values("severity")
+        .annotate(open=Count("pk"), breached=Count("pk", filter=Q(sla_due_at__lt=now or timezone.now())))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["severity"]] = {"open": row["open"], "breached": row["breached"]}
+    return counts
+
+
+def dashboard_run_pass_rates(*, limit: int = 20) -> list[dict[str, Any]]:
+    """The last finished runs, oldest first, with their pass rate (passed over passed, failed and errors)."""
+    fields = ("pk", "status", "passed", "failed", "errors", "skipped", "total", "commit_sha", "finished_at")
+    finished = Run.objects.filter(status__in=TERMINAL_RUN_STATUSES).exclude(status=RunStatus.CANCELLED)
+    rows: list[dict[str, Any]] = [dict(row) for row in finished.order_by("-id").values(*fields)[:limit]]
+    for row in rows:
+        decided = row["passed"] + row["failed"] + row["errors"]
+        row["pass_rate"] = row["passed"] / decided if decided else None
+    return rows[::-1]
