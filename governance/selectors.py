@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
+from django.db.models.functions import TruncHour
+from django.utils import timezone
 
 from atom.api.errors import NotFoundError
 from governance.models import (
     ActionMapVersion,
     ActionPolicy,
     Agent,
+    AgentState,
     AuditEntry,
     Canvas,
+    Decision,
+    Maturity,
     Proposal,
+    ProposalStatus,
 )
 
 AGENT_NOT_FOUND = "Agent not found."
@@ -129,3 +136,67 @@ def audit_list(**filters: Any) -> QuerySet[AuditEntry]:
     """The audit log, newest first, filtered on indexed columns (agent, action, outcome, maturity)."""
     allowed = {key: value for key, value in filters.items() if key in ("agent", "action", "outcome", "maturity")}
     return AuditEntry.objects.filter(**allowed).select_related("actor").order_by("-id")
+
+
+# How the dashboard groups audit outcomes: the action ran, waits for a human, or was refused.
+OUTCOME_GROUPS: dict[str, str] = {
+    Decision.EXECUTE: "allowed",
+    Decision.SUPERVISED: "allowed",
+    Decision.APPROVED: "allowed",
+    Decision.PROPOSAL: "proposed",
+    Decision.BLOCKED: "refused",
+    Decision.NOT_FOUND: "refused",
+    Decision.INACTIVE: "refused",
+    Decision.UNKNOWN_ACTION: "refused",
+    Decision.BUDGET_EXCEEDED: "refused",
+    Decision.RATE_LIMITED: "refused",
+    Decision.REJECTED: "refused",
+    Decision.FAILED: "failed",
+}
+
+
+def dashboard_agents_by_tier() -> dict[str, dict[str, int]]:
+    """Agents per tier, split into active and not active (paused or stopped): one query."""
+    counts = {tier: {"active": 0, "inactive": 0} for tier in Maturity.values}
+    rows = (
+        Agent.objects.values("maturity")
+        .annotate(active=Count("pk", filter=Q(state=AgentState.ACTIVE)), inactive=Count("pk", filter=~Q(state=AgentState.ACTIVE)))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["maturity"]] = {"active": row["active"], "inactive": row["inactive"]}
+    return counts
+
+
+def dashboard_proposals_waiting(*, now: datetime | None = None) -> dict[str, Any]:
+    """Pending proposals: how many, how many expire within the hour, and when the oldest was made."""
+    now = now or timezone.now()
+    return Proposal.objects.filter(status=ProposalStatus.PENDING).aggregate(
+        waiting=Count("pk"),
+        expiring_soon=Count("pk", filter=Q(expires_at__lt=now + timedelta(hours=1))),
+        oldest=Min("created_at"),
+    )
+
+
+def dashboard_actions_by_hour(*, hours: int = 24, now: datetime | None = None) -> tuple[list[datetime], dict[str, list[int]]]:
+    """Decisions of the last ``hours`` hours per hour, grouped as in OUTCOME_GROUPS, oldest hour first.
+
+    One aggregate query on the indexed ``created_at`` column, so it stays cheap on millions of rows.
+    """
+    end = (now or timezone.now()).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=hours)
+    slots = [start + timedelta(hours=i) for i in range(hours)]
+    series = {group: [0] * hours for group in ("allowed", "proposed", "refused", "failed")}
+    rows = (
+        AuditEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour", "outcome")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        index = int((row["hour"] - start).total_seconds() // 3600)
+        group = OUTCOME_GROUPS.get(row["outcome"])
+        if group and 0 <= index < hours:
+            series[group][index] += row["n"]
+    return slots, series

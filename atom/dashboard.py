@@ -1,0 +1,129 @@
+"""The operators' dashboard in the admin: what matters at a glance, drawn as SVG on the server.
+
+Wiring only: every figure comes from a selector of the app that owns the data (a fixed number of
+aggregate queries whatever the size of the tables); this module turns them into pygal charts. The
+charts carry no script and load nothing from the network (``js=[]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygal  # type: ignore[import-untyped]
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from pygal.style import Style  # type: ignore[import-untyped]
+
+from bugs import selectors as bug_selectors
+from governance import selectors as governance_selectors
+
+SEVERITY_COLOURS = {"P0": "#b91c1c", "P1": "#ea580c", "P2": "#ca8a04", "P3": "#6b7280"}
+TIER_COLOURS = {"STUDENT": "#6b7280", "INTERN": "#2563eb", "SUPERVISED": "#d97706", "AUTONOMOUS": "#059669"}
+OUTCOME_COLOURS = {"allowed": "#059669", "proposed": "#2563eb", "refused": "#b91c1c", "failed": "#6b7280"}
+
+
+def _style(colours: tuple[str, ...]) -> Style:
+    return Style(
+        background="transparent",
+        plot_background="#ffffff",
+        foreground="#333333",
+        foreground_strong="#111111",
+        foreground_subtle="#dddddd",
+        colors=colours,
+        font_family="system-ui, sans-serif",
+        label_font_size=11,
+        major_label_font_size=11,
+        legend_font_size=12,
+        title_font_size=14,
+        value_font_size=11,
+    )
+
+
+def _config(colours: tuple[str, ...], **options: Any) -> dict[str, Any]:
+    # js=[]: pygal would otherwise reference its tooltip script on a CDN.
+    return {"js": [], "style": _style(colours), "width": 640, "height": 300, "legend_at_bottom": True, "margin": 12, **options}
+
+
+def _svg(chart: Any) -> SafeString:
+    # pygal escapes every label it draws; the text comes from choices, dates and counts only.
+    return mark_safe(chart.render(disable_xml_declaration=True))  # noqa: S308
+
+
+def open_bugs_chart(now: Any) -> SafeString:
+    days, counts = bug_selectors.dashboard_open_bugs_by_day(days=30, now=now)
+    chart = pygal.StackedLine(
+        **_config(tuple(SEVERITY_COLOURS.values()), fill=True, show_dots=False, x_label_rotation=0, show_minor_x_labels=False),
+        title="Open bugs by severity, last 30 days",
+    )
+    chart.x_labels = [day.strftime("%d %b") for day in days]
+    chart.x_labels_major = chart.x_labels[::7]
+    for severity in SEVERITY_COLOURS:
+        chart.add(severity, counts[severity])
+    return _svg(chart)
+
+
+def sla_chart(now: Any) -> tuple[SafeString, int]:
+    counts = bug_selectors.dashboard_sla_by_severity(now=now)
+    chart = pygal.Bar(**_config(("#9ca3af", "#b91c1c"), print_values=True), title="SLA: open bugs and breaches")
+    chart.x_labels = list(counts)
+    chart.add("open", [row["open"] for row in counts.values()])
+    chart.add("SLA breached", [row["breached"] for row in counts.values()])
+    return _svg(chart), sum(row["breached"] for row in counts.values())
+
+
+def pass_rate_chart() -> tuple[SafeString, int]:
+    runs = bug_selectors.dashboard_run_pass_rates(limit=20)
+    chart = pygal.Bar(
+        **_config(("#059669",), range=(0, 100), print_values=True, show_legend=False), title="Pass rate per regression run (%)"
+    )
+    chart.x_labels = [f"#{run['pk']}" for run in runs]
+    chart.add("pass rate", [None if run["pass_rate"] is None else round(100 * run["pass_rate"], 1) for run in runs])
+    return _svg(chart), len(runs)
+
+
+def tier_chart() -> tuple[SafeString, int]:
+    counts = governance_selectors.dashboard_agents_by_tier()
+    chart = pygal.StackedBar(**_config(("#2563eb", "#d1d5db"), print_values=True), title="Agents by tier")
+    chart.x_labels = list(counts)
+    chart.add("active", [row["active"] for row in counts.values()])
+    chart.add("paused or stopped", [row["inactive"] for row in counts.values()])
+    return _svg(chart), sum(row["active"] + row["inactive"] for row in counts.values())
+
+
+def actions_chart(now: Any) -> tuple[SafeString, dict[str, int]]:
+    hours, series = governance_selectors.dashboard_actions_by_hour(hours=24, now=now)
+    chart = pygal.StackedBar(**_config(tuple(OUTCOME_COLOURS.values()), x_label_rotation=0), title="Agent actions per hour, last 24 hours")
+    chart.x_labels = [hour.strftime("%H:00") if index % 3 == 0 else "" for index, hour in enumerate(hours)]
+    for group in OUTCOME_COLOURS:
+        chart.add(group, series[group])
+    return _svg(chart), {group: sum(values) for group, values in series.items()}
+
+
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """The dashboard page: six panels, seven aggregate queries after authentication."""
+    now = timezone.now()
+    sla_svg, breaches = sla_chart(now)
+    pass_rate_svg, runs = pass_rate_chart()
+    tier_svg, agents = tier_chart()
+    actions_svg, action_totals = actions_chart(now)
+    proposals = governance_selectors.dashboard_proposals_waiting(now=now)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "charts": {
+            "open_bugs": open_bugs_chart(now),
+            "sla": sla_svg,
+            "pass_rate": pass_rate_svg,
+            "tiers": tier_svg,
+            "actions": actions_svg,
+        },
+        "breaches": breaches,
+        "runs": runs,
+        "agents": agents,
+        "action_totals": action_totals,
+        "proposals": proposals,
+    }
+    return TemplateResponse(request, "admin/dashboard.html", context)
