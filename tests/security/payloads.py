@@ -47,15 +47,15 @@ XSS = [
     "<svg onload=alert(1)>",
     "<iframe src=javascript:alert(1)></iframe>",
     "javascript:alert(document.cookie)",
-    "<a href=\"javascript:alert(1)\">x</a>",
+    '<a href="javascript:alert(1)">x</a>',
     "<body onload=alert(1)>",
-    "\"><script>alert(1)</script>",
+    '"><script>alert(1)</script>',
     "'><img src=x onerror=alert(1)>",
     "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
-    "<object data=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\"></object>",
+    '<object data="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="></object>',
     "<embed src=javascript:alert(1)>",
     "<style>@import 'http://evil.example/x.css';</style>",
-    "<div style=\"background:url(javascript:alert(1))\">",
+    '<div style="background:url(javascript:alert(1))">',
     "<scr<script>ipt>alert(1)</scr</script>ipt>",
     "%3Cscript%3Ealert(1)%3C/script%3E",
     "&lt;script&gt;alert(1)&lt;/script&gt;",
@@ -182,7 +182,7 @@ SCRIPT_BLOCKLIST_BYPASSES = [
     "new Function('return 1')()",
     "Function('x')()",
     "setTimeout('alert(1)', 0)",
-    "setInterval(\"alert(1)\", 10)",
+    'setInterval("alert(1)", 10)',
     "document.cookie",
     "DOCUMENT.COOKIE",
     "localStorage.getItem('t')",
@@ -229,7 +229,7 @@ XML_AND_FORMATS = [
 NOSQL_LDAP_HEADER = [
     "*)(uid=*))(|(uid=*",
     "admin)(&)",
-    "{\"$where\": \"sleep(1000)\"}",
+    '{"$where": "sleep(1000)"}',
     "';return true;var x='",
     "X-Forwarded-For: 127.0.0.1",
     "Host: evil.example",
@@ -248,18 +248,16 @@ REGEX_DOS = [
 ]
 
 
-def _nested(depth: int) -> Any:
-    value: Any = "x"
-    for _ in range(depth):
-        value = {"a": value}
-    return value
+class RawJSON(str):
+    """A payload that is already JSON text: nesting this deep cannot even be serialised by Python."""
 
 
-def _nested_list(depth: int) -> Any:
-    value: Any = "x"
-    for _ in range(depth):
-        value = [value]
-    return value
+def _nested(depth: int) -> RawJSON:
+    return RawJSON('{"a": ' * depth + '"x"' + "}" * depth)
+
+
+def _nested_list(depth: int) -> RawJSON:
+    return RawJSON("[" * depth + '"x"' + "]" * depth)
 
 
 DEEPLY_NESTED = [_nested(50), _nested(500), _nested(5_000), _nested_list(1_000), _nested_list(10_000)]
