@@ -289,9 +289,10 @@ class Result(models.Model):
     bugs = models.ManyToManyField(Bug, through="BugResult", related_name="results")
 
     class Meta:
-        ordering = ["run", "node_id"]
+        ordering = ["run_id", "node_id"]  # run_id, not run: ordering by the relation would join runs
+        # The one index: (run, node_id). Reads by node id go through the runs first (or the attachments),
+        # so a 55,000-row import maintains a single index.
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="bugs_result_unique")]
-        indexes = [models.Index(fields=["node_id", "run"], name="bugs_result_node_run")]
 
     def __str__(self) -> str:
         return f"{self.node_id}: {self.outcome}"

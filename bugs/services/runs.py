@@ -551,7 +551,7 @@ def _flaky_node_ids(run: Run) -> set[str]:
     flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
     if run.commit_sha:
         mixed = (
-            Result.objects.filter(run__commit_sha=run.commit_sha, node_id__in=ran_linked)
+            Result.objects.filter(run__in=Run.objects.filter(commit_sha=run.commit_sha).values("pk"), node_id__in=ran_linked)
             .values("node_id")
             .annotate(
                 passes=Count("pk", filter=Q(outcome=Outcome.PASSED)),
