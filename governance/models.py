@@ -154,6 +154,8 @@ class AuditEntry(models.Model):
             models.Index(fields=["outcome", "-id"], name="gov_audit_outcome_id"),
             models.Index(fields=["action", "-id"], name="gov_audit_action_id"),
             models.Index(fields=["maturity", "-id"], name="gov_audit_maturity_id"),
+            # The dashboard counts the last day's decisions per hour and outcome from this index alone.
+            models.Index(fields=["created_at", "outcome"], name="gov_audit_created_outcome"),
         ]
 
     def __str__(self) -> str:
