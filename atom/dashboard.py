@@ -44,7 +44,22 @@ def _style(colours: tuple[str, ...]) -> Style:
 
 def _config(colours: tuple[str, ...], **options: Any) -> dict[str, Any]:
     # js=[]: pygal would otherwise reference its tooltip script on a CDN.
-    return {"js": [], "style": _style(colours), "width": 640, "height": 300, "legend_at_bottom": True, "margin": 12, **options}
+    return {
+        "js": [], "style": _style(colours), "width": 640, "height": 300, "legend_at_bottom": True,
+        "margin": 12, "truncate_label": -1, "truncate_legend": -1, "print_zeroes": False, **options,
+    }  # fmt: skip
+
+
+def _count_ticks(largest: int) -> list[int]:
+    """Whole-number ticks (1, 2 or 5 times a power of ten, at most about six) for an axis of counts:
+    pygal would draw 0.2 steps for small ones."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            if largest / step <= 6:
+                return list(range(0, max(largest, 1) + step, step))
+        magnitude *= 10
 
 
 def _svg(chart: Any) -> SafeString:
@@ -55,11 +70,11 @@ def _svg(chart: Any) -> SafeString:
 def open_bugs_chart(now: Any) -> SafeString:
     days, counts = bug_selectors.dashboard_open_bugs_by_day(days=30, now=now)
     chart = pygal.StackedLine(
-        **_config(tuple(SEVERITY_COLOURS.values()), fill=True, show_dots=False, x_label_rotation=0, show_minor_x_labels=False),
-        title="Open bugs by severity, last 30 days",
+        **_config(tuple(SEVERITY_COLOURS.values()), fill=True, show_dots=False, x_label_rotation=0, show_minor_x_labels=False)
     )
     chart.x_labels = [day.strftime("%d %b") for day in days]
     chart.x_labels_major = chart.x_labels[::7]
+    chart.y_labels = _count_ticks(max(map(sum, zip(*counts.values(), strict=True)), default=0))
     for severity in SEVERITY_COLOURS:
         chart.add(severity, counts[severity])
     return _svg(chart)
@@ -67,8 +82,9 @@ def open_bugs_chart(now: Any) -> SafeString:
 
 def sla_chart(now: Any) -> tuple[SafeString, int]:
     counts = bug_selectors.dashboard_sla_by_severity(now=now)
-    chart = pygal.Bar(**_config(("#9ca3af", "#b91c1c"), print_values=True), title="SLA: open bugs and breaches")
+    chart = pygal.Bar(**_config(("#9ca3af", "#b91c1c"), print_values=True))
     chart.x_labels = list(counts)
+    chart.y_labels = _count_ticks(max(row["open"] for row in counts.values()))
     chart.add("open", [row["open"] for row in counts.values()])
     chart.add("SLA breached", [row["breached"] for row in counts.values()])
     return _svg(chart), sum(row["breached"] for row in counts.values())
@@ -76,9 +92,7 @@ def sla_chart(now: Any) -> tuple[SafeString, int]:
 
 def pass_rate_chart() -> tuple[SafeString, int]:
     runs = bug_selectors.dashboard_run_pass_rates(limit=20)
-    chart = pygal.Bar(
-        **_config(("#059669",), range=(0, 100), print_values=True, show_legend=False), title="Pass rate per regression run (%)"
-    )
+    chart = pygal.Bar(**_config(("#059669",), range=(0, 100), print_values=True, show_legend=False))
     chart.x_labels = [f"#{run['pk']}" for run in runs]
     chart.add("pass rate", [None if run["pass_rate"] is None else round(100 * run["pass_rate"], 1) for run in runs])
     return _svg(chart), len(runs)
@@ -86,8 +100,9 @@ def pass_rate_chart() -> tuple[SafeString, int]:
 
 def tier_chart() -> tuple[SafeString, int]:
     counts = governance_selectors.dashboard_agents_by_tier()
-    chart = pygal.StackedBar(**_config(("#2563eb", "#d1d5db"), print_values=True), title="Agents by tier")
+    chart = pygal.StackedBar(**_config(("#2563eb", "#d1d5db"), print_values=True))
     chart.x_labels = list(counts)
+    chart.y_labels = _count_ticks(max(row["active"] + row["inactive"] for row in counts.values()))
     chart.add("active", [row["active"] for row in counts.values()])
     chart.add("paused or stopped", [row["inactive"] for row in counts.values()])
     return _svg(chart), sum(row["active"] + row["inactive"] for row in counts.values())
@@ -95,8 +110,9 @@ def tier_chart() -> tuple[SafeString, int]:
 
 def actions_chart(now: Any) -> tuple[SafeString, dict[str, int]]:
     hours, series = governance_selectors.dashboard_actions_by_hour(hours=24, now=now)
-    chart = pygal.StackedBar(**_config(tuple(OUTCOME_COLOURS.values()), x_label_rotation=0), title="Agent actions per hour, last 24 hours")
+    chart = pygal.StackedBar(**_config(tuple(OUTCOME_COLOURS.values()), x_label_rotation=0))
     chart.x_labels = [hour.strftime("%H:00") if index % 3 == 0 else "" for index, hour in enumerate(hours)]
+    chart.y_labels = _count_ticks(max(map(sum, zip(*series.values(), strict=True)), default=0))
     for group in OUTCOME_COLOURS:
         chart.add(group, series[group])
     return _svg(chart), {group: sum(values) for group, values in series.items()}
