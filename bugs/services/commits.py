@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
+import subprocess  # nosec B404 - pytest runs from an argument list, never a shell
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -107,7 +107,7 @@ def regression_markers_collect(*, suite: Suite, timeout: int = 600) -> dict[str,
         out = Path(tmp) / "markers.json"
         argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", *[str(a) for a in suite.pytest_args or []]]
         argv += ["-p", "bugs.pytest_plugin", "-p", "no:cacheprovider", f"--atom-collect-regressions={out}"]
-        completed = subprocess.run(argv, cwd=checkout, env=pytest_env(suite), capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
+        completed = subprocess.run(argv, cwd=checkout, env=pytest_env(suite), capture_output=True, text=True, timeout=timeout, check=False)  # nosec B603  # noqa: S603
         if completed.returncode not in (0, 5) or not out.exists():
             raise DomainError(
                 f"Collecting the suite failed (exit {completed.returncode}):\n{completed.stdout[-2000:]}", code="COLLECT_FAILED"

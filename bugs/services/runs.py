@@ -21,7 +21,7 @@ import os
 import re
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 - pytest runs from an argument list, never a shell
 import sys
 import time
 from collections import defaultdict
@@ -348,7 +348,7 @@ def _pytest_execute(
     log_path = out_dir / "output.log"
     deadline = time.monotonic() + suite.timeout_seconds
     with open(log_path, "wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - argument list, no shell, validated node ids in a file
+        process = subprocess.Popen(  # noqa: S603  # nosec B603 - argument list, no shell, validated node ids
             argv,
             cwd=checkout,
             env=pytest_env(suite),
@@ -441,18 +441,15 @@ def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
             "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') "
             "FROM json_each(%s) WHERE true"
         )
+    # Table names come from model metadata, never from input; every value is a bound parameter.
+    columns = "run_id, node_id, outcome, duration_seconds, attempts, is_flaky, message, traceback"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in ("outcome", "duration_seconds", "attempts", "is_flaky", "message", "traceback"))
+    upsert = f"INSERT INTO {result_table} ({columns}) {source} ON CONFLICT (run_id, node_id) DO UPDATE SET {updates}"
+    attach = f"INSERT INTO {attach_table} (bug_id, result_id) SELECT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608
+    attach += f"JOIN {link_table} rt ON rt.node_id = r.node_id WHERE r.run_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {result_table} (run_id, node_id, outcome, duration_seconds, attempts, is_flaky, message, traceback) {source} "
-            "ON CONFLICT (run_id, node_id) DO UPDATE SET outcome = excluded.outcome, duration_seconds = excluded.duration_seconds, "
-            "attempts = excluded.attempts, is_flaky = excluded.is_flaky, message = excluded.message, traceback = excluded.traceback",
-            [run.pk, payload],
-        )
-        cursor.execute(
-            f"INSERT INTO {attach_table} (bug_id, result_id) SELECT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608
-            f"JOIN {link_table} rt ON rt.node_id = r.node_id WHERE r.run_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING",
-            [run.pk],
-        )
+        cursor.execute(upsert, [run.pk, payload])
+        cursor.execute(attach, [run.pk])
 
 
 # --- import -------------------------------------------------------------------------------------------
