@@ -444,9 +444,9 @@ def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
     # Table names come from model metadata, never from input; every value is a bound parameter.
     columns = "run_id, node_id, outcome, duration_seconds, attempts, is_flaky, message, traceback"
     updates = ", ".join(f"{c} = excluded.{c}" for c in ("outcome", "duration_seconds", "attempts", "is_flaky", "message", "traceback"))
-    upsert = f"INSERT INTO {result_table} ({columns}) {source} ON CONFLICT (run_id, node_id) DO UPDATE SET {updates}"
-    attach = f"INSERT INTO {attach_table} (bug_id, result_id) SELECT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608
-    attach += f"JOIN {link_table} rt ON rt.node_id = r.node_id WHERE r.run_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"
+    upsert = f"INSERT INTO {result_table} ({columns}) {source} ON CONFLICT (run_id, node_id) DO UPDATE SET {updates}"  # nosec B608
+    attach = f"INSERT INTO {attach_table} (bug_id, result_id) SELECT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
+    attach += f"JOIN {link_table} rt ON rt.node_id = r.node_id WHERE r.run_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(upsert, [run.pk, payload])
         cursor.execute(attach, [run.pk])
