@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -34,8 +35,20 @@ from governance.models import (
     SupervisionSession,
     SupervisionStatus,
 )
+from governance.selectors import OUTCOME_GROUPS
 
 TIER_COLOURS = {"STUDENT": "#6b7280", "INTERN": "#2563eb", "SUPERVISED": "#d97706", "AUTONOMOUS": "#059669"}
+GREEN, BLUE, RED, GREY, AMBER = "#059669", "#2563eb", "#b91c1c", "#6b7280", "#d97706"
+STATE_COLOURS: dict[str, str] = {AgentState.ACTIVE: GREEN, AgentState.PAUSED: AMBER, AgentState.STOPPED: RED}
+PROPOSAL_COLOURS: dict[str, str] = {
+    ProposalStatus.PENDING: BLUE,
+    ProposalStatus.APPROVED: GREEN,
+    ProposalStatus.EXECUTED: GREEN,
+    ProposalStatus.FAILED: RED,
+    ProposalStatus.REJECTED: GREY,
+    ProposalStatus.EXPIRED: GREY,
+}
+OUTCOME_COLOURS = {"allowed": GREEN, "proposed": BLUE, "refused": RED, "failed": GREY}
 
 
 class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
@@ -48,12 +61,22 @@ class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
         return len(self.object_list.values_list("pk", flat=True)[: self.CAP + 1])  # type: ignore[attr-defined]
 
 
-def tier_badge(maturity: str) -> SafeString:
+def badge(text: str, colour: str) -> SafeString:
     return format_html(
-        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:8px;font-weight:600">{}</span>',
-        TIER_COLOURS.get(maturity, "#000"),
-        maturity,
+        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:8px;font-weight:600;white-space:nowrap">{}</span>',
+        colour,
+        text,
     )
+
+
+def tier_badge(maturity: str) -> SafeString:
+    return badge(maturity, TIER_COLOURS.get(maturity, "#000"))
+
+
+def agent_link(agent_id: int | None, label: str) -> SafeString | str:
+    if agent_id is None:
+        return "-"
+    return format_html('<a href="{}">{}</a>', reverse("admin:governance_agent_change", args=[agent_id]), label)
 
 
 class ReasonForm(forms.Form):
@@ -75,9 +98,10 @@ class MaturityChangeInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["name", "owner", "tier", "confidence", "budget", "daily_spend_cap", "state", "updated_at"]
-    list_filter = ["maturity", "state"]
+    list_display = ["name", "owner", "tier", "confidence", "budget", "daily_spend_cap", "state_badge", "updated_at"]
+    list_filter = ["maturity", "state", "category"]
     search_fields = ["name", "owner__username"]
+    list_per_page = 100
     list_select_related = ["owner"]
     raw_id_fields = ["owner"]
     readonly_fields = ["maturity", "confidence", "state", "spent_today", "spend_day", "created_at", "updated_at"]
@@ -99,6 +123,10 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="tier", ordering="maturity")
     def tier(self, agent: Agent) -> SafeString:
         return tier_badge(agent.maturity)
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, agent: Agent) -> SafeString:
+        return badge(agent.get_state_display(), STATE_COLOURS.get(agent.state, GREY))
 
     def _set_state(self, request: HttpRequest, queryset: QuerySet[Agent], state: str) -> None:
         for agent in queryset:
@@ -198,10 +226,42 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Proposal)
 class ProposalAdmin(ReadOnlyAdmin):
-    list_display = ["id", "agent", "action", "complexity", "cost", "status", "reviewer", "created_at", "expires_at"]
-    list_filter = ["status"]
-    list_select_related = ["agent", "reviewer"]
+    """Pending first is the operator's queue; approval and rejection go through the services."""
+
+    list_display = [
+        "id",
+        "agent_tier",
+        "action",
+        "complexity",
+        "cost",
+        "status_badge",
+        "reviewer",
+        "created_at",
+        "expires_at",
+        "execution_link",
+    ]
+    list_filter = ["status", "agent__maturity"]
+    search_fields = ["action", "agent__name"]
+    list_select_related = ["agent", "reviewer", "execution"]
+    ordering = ["-id"]
+    list_per_page = 100
     actions = ["approve", "reject"]
+
+    @admin.display(description="agent", ordering="agent__name")
+    def agent_tier(self, proposal: Proposal) -> SafeString:
+        return format_html("{} {}", agent_link(proposal.agent_id, proposal.agent.name), tier_badge(proposal.agent.maturity))
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, proposal: Proposal) -> SafeString:
+        return badge(proposal.get_status_display(), PROPOSAL_COLOURS.get(proposal.status, GREY))
+
+    @admin.display(description="execution")
+    def execution_link(self, proposal: Proposal) -> SafeString | str:
+        execution = getattr(proposal, "execution", None)
+        if execution is None:
+            return "-"
+        url = reverse("admin:governance_actionexecution_change", args=[execution.pk])
+        return format_html('<a href="{}">#{} {}</a>', url, execution.pk, execution.get_status_display())
 
     def _decide(self, request: HttpRequest, queryset: QuerySet[Proposal], approve: bool) -> None:
         for proposal in queryset.filter(status=ProposalStatus.PENDING):
@@ -213,7 +273,14 @@ class ProposalAdmin(ReadOnlyAdmin):
             except DomainError as exc:
                 self.message_user(request, f"Proposal #{proposal.pk}: {exc.message}", messages.ERROR)
                 continue
-            self.message_user(request, f"Proposal #{decided.pk}: {decided.status}.")
+            execution = ActionExecution.objects.filter(proposal=decided).first()
+            if execution is None:
+                self.message_user(request, f"Proposal #{decided.pk}: {decided.status}.")
+                continue
+            url = reverse("admin:governance_actionexecution_change", args=[execution.pk])
+            self.message_user(
+                request, format_html('Proposal #{}: {}. <a href="{}">Execution #{}</a>', decided.pk, decided.status, url, execution.pk)
+            )
 
     @admin.action(description="Approve selected proposals (and execute)")
     def approve(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
@@ -228,32 +295,35 @@ class ProposalAdmin(ReadOnlyAdmin):
 class AuditEntryAdmin(ReadOnlyAdmin):
     """Fast on millions of rows: no full count, a capped paginator, filters on indexed columns only."""
 
-    list_display = [
-        "id",
-        "created_at",
-        "agent_id",
-        "actor",
-        "action",
-        "complexity",
-        "maturity",
-        "confidence",
-        "outcome",
-        "cost",
-        "request_id",
-    ]
+    list_display = ["id", "created_at", "agent_name", "actor", "action", "tier", "outcome_badge", "cost"]
     list_filter = ["outcome", "maturity"]
-    list_select_related = ["actor"]
+    list_select_related = ["actor", "agent"]
+    # Only the indexed action name, matched exactly: a contains-search would scan millions of rows.
+    search_fields = ["=action"]
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
     ordering = ["-id"]
     list_per_page = 100
 
+    @admin.display(description="agent")
+    def agent_name(self, entry: AuditEntry) -> SafeString | str:
+        return agent_link(entry.agent_id, entry.agent.name if entry.agent else "")
+
+    @admin.display(description="tier at decision", ordering="maturity")
+    def tier(self, entry: AuditEntry) -> SafeString | str:
+        return tier_badge(entry.maturity) if entry.maturity else "-"
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_badge(self, entry: AuditEntry) -> SafeString:
+        return badge(entry.get_outcome_display(), OUTCOME_COLOURS.get(OUTCOME_GROUPS.get(entry.outcome, ""), GREY))
+
 
 @admin.register(ActionExecution)
 class ActionExecutionAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_at", "agent", "action", "status", "cost", "proposal"]
     list_filter = ["status"]
+    search_fields = ["=action"]
     list_select_related = ["agent", "proposal"]
     show_full_result_count = False
     paginator = CappedCountPaginator

@@ -83,8 +83,13 @@ def test_an_operator_approves_an_interns_proposal_and_sees_it_executed(browser_p
     proposal.refresh_from_db()
     assert proposal.status == "executed"
     execution = ActionExecution.objects.get(proposal=proposal)
-    browser_page.goto("/admin/governance/actionexecution/")
-    assert "send_email" in browser_page.locator("#result_list").inner_text()
+    browser_page.click(f".messagelist a:has-text('Execution #{execution.pk}')")
+    browser_page.wait_for_url(f"**/admin/governance/actionexecution/{execution.pk}/change/")
+    assert "ops@example.com" in browser_page.locator("#content").inner_text()
+    browser_page.screenshot(path=artifact_path("execution.png"), full_page=True)
+    browser_page.goto("/admin/governance/agent/")
+    assert browser_page.locator("#result_list span", has_text="INTERN").count() == 1
+    browser_page.screenshot(path=artifact_path("agent-badges.png"), full_page=True)
     browser_page.goto("/admin/governance/auditentry/?outcome__exact=approved")
     assert "send_email" in browser_page.locator("#result_list").inner_text()
     browser_page.screenshot(path=artifact_path("audit-approved.png"), full_page=True)

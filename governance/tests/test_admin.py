@@ -150,3 +150,32 @@ def test_an_operator_creates_and_funds_an_agent_through_the_services(admin_clien
     assert response.status_code == 302
     agent.refresh_from_db()
     assert (agent.name, str(agent.budget)) == ("renamed", "30.00")
+
+
+def test_the_audit_list_costs_the_same_queries_for_ten_rows_or_a_hundred(admin_client_logged_in):
+    agents = [make_agent() for _ in range(5)]
+
+    def page_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client_logged_in.get("/admin/governance/auditentry/").status_code == 200
+        return len(queries)
+
+    AuditEntry.objects.bulk_create(AuditEntry(agent=agents[i % 5], action="read", outcome=Decision.EXECUTE) for i in range(10))
+    few = page_queries()
+    AuditEntry.objects.bulk_create(AuditEntry(agent=agents[i % 5], action="read", outcome=Decision.BLOCKED) for i in range(90))
+    assert page_queries() == few
+
+
+def test_the_proposal_list_shows_tier_and_status_badges_and_links_the_execution(admin_client_logged_in, client_for):
+    agent = make_agent(maturity=Maturity.INTERN)
+    client_for(agent.owner).post(f"/api/v1/agents/{agent.pk}/actions/", {"action": "send_message", "params": {"to": "x"}}, format="json")
+    proposal = Proposal.objects.get()
+    page = admin_client_logged_in.get("/admin/governance/proposal/").content.decode()
+    assert "INTERN</span>" in page
+    assert "Pending</span>" in page
+    response = _act(admin_client_logged_in, "proposal", "approve", [proposal.pk])
+    execution = ActionExecution.objects.get()
+    assert response.status_code == 302
+    page = admin_client_logged_in.get("/admin/governance/proposal/").content.decode()
+    assert f'/admin/governance/actionexecution/{execution.pk}/change/"' in page
+    assert "Executed</span>" in page
