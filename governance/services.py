@@ -26,6 +26,7 @@ from django.db.models import DecimalField, F, Value
 from django.db.models.functions import Greatest, Least, Round
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
+from tqdm import tqdm
 
 from atom.api.errors import ConflictError, DomainError, ForbiddenError, NotFoundError, RateLimitedError
 from atom.api.ratelimit import rate_limit_enforce
@@ -1366,7 +1367,7 @@ def _demo_activity(*, owner: Any, agents: list[Agent]) -> None:
                 continue  # a refusal is part of the demo; its audit row is written
 
 
-def _audit_history_insert(*, rows: list[tuple[Any, ...]]) -> None:
+def _audit_history_insert(*, rows: list[tuple[Any, ...]], stdout: TextIO) -> None:
     """Insert past audit rows with their own times.
 
     ``created_at`` is set on insert by the ORM (auto_now_add) and the table refuses updates, so the
@@ -1378,9 +1379,11 @@ def _audit_history_insert(*, rows: list[tuple[Any, ...]]) -> None:
     quote = connection.ops.quote_name
     table = quote(AuditEntry._meta.db_table)
     sql = f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, tqdm(total=len(rows), desc="governance: audit history", unit=" rows", file=stdout) as bar:
         for start in range(0, len(rows), 5_000):
-            cursor.executemany(sql, rows[start : start + 5_000])
+            chunk = rows[start : start + 5_000]
+            cursor.executemany(sql, chunk)
+            bar.update(len(chunk))
 
 
 def _demo_large_seed(*, owner: Any, stdout: TextIO) -> None:
@@ -1421,7 +1424,7 @@ def _demo_large_seed(*, owner: Any, stdout: TextIO) -> None:
                 agent.pk, owner.pk, action, policies[action], agent.maturity, agent.confidence,
                 randomness.choices(outcomes, weights)[0], "demo history", ZERO, "", adapt(now - timedelta(seconds=seconds)),
             ))  # fmt: skip
-        _audit_history_insert(rows=rows)
+        _audit_history_insert(rows=rows, stdout=stdout)
         interns = [agent for agent in agents if agent.maturity == Maturity.INTERN]
         Proposal.objects.bulk_create(
             Proposal(
