@@ -20,6 +20,7 @@ from bugs.models import (
     TERMINAL_RUN_STATUSES,
     Bug,
     BugResult,
+    BugStatus,
     RegressionTest,
     Result,
     Run,
@@ -134,17 +135,21 @@ def triage_data(
     )
 
 
+CLOSED_STATUSES = (BugStatus.RESOLVED, BugStatus.WONT_FIX, BugStatus.DUPLICATE, BugStatus.DOCUMENTED)
+
+
 def dashboard_open_bugs_by_day(*, days: int = 30, now: datetime | None = None) -> tuple[list[date], dict[str, list[int]]]:
     """Open bugs of each severity at the end of each of the last ``days`` days, oldest first.
 
-    Two aggregate queries whatever the number of bugs: bugs discovered per day and bugs that left the
-    open statuses per day, summed up in order. A bug leaves on its resolution, or (closed without
-    verification: wont_fix, duplicate, documented, fixed) on its last update.
+    A bug is open until it is closed: resolved (verified by a run), or closed without verification
+    (wont_fix, duplicate, documented); a fixed bug still waits for its verifying run. Two aggregate
+    queries whatever the number of bugs: bugs discovered per day and bugs closed per day (on their
+    resolution, else on their last update), summed up in order.
     """
     first = timezone.localdate(now or timezone.now()) - timedelta(days=days - 1)
     opened = Bug.objects.annotate(day=TruncDate("discovered_at")).values("day", "severity").annotate(n=Count("pk")).order_by()
     closed = (
-        Bug.objects.exclude(status__in=ACTIVE_STATUSES)
+        Bug.objects.filter(status__in=CLOSED_STATUSES)
         .annotate(day=TruncDate(Coalesce("resolved_at", "updated_at")))
         .values("day", "severity")
         .annotate(n=Count("pk"))
