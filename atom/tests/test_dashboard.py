@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from atom.tests.factories import dashboard_data_fill
 from bugs.models import Bug, Run
 from bugs.selectors import dashboard_open_bugs_by_day, dashboard_run_pass_rates, dashboard_sla_by_severity
 from bugs.tests.factories import BugFactory, RunFactory, SuiteFactory
-from governance.models import AuditEntry, Decision, Maturity, Proposal
+from governance.models import AuditEntry, Decision, Proposal
 from governance.tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,35 +23,13 @@ pytestmark = pytest.mark.django_db
 DASHBOARD_QUERIES = 9
 
 
-def _fill(size: int) -> None:
-    """``size`` of everything the dashboard shows, spread over the last days."""
-    now = timezone.now()
-    agents = [AgentFactory(maturity=tier) for tier in Maturity.values for _ in range(max(size // 4, 1))]
-    for index in range(size):
-        discovered = now - timedelta(days=index % 20, hours=1)
-        bug = BugFactory(severity=f"P{index % 4}", discovered_at=discovered, sla_due_at=discovered + timedelta(days=3))
-        if index % 3 == 0:
-            Bug.objects.filter(pk=bug.pk).update(status="wont_fix", resolved_at=discovered + timedelta(days=1))
-    suite = SuiteFactory(name="atom")
-    RunFactory.create_batch(size, suite=suite, status="passed", passed=9, failed=1, total=10, done=10)
-    agent = agents[0]
-    outcomes = [Decision.EXECUTE, Decision.BLOCKED, Decision.PROPOSAL, Decision.BUDGET_EXCEEDED]
-    AuditEntry.objects.bulk_create(
-        AuditEntry(agent=agent, action="read", outcome=outcomes[index % len(outcomes)]) for index in range(size * 5)
-    )
-    Proposal.objects.bulk_create(
-        Proposal(agent=agent, requested_by=agent.owner, action="send_email", complexity=3, expires_at=now + timedelta(hours=2))
-        for _ in range(size)
-    )
-
-
 @pytest.fixture
 def operator(django_user_model):
     return django_user_model.objects.create_superuser(username="boss", password="correct horse battery staple")
 
 
 def test_the_dashboard_draws_every_panel_as_inline_svg(client, operator):
-    _fill(8)
+    dashboard_data_fill(8)
     client.force_login(operator)
     response = client.get("/admin/dashboard/")
     assert response.status_code == 200
@@ -67,10 +46,10 @@ def test_the_dashboard_draws_every_panel_as_inline_svg(client, operator):
 
 def test_the_query_count_does_not_grow_with_the_data(client, operator, django_assert_num_queries):
     client.force_login(operator)
-    _fill(2)
+    dashboard_data_fill(2)
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get("/admin/dashboard/").status_code == 200
-    _fill(40)
+    dashboard_data_fill(40)
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert client.get("/admin/dashboard/").status_code == 200
 
@@ -105,6 +84,13 @@ def test_open_bugs_count_from_discovery_until_they_leave_the_open_statuses():
     assert counts["P0"] == [0, 1, 1, 1, 1]
     assert counts["P1"] == [1, 1, 1, 0, 0]  # opened before the window: counted from its first day
     assert counts["P3"] == [0] * 5
+
+
+def test_a_fixed_bug_stays_open_until_a_run_verifies_it():
+    now = timezone.now()
+    fixed = BugFactory(severity="P2", discovered_at=now - timedelta(days=2))
+    Bug.objects.filter(pk=fixed.pk).update(status="fixed", fix_commit="a" * 40)
+    assert dashboard_open_bugs_by_day(days=3, now=now)[1]["P2"] == [1, 1, 1]
 
 
 def test_sla_breaches_count_only_bugs_whose_clock_runs():
