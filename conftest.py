@@ -137,6 +137,11 @@ def browser_page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         finally:
             context.close()
             browser.close()
+            # Database work done by the test while Playwright's loop ran used connections of that
+            # context; left open, they keep PostgreSQL from dropping the test database at the end.
+            from django.db import connections
+
+            connections.close_all()
 
 
 @pytest.fixture
