@@ -144,6 +144,7 @@ def test_a_bad_value_stops_start_up_naming_the_variable():
     assert "ATOM_JWT_ACCESS_MINUTES must be an integer" in result.stderr
 
 
+@pytest.mark.regression("BUG-011", "BUG-017")
 def test_check_deploy_is_clean_under_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
     assert result.returncode == 0, result.stdout + result.stderr

@@ -203,7 +203,7 @@ def test_the_broker_down_at_enqueue_is_a_503_and_the_run_is_not_left_queued(
     assert Run.objects.get().status == "error"
 
 
-@pytest.mark.regression("BUG-003")
+@pytest.mark.regression("BUG-006")
 @pytest.mark.parametrize(
     ("query", "content_type"), [("", "text/markdown"), ("?format=json", "application/json"), ("?format=csv", "text/csv")]
 )

@@ -31,7 +31,7 @@ def test_a_multi_line_field_round_trips(text):
     assert bug.fields["fix_strategy"] == "after"
 
 
-@pytest.mark.regression("BUG-006")
+@pytest.mark.regression("BUG-009")
 def test_a_heading_inside_a_field_stays_in_the_field():
     document = "\n".join(["### BUG-001: Title", _field("Description", "first\n### BUG-002: not a bug\n## Not a section"), ""])
     (bug,) = triage_parse(document)

@@ -66,7 +66,7 @@ def test_it_attaches_results_to_every_bug_linking_the_node_id_once(project, suit
     assert set(BugResult.objects.values_list("bug__key", flat=True)) == {"BUG-001", "BUG-002"}
 
 
-@pytest.mark.regression("BUG-001", "BUG-002")
+@pytest.mark.regression("BUG-004", "BUG-005")
 def test_a_hanging_test_times_out_and_keeps_partial_results(project, suite_for):
     project.write(
         "tests/test_a.py",

@@ -19,6 +19,7 @@ def test_vectors_are_unit_length_float32_and_empty_text_is_zero():
     assert np.allclose(np.linalg.norm(vectors, axis=1), [1, 0, 1], atol=1e-5)
 
 
+@pytest.mark.regression("BUG-019")
 def test_a_batch_of_only_empty_texts_gives_zero_vectors():
     assert not HashingEmbedder(32).embed(["", "!!"]).any()
 

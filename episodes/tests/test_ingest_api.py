@@ -162,6 +162,7 @@ def test_nothing_is_queued_when_the_transaction_rolls_back(agent, client, django
     delay.assert_not_called()
 
 
+@pytest.mark.regression("BUG-020")
 def test_a_broker_outage_after_commit_keeps_the_batch_and_answers_202(agent, client, django_capture_on_commit_callbacks):
     from kombu.exceptions import OperationalError
 

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.django_db
 HUGE = "3298155756605586144231424"
 
 
+@pytest.mark.regression("BUG-018")
 @pytest.mark.parametrize(
     ("method", "path"),
     [

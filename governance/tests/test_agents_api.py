@@ -100,6 +100,7 @@ def _nested(depth):
     return value
 
 
+@pytest.mark.regression("BUG-012")
 @pytest.mark.parametrize(
     "params",
     [{"a": "nul\x00byte"}, {"nul\x00key": 1}, {"deep": _nested(25)}, {"big": "x" * 70_000}, ["not", "an", "object"]],
@@ -124,6 +125,7 @@ def test_a_canvas_cannot_be_created_for_another_owners_agent(client_for, other_u
     assert not Canvas.objects.exists()
 
 
+@pytest.mark.regression("BUG-015")
 @pytest.mark.parametrize(
     "path", ["/api/v1/agents/", "/api/v1/agents/{id}/", "/api/v1/agents/{id}/actions/", "/api/v1/canvases/", "/api/v1/proposals/1/approve/"]
 )
@@ -133,6 +135,7 @@ def test_options_never_answers_500(path, client_for):
     assert response.status_code in (200, 405)
 
 
+@pytest.mark.regression("BUG-014")
 @pytest.mark.parametrize("agent_id", ["9223372036854775808", "3298155756605586144231424"])
 def test_an_agent_id_beyond_64_bits_is_simply_not_found(agent_id, client_for, user):
     from atom.api.errors import NotFoundError

@@ -43,6 +43,7 @@ def test_canvas_javascript_stays_unproposable_whatever_the_admin_sets():
     assert action_policy_save(name="canvas_execute_javascript", complexity=4, proposable=True).proposable is False
 
 
+@pytest.mark.regression("BUG-013")
 def test_decisions_still_come_from_the_database_when_the_shared_cache_is_down(monkeypatch, client_for):
     from django.core.cache import cache
 

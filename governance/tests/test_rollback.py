@@ -26,6 +26,7 @@ def test_a_crash_while_executing_leaves_the_budget_untouched(monkeypatch):
     assert not ActionExecution.objects.exists()
 
 
+@pytest.mark.regression("BUG-016")
 def test_a_crash_while_executing_an_approved_proposal_leaves_it_pending(monkeypatch):
     agent = make_agent(maturity=Maturity.INTERN)
     proposal = services.proposal_create(agent=agent, actor=agent.owner, action="send_email", complexity=3, params={}, cost=Decimal("1.00"))
