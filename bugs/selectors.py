@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from atom.dbfunctions import utc_period_key, utc_period_name
 from bugs.models import (
     ACTIVE_STATUSES,
     DEFAULT_SLA_HOURS,
@@ -146,21 +147,23 @@ def dashboard_open_bugs_by_day(*, days: int = 30, now: datetime | None = None) -
     queries whatever the number of bugs: bugs discovered per day and bugs closed per day (on their
     resolution, else on their last update), summed up in order.
     """
-    first = timezone.localdate(now or timezone.now()) - timedelta(days=days - 1)
-    opened = Bug.objects.annotate(day=TruncDate("discovered_at")).values("day", "severity").annotate(n=Count("pk")).order_by()
+    first = (now or timezone.now()).astimezone(UTC).date() - timedelta(days=days - 1)
+    index_of = {(first + timedelta(days=i)).isoformat(): i for i in range(days)}
+    opened = Bug.objects.annotate(day=utc_period_key("discovered_at", period="day")).values_list("day", "severity").annotate(n=Count("pk"))
     closed = (
         Bug.objects.filter(status__in=CLOSED_STATUSES)
-        .annotate(day=TruncDate(Coalesce("resolved_at", "updated_at")))
-        .values("day", "severity")
+        .annotate(day=utc_period_key(Coalesce("resolved_at", "updated_at"), period="day"))
+        .values_list("day", "severity")
         .annotate(n=Count("pk"))
-        .order_by()
     )
     deltas = {severity: [0] * days for severity in Severity.values}
-    for rows, sign in ((opened, 1), (closed, -1)):
-        for row in rows:
-            index = max((row["day"] - first).days, 0)  # everything before the window is the starting level
-            if index < days and row["severity"] in deltas:
-                deltas[row["severity"]][index] += sign * row["n"]
+    for rows, sign in ((opened.order_by(), 1), (closed.order_by(), -1)):
+        for day, severity, count in rows:
+            name = utc_period_name(day, period="day")
+            # Everything before the window is the starting level; anything after it is left out.
+            index = index_of.get(name, 0 if name < first.isoformat() else days)
+            if index < days and severity in deltas:
+                deltas[severity][index] += sign * count
     return [first + timedelta(days=i) for i in range(days)], {s: list(accumulate(v)) for s, v in deltas.items()}
 
 
