@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Count, Min, Q, QuerySet
-from django.db.models.functions import Substr, TruncHour
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from atom.api.errors import NotFoundError
+from atom.dbfunctions import utc_period_key, utc_period_name
 from governance.models import (
     ActionMapVersion,
     ActionPolicy,
@@ -178,41 +178,25 @@ def dashboard_proposals_waiting(*, now: datetime | None = None) -> dict[str, Any
     )
 
 
-def _hour_key() -> Any:
-    """An expression naming the UTC hour of ``created_at`` ("YYYY-MM-DD HH" on SQLite).
-
-    SQLite stores datetimes as UTC text, so a prefix of it is the hour, read straight from the
-    (created_at, outcome) index; Django's TruncHour there is a Python function called on every row,
-    several times slower. Other databases truncate natively.
-    """
-    if connection.vendor == "sqlite":
-        return Substr("created_at", 1, 13, output_field=CharField())
-    return TruncHour("created_at", tzinfo=UTC)
-
-
-def _hour_name(value: Any) -> str:
-    return value if isinstance(value, str) else value.astimezone(UTC).strftime("%Y-%m-%d %H")
-
-
 def dashboard_actions_by_hour(*, hours: int = 24, now: datetime | None = None) -> tuple[list[datetime], dict[str, list[int]]]:
     """Decisions of the last ``hours`` hours per hour, grouped as in OUTCOME_GROUPS, oldest hour first.
 
-    One aggregate query over an index range, whatever the size of the audit log.
+    One aggregate query over the (created_at, outcome) index, whatever the size of the audit log.
     """
     end = (now or timezone.now()).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=hours)
     slots = [start + timedelta(hours=i) for i in range(hours)]
-    index_of = {_hour_name(slot): index for index, slot in enumerate(slots)}
+    index_of = {utc_period_name(slot, period="hour"): index for index, slot in enumerate(slots)}
     series = {group: [0] * hours for group in ("allowed", "proposed", "refused", "failed")}
     rows = (
         AuditEntry.objects.filter(created_at__gte=start, created_at__lt=end)
-        .annotate(hour=_hour_key())
+        .annotate(hour=utc_period_key("created_at", period="hour"))
         .values_list("hour", "outcome")
         .annotate(n=Count("*"))
         .order_by()
     )
     for hour, outcome, count in rows:
-        group, index = OUTCOME_GROUPS.get(outcome), index_of.get(_hour_name(hour))
+        group, index = OUTCOME_GROUPS.get(outcome), index_of.get(utc_period_name(hour, period="hour"))
         if group and index is not None:
             series[group][index] += count
     return slots, series
