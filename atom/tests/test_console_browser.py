@@ -16,7 +16,7 @@ from bugs.models import Bug, RegressionTest, Run, Suite
 from bugs.services import bug_create
 from governance.models import ActionExecution, AuditEntry, Maturity
 from governance.services import action_map_seed, agent_action_request
-from governance.tests.factories import AgentFactory
+from governance.tests.factories import make_agent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +66,7 @@ def test_the_dashboard_is_linked_from_the_index_and_draws_every_chart(browser_pa
 
 def test_an_operator_approves_an_interns_proposal_and_sees_it_executed(browser_page, admin_login, artifact_path, user):
     action_map_seed()
-    agent = AgentFactory(owner=user, maturity=Maturity.INTERN, name="intern-mailer")
+    agent = make_agent(owner=user, maturity=Maturity.INTERN, name="intern-mailer")
     params = {"to": "ops@example.com"}
     outcome = agent_action_request(actor=user, agent_id=agent.pk, action="send_email", params=params, cost=Decimal("1.00"))
     proposal = outcome.proposal

@@ -12,9 +12,9 @@ from django.utils import timezone
 from atom.tests.factories import dashboard_data_fill
 from bugs.models import Bug, Run
 from bugs.selectors import dashboard_open_bugs_by_day, dashboard_run_pass_rates, dashboard_sla_by_severity
-from bugs.tests.factories import BugFactory, RunFactory, SuiteFactory
+from bugs.tests.factories import SuiteFactory, make_bug, make_run
 from governance.models import AuditEntry, Decision, Proposal
-from governance.tests.factories import AgentFactory
+from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
 
@@ -76,8 +76,8 @@ def test_the_admin_index_links_to_the_dashboard(client, operator):
 
 def test_open_bugs_count_from_discovery_until_they_leave_the_open_statuses():
     now = timezone.now()
-    BugFactory(severity="P0", discovered_at=now - timedelta(days=3))
-    closed = BugFactory(severity="P1", discovered_at=now - timedelta(days=40))
+    make_bug(severity="P0", discovered_at=now - timedelta(days=3))
+    closed = make_bug(severity="P1", discovered_at=now - timedelta(days=40))
     Bug.objects.filter(pk=closed.pk).update(status="wont_fix", resolved_at=now - timedelta(days=1))
     days, counts = dashboard_open_bugs_by_day(days=5, now=now)
     assert days[-1] == timezone.localdate(now)
@@ -88,7 +88,7 @@ def test_open_bugs_count_from_discovery_until_they_leave_the_open_statuses():
 
 def test_a_fixed_bug_stays_open_until_a_run_verifies_it():
     now = timezone.now()
-    fixed = BugFactory(severity="P2", discovered_at=now - timedelta(days=2))
+    fixed = make_bug(severity="P2", discovered_at=now - timedelta(days=2))
     Bug.objects.filter(pk=fixed.pk).update(status="fixed", fix_commit="a" * 40)
     assert dashboard_open_bugs_by_day(days=3, now=now)[1]["P2"] == [1, 1, 1]
 
@@ -96,9 +96,9 @@ def test_a_fixed_bug_stays_open_until_a_run_verifies_it():
 def test_sla_breaches_count_only_bugs_whose_clock_runs():
     now = timezone.now()
     earlier = now - timedelta(days=2)
-    BugFactory(severity="P0", discovered_at=earlier, sla_due_at=now - timedelta(hours=1))
-    BugFactory(severity="P0", discovered_at=earlier, sla_due_at=now + timedelta(hours=1))
-    BugFactory(severity="P0", discovered_at=earlier, status="documented", sla_due_at=now - timedelta(hours=1))
+    make_bug(severity="P0", discovered_at=earlier, sla_due_at=now - timedelta(hours=1))
+    make_bug(severity="P0", discovered_at=earlier, sla_due_at=now + timedelta(hours=1))
+    make_bug(severity="P0", discovered_at=earlier, status="documented", sla_due_at=now - timedelta(hours=1))
     counts = dashboard_sla_by_severity(now=now)
     assert counts["P0"] == {"open": 2, "breached": 1}
     assert counts["P2"] == {"open": 0, "breached": 0}
@@ -106,10 +106,10 @@ def test_sla_breaches_count_only_bugs_whose_clock_runs():
 
 def test_pass_rates_cover_finished_runs_oldest_first():
     suite = SuiteFactory(name="atom")
-    first = RunFactory(suite=suite, status="failed", passed=3, failed=1)
-    RunFactory(suite=suite, status="running")
-    RunFactory(suite=suite, status="cancelled")
-    last = RunFactory(suite=suite, status="error", passed=0, failed=0, errors=0)
+    first = make_run(suite=suite, status="failed", passed=3, failed=1)
+    make_run(suite=suite, status="running")
+    make_run(suite=suite, status="cancelled")
+    last = make_run(suite=suite, status="error", passed=0, failed=0, errors=0)
     rows = dashboard_run_pass_rates(limit=10)
     assert [row["pk"] for row in rows] == [first.pk, last.pk]
     assert rows[0]["pass_rate"] == 0.75
@@ -120,8 +120,8 @@ def test_pass_rates_cover_finished_runs_oldest_first():
 def test_agents_by_tier_split_active_from_paused():
     from governance.selectors import dashboard_agents_by_tier
 
-    AgentFactory(maturity="INTERN")
-    AgentFactory(maturity="INTERN", state="paused")
+    make_agent(maturity="INTERN")
+    make_agent(maturity="INTERN", state="paused")
     counts = dashboard_agents_by_tier()
     assert counts["INTERN"] == {"active": 1, "inactive": 1}
     assert counts["AUTONOMOUS"] == {"active": 0, "inactive": 0}
@@ -130,7 +130,7 @@ def test_agents_by_tier_split_active_from_paused():
 def test_actions_per_hour_group_outcomes_and_ignore_older_rows():
     from governance.selectors import dashboard_actions_by_hour
 
-    agent = AgentFactory()
+    agent = make_agent()
     AuditEntry.objects.bulk_create(
         AuditEntry(agent=agent, action="read", outcome=outcome, cost=Decimal("0"))
         for outcome in (Decision.EXECUTE, Decision.SUPERVISED, Decision.BLOCKED, Decision.RATE_LIMITED, Decision.PROPOSAL)
@@ -147,7 +147,7 @@ def test_actions_per_hour_group_outcomes_and_ignore_older_rows():
 def test_proposals_waiting_counts_pending_only():
     from governance.selectors import dashboard_proposals_waiting
 
-    agent = AgentFactory()
+    agent = make_agent()
     now = timezone.now()
     for status, expires in (("pending", 30), ("pending", 300), ("rejected", 30)):
         Proposal.objects.create(
