@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench migrate clean browser-deps
+.PHONY: run test lint format bench migrate clean browser-deps verify report
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,10 +53,20 @@ browser-deps:
 	      || echo "Could not install chromium: browser tests will skip (and fail under CI)"; \
 	  else echo "Chromium not installed and cannot be installed here: browser tests will skip"; fi; }
 
-## test: venv, dev install, lint, migrations check, the whole pytest suite
+## test: venv, dev install, lint, migrations check, the whole pytest suite, then the hardening loop
 test: lint browser-deps
 	$(PY) manage.py makemigrations --check --dry-run --settings atom.settings_test
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) verify
+
+## verify: Atom's own catalog through Atom's own loop (commits, real runner and worker, report); fails on
+## a failing regression test, an unresolved P0, or a stale docs/bug_triage_report.md
+verify: $(VENV)/.dev-installed
+	bin/verify-hardening --check
+
+## report: the same loop, refreshing docs/bug_triage_report.md
+report: $(VENV)/.dev-installed
+	bin/verify-hardening --write
 
 ## bench: the benchmarks of bench/ (ONLY=P4 runs one, BENCH_SCALE=0.1 shrinks the data)
 bench: $(VENV)/.dev-installed

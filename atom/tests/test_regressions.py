@@ -13,7 +13,6 @@ REFRESH = "/api/v1/auth/token/refresh/"
 
 
 @pytest.mark.regression("BUG-001")
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_p0_security_refresh_token_replay_regression(user, settings):
     """BUG-001 (P0, security): one refresh token could be spent many times at once.
