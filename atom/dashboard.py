@@ -13,6 +13,7 @@ import pygal  # type: ignore[import-untyped]
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style  # type: ignore[import-untyped]
@@ -62,6 +63,15 @@ def _count_ticks(largest: int) -> list[int]:
         magnitude *= 10
 
 
+def _top(url: str) -> dict[str, str]:
+    # A bar is a plain SVG link (no script): it opens the admin list behind the figure.
+    return {"href": url, "target": "_top"}
+
+
+def _link(name: str, pk: int) -> dict[str, str]:
+    return _top(reverse(name, args=[pk]))
+
+
 def _svg(chart: Any) -> SafeString:
     # pygal escapes every label it draws; the text comes from choices, dates and counts only.
     return mark_safe(chart.render(disable_xml_declaration=True))  # noqa: S308
@@ -85,16 +95,24 @@ def sla_chart(now: Any) -> tuple[SafeString, int]:
     chart = pygal.Bar(**_config(("#9ca3af", "#b91c1c"), print_values=True))
     chart.x_labels = list(counts)
     chart.y_labels = _count_ticks(max(row["open"] for row in counts.values()))
-    chart.add("open", [row["open"] for row in counts.values()])
-    chart.add("SLA breached", [row["breached"] for row in counts.values()])
+    bugs = reverse("admin:bugs_bug_changelist")
+    chart.add("open", [{"value": row["open"], "xlink": _top(f"{bugs}?severity__exact={sev}")} for sev, row in counts.items()])
+    chart.add(
+        "SLA breached",
+        [{"value": row["breached"], "xlink": _top(f"{bugs}?severity__exact={sev}&sla_breached=yes")} for sev, row in counts.items()],
+    )
     return _svg(chart), sum(row["breached"] for row in counts.values())
 
 
 def pass_rate_chart() -> tuple[SafeString, int]:
     runs = bug_selectors.dashboard_run_pass_rates(limit=20)
     chart = pygal.Bar(**_config(("#059669",), range=(0, 100), print_values=True, show_legend=False))
-    chart.x_labels = [f"#{run['pk']}" for run in runs]
-    chart.add("pass rate", [None if run["pass_rate"] is None else round(100 * run["pass_rate"], 1) for run in runs])
+    # Twenty run numbers do not fit side by side: beyond ten, name every fifth, newest included.
+    every = 1 if len(runs) <= 10 else 5
+    chart.x_labels = [f"#{run['pk']}" if (len(runs) - 1 - index) % every == 0 else "" for index, run in enumerate(runs)]
+    rates = [None if run["pass_rate"] is None else round(100 * run["pass_rate"], 1) for run in runs]
+    links = [_link("admin:bugs_run_change", run["pk"]) for run in runs]
+    chart.add("pass rate", [{"value": rate, "xlink": link} for rate, link in zip(rates, links, strict=True)])
     return _svg(chart), len(runs)
 
 
@@ -103,7 +121,8 @@ def tier_chart() -> tuple[SafeString, int]:
     chart = pygal.StackedBar(**_config(("#2563eb", "#d1d5db"), print_values=True))
     chart.x_labels = list(counts)
     chart.y_labels = _count_ticks(max(row["active"] + row["inactive"] for row in counts.values()))
-    chart.add("active", [row["active"] for row in counts.values()])
+    agents = reverse("admin:governance_agent_changelist")
+    chart.add("active", [{"value": row["active"], "xlink": _top(f"{agents}?maturity__exact={tier}")} for tier, row in counts.items()])
     chart.add("paused or stopped", [row["inactive"] for row in counts.values()])
     return _svg(chart), sum(row["active"] + row["inactive"] for row in counts.values())
 

@@ -62,6 +62,9 @@ def test_the_dashboard_is_linked_from_the_index_and_draws_every_chart(browser_pa
     for panel in ("open-bugs", "sla", "pass-rate", "tiers", "actions"):
         assert browser_page.locator(f"#panel-{panel} svg.pygal-chart .series").count() >= 1
     assert browser_page.locator("#figure-proposals strong").inner_text() == "12"
+    browser_page.locator("#panel-tiers svg a").first.click()
+    browser_page.wait_for_url("**/admin/governance/agent/?maturity__exact=STUDENT")
+    assert browser_page.locator("#result_list tbody tr").count() == 3
 
 
 def test_an_operator_approves_an_interns_proposal_and_sees_it_executed(browser_page, admin_login, artifact_path, user):

@@ -42,6 +42,11 @@ def test_the_dashboard_draws_every_panel_as_inline_svg(client, operator):
     charts = body.split('id="dashboard"')[1]
     assert 'xlink:href="http' not in charts
     assert " src=" not in charts
+    # Bars are plain links to the admin lists behind them.
+    latest = Run.objects.order_by("-id").first()
+    assert latest is not None
+    assert f'xlink:href="/admin/bugs/run/{latest.pk}/change/"' in charts
+    assert 'xlink:href="/admin/governance/agent/?maturity__exact=INTERN"' in charts
 
 
 def test_the_query_count_does_not_grow_with_the_data(client, operator, django_assert_num_queries):
