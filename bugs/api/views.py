@@ -21,7 +21,6 @@ from rest_framework.response import Response
 from atom.api.errors import DomainError, NotFoundError
 from atom.api.pagination import CursorPagination
 from atom.api.permissions import HasAppPermissions
-from atom.api.ratelimit import rate_limit_enforce
 from bugs import report, selectors, services
 from bugs.api.serializers import (
     BugCreateInput,
@@ -67,11 +66,6 @@ class BugsView(GenericAPIView[Any]):
     @property
     def required_permissions(self) -> tuple[str, ...]:
         return self.read_permissions if self.request.method in SAFE_METHODS else self.write_permissions
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if request.method not in SAFE_METHODS:
-            rate_limit_enforce(request, group="bugs.writes", key=str(request.user.pk), rate=settings.ATOM_WRITE_RATE_PER_USER)
 
 
 def _suite_named(name: str | None) -> Suite | None:

@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from atom.api.middleware import request_id_of
-from atom.api.ratelimit import rate_limit_enforce
 from episodes.api.serializers import (
     IngestInputSerializer,
     IngestOutputSerializer,
@@ -57,7 +56,6 @@ class InteractionIngestView(APIView):
         ),
     )
     def post(self, request: Request, agent_id: int) -> Response:
-        rate_limit_enforce(request, group="episodes.ingest", key=f"user:{request.user.pk}", rate=settings.ATOM_WRITE_RATE_PER_USER)
         serializer = IngestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         items = [InteractionInput(**item) for item in serializer.validated_data["interactions"]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -16,7 +15,6 @@ from atom.api.errors import ForbiddenError
 from atom.api.middleware import request_id_of
 from atom.api.pagination import CursorPagination
 from atom.api.permissions import IsStaff
-from atom.api.ratelimit import rate_limit_enforce
 from governance import selectors, services
 from governance.api.serializers import (
     ActionInputSerializer,
@@ -60,15 +58,11 @@ def _human_only(request: Request) -> None:
 
 
 class GovernanceView(GenericAPIView[Any]):
-    """Writes count against the caller's write rate limit (SPEC section 7). OPTIONS describes nothing
-    (405): DRF's metadata would look objects up outside the owner-scoped selectors."""
+    """Base of the governance views. Writes count against the caller's write rate limit through the
+    project's default throttle. OPTIONS describes nothing (405): DRF's metadata would look objects up
+    outside the owner-scoped selectors."""
 
     metadata_class = None
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            rate_limit_enforce(request, group="governance.writes", key=str(request.user.pk), rate=settings.ATOM_WRITE_RATE_PER_USER)
 
 
 def _outcome_response(outcome: services.ActionOutcome) -> Response:
