@@ -64,7 +64,7 @@ def _row_loader() -> _RowLoader:
         columns = ", ".join(f"a.{quote(str(field.column))}" for field in fields)
         # Every identifier comes from model metadata, never from input; the id is a bound parameter.
         version_table, agent_table = quote(ActionMapVersion._meta.db_table), quote(Agent._meta.db_table)
-        sql = f"SELECT {columns}, (SELECT v.version FROM {version_table} v WHERE v.id = 1) FROM {agent_table} a WHERE a.id = %s"  # noqa: S608
+        sql = f"SELECT {columns}, (SELECT v.version FROM {version_table} v WHERE v.id = 1) FROM {agent_table} a WHERE a.id = %s"  # noqa: S608  # nosec B608
         converters = []
         for field in fields:
             column = field.get_col("a")

@@ -308,7 +308,7 @@ def _charge_sql() -> str:
         table = connection.ops.quote_name(Agent._meta.db_table)
         spent_before = "(CASE WHEN spend_day = %(day)s THEN spent_today ELSE 0 END)"
         sql = _CHARGE_SQL[connection.vendor] = (
-            f"UPDATE {table} SET budget = ROUND(budget - %(cost)s, 2), "  # noqa: S608 - identifiers from model metadata
+            f"UPDATE {table} SET budget = ROUND(budget - %(cost)s, 2), "  # noqa: S608  # nosec B608 - identifiers from model metadata
             f"spent_today = ROUND({spent_before} + %(cost)s, 2), spend_day = %(day)s "
             f"WHERE id = %(id)s AND budget >= %(cost)s AND {spent_before} + %(cost)s <= daily_spend_cap"
         )
@@ -1378,7 +1378,7 @@ def _audit_history_insert(*, rows: list[tuple[Any, ...]], stdout: TextIO) -> Non
     columns = [by_name[name] for name in fields]
     quote = connection.ops.quote_name
     table = quote(AuditEntry._meta.db_table)
-    sql = f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+    sql = f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608  # nosec B608
     with connection.cursor() as cursor, tqdm(total=len(rows), desc="governance: audit history", unit=" rows", file=stdout) as bar:
         for start in range(0, len(rows), 5_000):
             chunk = rows[start : start + 5_000]
@@ -1392,7 +1392,7 @@ def _demo_large_seed(*, owner: Any, stdout: TextIO) -> None:
     if Agent.objects.filter(owner=owner, name__startswith="load-").exists():
         stdout.write("governance: large demo data already present.\n")
         return
-    randomness = random.Random(7)  # noqa: S311 -- demo data, reproducible on purpose
+    randomness = random.Random(7)  # noqa: S311  # nosec B311 - demo data, reproducible on purpose
     policies = dict(ActionPolicy.objects.values_list("name", "complexity"))
     now = timezone.now()
     with transaction.atomic():
