@@ -34,11 +34,12 @@ run: migrate
 	$(VENV)/bin/celery -A atom worker --beat --loglevel INFO --concurrency 2 & \
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
-## lint: ruff (lint + format check) and mypy
+## lint: ruff (lint + format check), mypy, and bandit (medium severity and above; findings print on stdout)
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r atom governance episodes bugs --severity-level medium 2>/dev/null
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .

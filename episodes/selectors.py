@@ -55,7 +55,7 @@ def interaction_chunks(*, session_id: int, seq_from: int, chunk: int) -> Iterato
     """
     table = connection.ops.quote_name(Interaction._meta.db_table)
     sql = (
-        f"SELECT seq, timestamp, role, content, metadata FROM {table} "  # noqa: S608 - identifiers from the model, values bound
+        f"SELECT seq, timestamp, role, content, metadata FROM {table} "  # noqa: S608  # nosec B608 - identifiers from the model, values bound
         "WHERE session_id = %s AND seq >= %s ORDER BY seq LIMIT %s"
     )
     naive = connection.vendor == "sqlite"

@@ -159,7 +159,7 @@ def _interactions_insert(rows: list[tuple[int, int, int, str, str, datetime, dic
         created = _sqlite_datetime(rows[0][7]) if rows else None
         placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
         cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - identifiers from the model, values bound
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608  # nosec B608 - identifiers from the model, values bound
             [(*row[:5], _sqlite_datetime(row[5]), _metadata_json(row[6]), created) for row in rows],
         )
 

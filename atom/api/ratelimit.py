@@ -30,7 +30,7 @@ def client_ip(request: Any) -> str:
         value = str(request.META.get(meta_key, "")).split(",")[-1].strip()
         if value:
             return value
-    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")  # noqa: S104 - a key, not a bind address
+    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")  # noqa: S104  # nosec B104 - a key, not a bind address
 
 
 def rate_limit_enforce(request: Any, *, group: str, key: str, rate: str) -> None:
