@@ -19,7 +19,9 @@ def test_p0_security_refresh_token_replay_regression(user, settings):
 
     simplejwt's refresh serializer checks the blacklist and writes to it in two steps, so eight
     concurrent refreshes with one token all returned new token pairs. Fix: RotatingRefreshSerializer
-    locks the outstanding row and lets the unique blacklist row decide (commit 586e24d).
+    locks the outstanding row and lets the unique blacklist row decide (commit 694b998). The defect was
+    found by reading simplejwt's serializer before the first commit; with TOKEN_REFRESH_SERIALIZER set
+    back to simplejwt's own, this test fails (8 of 8 refreshes succeed).
     """
     settings.ATOM_LOGIN_RATE_PER_IP = "1000/m"
     refresh = str(RefreshToken.for_user(user))
@@ -40,7 +42,8 @@ def test_p0_security_refresh_token_replay_regression(user, settings):
 def test_p2_crash_refresh_for_deleted_user_regression(user, api_client):
     """BUG-002 (P2, crash): refreshing a token of a deleted user answered 500 (User.DoesNotExist).
 
-    Fix: RotatingRefreshSerializer looks the user up with filter().first() and answers 401 (commit 586e24d).
+    Fix: RotatingRefreshSerializer looks the user up with filter().first() and answers 401 (commit
+    694b998); with simplejwt's own serializer this test fails with a 500.
     """
     refresh = str(RefreshToken.for_user(user))
     user.delete()
