@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
@@ -221,19 +222,17 @@ class ProposalDetailView(GovernanceView):
         return Response(ProposalOutputSerializer(proposal).data)
 
 
-class ProposalApproveView(GovernanceView):
-    """POST: approve (then the action runs). Never by a token acting as an agent; decided at most once."""
+class ProposalDecisionView(GovernanceView):
+    """POST a human decision on a proposal: never by a token acting as an agent; decided at most once."""
 
     serializer_class = ProposalDecisionInputSerializer
+    decide: Callable[..., Proposal]
 
-    @extend_schema(
-        request=ProposalDecisionInputSerializer, responses={200: ProposalOutputSerializer, **_errors(403, 404, 409)}, summary="Approve"
-    )
     def post(self, request: Request, proposal_id: int) -> Response:
         proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
         data = ProposalDecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        proposal = services.proposal_approve(
+        proposal = type(self).decide(
             proposal=proposal,
             reviewer=request.user,
             reason=data.validated_data["reason"],
@@ -243,24 +242,21 @@ class ProposalApproveView(GovernanceView):
         return Response(ProposalOutputSerializer(proposal).data)
 
 
-class ProposalRejectView(GovernanceView):
-    serializer_class = ProposalDecisionInputSerializer
+_DECISION_RESPONSES = {200: ProposalOutputSerializer, **_errors(403, 404, 409)}
 
-    @extend_schema(
-        request=ProposalDecisionInputSerializer, responses={200: ProposalOutputSerializer, **_errors(403, 404, 409)}, summary="Reject"
-    )
-    def post(self, request: Request, proposal_id: int) -> Response:
-        proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
-        data = ProposalDecisionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        proposal = services.proposal_reject(
-            proposal=proposal,
-            reviewer=request.user,
-            reason=data.validated_data["reason"],
-            acting_agent_id=acting_agent_id(request),
-            request_id=request_id_of(request),
-        )
-        return Response(ProposalOutputSerializer(proposal).data)
+
+@extend_schema_view(post=extend_schema(request=ProposalDecisionInputSerializer, responses=_DECISION_RESPONSES, summary="Approve"))
+class ProposalApproveView(ProposalDecisionView):
+    """Approve: the proposed action runs now, in the same transaction as the decision."""
+
+    decide = staticmethod(services.proposal_approve)
+
+
+@extend_schema_view(post=extend_schema(request=ProposalDecisionInputSerializer, responses=_DECISION_RESPONSES, summary="Reject"))
+class ProposalRejectView(ProposalDecisionView):
+    """Reject: nothing runs."""
+
+    decide = staticmethod(services.proposal_reject)
 
 
 def _canvas_answer(outcome: services.ActionOutcome, *, created: bool) -> Response:
