@@ -53,3 +53,20 @@ class RotatingRefreshSerializer(serializers.Serializer[Any]):
 
 class LogoutSerializer(serializers.Serializer[Any]):
     refresh = serializers.CharField()
+
+
+class ErrorDetailSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorOutputSerializer(serializers.Serializer[Any]):
+    """The one error shape of the API, for the OpenAPI schema."""
+
+    error = ErrorDetailSerializer()
+
+
+def error_responses(*statuses: int) -> dict[int, type[ErrorOutputSerializer]]:
+    """OpenAPI responses for the given error statuses, all in the one error shape."""
+    return dict.fromkeys(statuses, ErrorOutputSerializer)

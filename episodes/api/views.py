@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from atom.api.middleware import request_id_of
+from atom.api.serializers import ErrorOutputSerializer, error_responses
 from episodes.api.serializers import (
     IngestInputSerializer,
     IngestOutputSerializer,
@@ -19,7 +20,6 @@ from episodes.selectors import CONTEXTUAL_SCORE_DOC
 from episodes.services import InteractionInput, RetrievalQuery, episode_read, episodes_retrieve, interactions_ingest
 
 # The API's one error shape, as governance's API already documents it (one component for every app).
-from governance.api.serializers import ErrorOutputSerializer
 
 
 def _path_id(name: str) -> OpenApiParameter:
@@ -27,7 +27,7 @@ def _path_id(name: str) -> OpenApiParameter:
 
 
 def _errors(*codes: int) -> dict[int, type[ErrorOutputSerializer]]:
-    return dict.fromkeys((400, 401, 404, 429, *codes), ErrorOutputSerializer)
+    return error_responses(400, 401, 404, 429, *codes)
 
 
 _RETRIEVAL_DOC = f"""Retrieve an agent's episodes. Every call is a governance decision (one audit row) and is

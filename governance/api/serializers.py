@@ -232,15 +232,3 @@ class FeedbackOutputSerializer(serializers.Serializer[Any]):
 
 class AgentTokenOutputSerializer(serializers.Serializer[Any]):
     access = serializers.CharField()
-
-
-class ErrorDetailSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
-
-class ErrorOutputSerializer(serializers.Serializer[Any]):
-    """The one error shape of the API."""
-
-    error = ErrorDetailSerializer()

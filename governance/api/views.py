@@ -16,6 +16,7 @@ from atom.api.errors import ForbiddenError
 from atom.api.middleware import request_id_of
 from atom.api.pagination import CursorPagination
 from atom.api.permissions import IsStaff
+from atom.api.serializers import ErrorOutputSerializer, error_responses
 from governance import selectors, services
 from governance.api.serializers import (
     ActionInputSerializer,
@@ -29,7 +30,6 @@ from governance.api.serializers import (
     CanvasOutputSerializer,
     CanvasScriptInputSerializer,
     CanvasUpdateInputSerializer,
-    ErrorOutputSerializer,
     ExecutionOutputSerializer,
     FeedbackInputSerializer,
     FeedbackOutputSerializer,
@@ -43,7 +43,7 @@ _CANVAS_FIELDS = ("title", "content", "data", "schema")
 
 
 def _errors(*codes: int) -> dict[int, type[ErrorOutputSerializer]]:
-    return dict.fromkeys((400, 401, 415, 429, *codes), ErrorOutputSerializer)
+    return error_responses(400, 401, 415, 429, *codes)
 
 
 def acting_agent_id(request: Request) -> int | None:
