@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
+from tqdm import tqdm
 
 from atom.api.errors import ConflictError, NotFoundError
 from episodes import selectors
@@ -735,45 +736,92 @@ _DEMO_TOPICS: list[tuple[str, list[str]]] = [
 ]
 
 
-def demo_data_seed(*, large: bool, stdout: TextIO) -> None:
+# How many times --large repeats the demo topics per agent (20 x 3 topics = 60 sessions per agent).
+DEMO_LARGE_REPEAT = 20
+
+
+def _demo_items(*, key: str, title: str, lines: list[str], at: datetime) -> list[InteractionInput]:
+    items = [InteractionInput(session_id=key, role=Role.USER, content=f"Please {title}.", timestamp=at)]
+    for step, line in enumerate(lines):
+        items.append(
+            InteractionInput(session_id=key, role=Role.AGENT, content=f"Working on it: {line}.", timestamp=at + timedelta(minutes=step + 1))
+        )
+        items.append(
+            InteractionInput(session_id=key, role=Role.TOOL, content=f"tool output: {line} ok", timestamp=at + timedelta(minutes=step + 2))
+        )
+    items.append(
+        InteractionInput(
+            session_id=key,
+            role=Role.AGENT,
+            content=f"Done: {title}.",
+            timestamp=at + timedelta(minutes=10),
+            metadata={"outcome": Outcome.SUCCESS, "interventions": 0, "constitutional_score": 0.9},
+        )
+    )
+    return items
+
+
+def demo_data_seed(*, large: bool, stdout: TextIO, large_repeat: int = DEMO_LARGE_REPEAT) -> None:
     """Episodes for the demo agents that governance's seeder created (owner "demo"). Idempotent: a
-    session that already has interactions is left alone."""
+    session that already has interactions is left alone.
+
+    ``large`` repeats the topics ``large_repeat`` times per agent and writes each agent's new sessions
+    in one batch (see _demo_sessions_bulk), with a progress bar over the agents on ``stdout``.
+    """
     owner = get_user_model().objects.filter(username="demo").first()
     if owner is None:
         stdout.write("episodes: no demo owner yet; run the governance seeder first.\n")
         return
     sessions = 0
     start = timezone.now() - timedelta(days=2)
-    for agent in agent_list_for_owner(owner=owner):
-        for index, (title, lines) in enumerate(_DEMO_TOPICS * (20 if large else 1)):
+    agents = list(agent_list_for_owner(owner=owner))
+    if large:
+        for agent in tqdm(agents, desc="episodes", unit="agent", file=stdout, mininterval=0.5):
+            sessions += _demo_sessions_bulk(agent_id=agent.pk, start=start, repeat=large_repeat)
+        stdout.write(f"episodes: {sessions} demo sessions ingested and segmented.\n")
+        return
+    for agent in agents:
+        for index, (title, lines) in enumerate(_DEMO_TOPICS):
             key = f"demo-{index}"
             if AgentSession.objects.filter(agent=agent, key=key).exists():
                 continue
-            at = start + timedelta(hours=index)
-            items = [InteractionInput(session_id=key, role=Role.USER, content=f"Please {title}.", timestamp=at)]
-            for step, line in enumerate(lines):
-                items.append(
-                    InteractionInput(
-                        session_id=key, role=Role.AGENT, content=f"Working on it: {line}.", timestamp=at + timedelta(minutes=step + 1)
-                    )
-                )
-                items.append(
-                    InteractionInput(
-                        session_id=key, role=Role.TOOL, content=f"tool output: {line} ok", timestamp=at + timedelta(minutes=step + 2)
-                    )
-                )
-            items.append(
-                InteractionInput(
-                    session_id=key,
-                    role=Role.AGENT,
-                    content=f"Done: {title}.",
-                    timestamp=at + timedelta(minutes=10),
-                    metadata={"outcome": Outcome.SUCCESS, "interventions": 0, "constitutional_score": 0.9},
-                )
-            )
+            items = _demo_items(key=key, title=title, lines=lines, at=start + timedelta(hours=index))
             interactions_ingest(actor=owner, agent_id=agent.pk, items=items)
             # Segment now so the demo shows episodes at once; the queued task will then find nothing to do.
             session = AgentSession.objects.get(agent=agent, key=key)
             episode_segment(session_pk=session.pk)
             sessions += 1
     stdout.write(f"episodes: {sessions} demo sessions ingested and segmented.\n")
+
+
+def _demo_sessions_bulk(*, agent_id: int, start: datetime, repeat: int) -> int:
+    """One agent's missing large-demo sessions in one transaction: sessions created in one bulk insert,
+    their interactions in one driver-level bulk insert, then segmented in place.
+
+    Unlike interactions_ingest this queues no segmentation task per session: the sessions are new
+    (nothing to conflict with) and are segmented here at once, so thousands of tasks would only find
+    nothing to do.
+    """
+    topics = list(enumerate(_DEMO_TOPICS * repeat))
+    with transaction.atomic():
+        existing = set(AgentSession.objects.filter(agent_id=agent_id, key__startswith="demo-").values_list("key", flat=True))
+        wanted = {f"demo-{index}": (title, lines, start + timedelta(hours=index)) for index, (title, lines) in topics}
+        missing = {key: value for key, value in wanted.items() if key not in existing}
+        if not missing:
+            return 0
+        items = {key: _demo_items(key=key, title=title, lines=lines, at=at) for key, (title, lines, at) in missing.items()}
+        created = AgentSession.objects.bulk_create(
+            [AgentSession(agent_id=agent_id, key=key, next_seq=len(group), last_at=group[-1].timestamp) for key, group in items.items()]
+        )
+        session_pks = dict(AgentSession.objects.filter(agent_id=agent_id, key__in=list(items)).values_list("key", "pk"))
+        now = timezone.now()
+        _interactions_insert(
+            [
+                (agent_id, session_pks[key], seq, item.role, item.content, item.timestamp, item.metadata, now)
+                for key, group in items.items()
+                for seq, item in enumerate(group)
+            ]
+        )
+        for pk in session_pks.values():
+            episode_segment(session_pk=pk)
+    return len(created)

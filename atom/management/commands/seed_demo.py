@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -23,5 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, large: bool, **options: Any) -> None:
         for dotted in SEEDERS:
+            app = dotted.split(".", 1)[0]
+            self.stdout.write(f"Seeding {app}{' (large)' if large else ''}...")
+            started = time.perf_counter()
             import_string(dotted)(large=large, stdout=self.stdout)
+            self.stdout.write(f"Seeded {app} in {time.perf_counter() - started:.1f} s.")
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(SEEDERS)} apps seeded)."))
