@@ -796,32 +796,93 @@ def demo_data_seed(*, large: bool, stdout: TextIO, large_repeat: int = DEMO_LARG
 
 def _demo_sessions_bulk(*, agent_id: int, start: datetime, repeat: int) -> int:
     """One agent's missing large-demo sessions in one transaction: sessions created in one bulk insert,
-    their interactions in one driver-level bulk insert, then segmented in place.
+    their interactions in one driver-level bulk insert, then their episodes.
 
-    Unlike interactions_ingest this queues no segmentation task per session: the sessions are new
-    (nothing to conflict with) and are segmented here at once, so thousands of tasks would only find
-    nothing to do.
+    The large demo repeats the same few topics, an hour apart, so their episodes differ only in time:
+    the first new session of each topic is segmented by episode_segment, and the repeats get a copy
+    of its episode and segments shifted in time, written in two bulk inserts (the tests check a copy
+    equals what segmentation computes). Unlike interactions_ingest this queues no segmentation task
+    per session: they would only find nothing to do.
     """
-    topics = list(enumerate(_DEMO_TOPICS * repeat))
     with transaction.atomic():
         existing = set(AgentSession.objects.filter(agent_id=agent_id, key__startswith="demo-").values_list("key", flat=True))
-        wanted = {f"demo-{index}": (title, lines, start + timedelta(hours=index)) for index, (title, lines) in topics}
-        missing = {key: value for key, value in wanted.items() if key not in existing}
+        missing = [index for index in range(len(_DEMO_TOPICS) * repeat) if f"demo-{index}" not in existing]
         if not missing:
             return 0
-        items = {key: _demo_items(key=key, title=title, lines=lines, at=at) for key, (title, lines, at) in missing.items()}
-        created = AgentSession.objects.bulk_create(
-            [AgentSession(agent_id=agent_id, key=key, next_seq=len(group), last_at=group[-1].timestamp) for key, group in items.items()]
+        items: dict[int, list[InteractionInput]] = {}
+        for index in missing:
+            title, lines = _DEMO_TOPICS[index % len(_DEMO_TOPICS)]
+            items[index] = _demo_items(key=f"demo-{index}", title=title, lines=lines, at=start + timedelta(hours=index))
+        AgentSession.objects.bulk_create(
+            [
+                AgentSession(agent_id=agent_id, key=f"demo-{index}", next_seq=len(group), last_at=group[-1].timestamp)
+                for index, group in items.items()
+            ]
         )
-        session_pks = dict(AgentSession.objects.filter(agent_id=agent_id, key__in=list(items)).values_list("key", "pk"))
+        session_pks = dict(
+            AgentSession.objects.filter(agent_id=agent_id, key__in=[f"demo-{index}" for index in items]).values_list("key", "pk")
+        )
         now = timezone.now()
         _interactions_insert(
             [
-                (agent_id, session_pks[key], seq, item.role, item.content, item.timestamp, item.metadata, now)
-                for key, group in items.items()
+                (agent_id, session_pks[f"demo-{index}"], seq, item.role, item.content, item.timestamp, item.metadata, now)
+                for index, group in items.items()
                 for seq, item in enumerate(group)
             ]
         )
-        for pk in session_pks.values():
-            episode_segment(session_pk=pk)
-    return len(created)
+        templates: dict[int, tuple[int, Episode, list[Segment]]] = {}
+        copies: list[tuple[int, int]] = []
+        for index in missing:
+            topic = index % len(_DEMO_TOPICS)
+            if topic in templates:
+                copies.append((index, topic))
+                continue
+            episode = episode_segment(session_pk=session_pks[f"demo-{index}"])
+            assert episode is not None
+            templates[topic] = (index, episode, list(Segment.objects.filter(episode=episode).order_by("order")))
+        if copies:
+            _demo_episodes_copy(agent_id=agent_id, copies=copies, templates=templates, session_pks=session_pks)
+    return len(missing)
+
+
+# Episode columns a copy takes from its template as they are; times are shifted, the rest is its own.
+_EPISODE_OWN_FIELDS = {"id", "session", "started_at", "ended_at", "index_version", "created_at", "updated_at"}
+
+
+def _demo_episodes_copy(
+    *, agent_id: int, copies: list[tuple[int, int]], templates: dict[int, tuple[int, Episode, list[Segment]]], session_pks: dict[str, int]
+) -> None:
+    version = _index_version_bump(agent_id=agent_id)
+    copied = [field.attname for field in Episode._meta.concrete_fields if field.name not in _EPISODE_OWN_FIELDS]
+    episodes: list[Episode] = []
+    for index, topic in copies:
+        template_index, template, _ = templates[topic]
+        shift = timedelta(hours=index - template_index)
+        episodes.append(
+            Episode(
+                **{name: getattr(template, name) for name in copied},
+                session_id=session_pks[f"demo-{index}"],
+                started_at=template.started_at + shift,
+                ended_at=template.ended_at + shift,
+                index_version=version,
+            )
+        )
+    Episode.objects.bulk_create(episodes, batch_size=SEGMENT_WRITE_BATCH)
+    segments: list[Segment] = []
+    for (index, topic), episode in zip(copies, episodes, strict=True):
+        template_index, _, template_segments = templates[topic]
+        shift = timedelta(hours=index - template_index)
+        segments.extend(
+            Segment(
+                episode_id=episode.pk,
+                order=segment.order,
+                kind=segment.kind,
+                seq_start=segment.seq_start,
+                seq_end=segment.seq_end,
+                started_at=segment.started_at + shift,
+                ended_at=segment.ended_at + shift,
+                preview=segment.preview,
+            )
+            for segment in template_segments
+        )
+    Segment.objects.bulk_create(segments, batch_size=SEGMENT_WRITE_BATCH)
