@@ -23,10 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--large", action="store_true", help="Also fill enough data to exercise the dashboard at scale.")
 
     def handle(self, *args: Any, large: bool, **options: Any) -> None:
+        # Seeders write whole lines and redraw progress bars with "\r": the wrapper must add no newline of its own.
+        self.stdout.ending = ""
         for dotted in SEEDERS:
             app = dotted.split(".", 1)[0]
-            self.stdout.write(f"Seeding {app}{' (large)' if large else ''}...")
+            self.stdout.write(f"Seeding {app}{' (large)' if large else ''}...\n")
             started = time.perf_counter()
             import_string(dotted)(large=large, stdout=self.stdout)
-            self.stdout.write(f"Seeded {app} in {time.perf_counter() - started:.1f} s.")
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(SEEDERS)} apps seeded)."))
+            self.stdout.write(f"Seeded {app} in {time.perf_counter() - started:.1f} s.\n")
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(SEEDERS)} apps seeded).") + "\n")
