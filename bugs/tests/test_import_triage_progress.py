@@ -58,7 +58,7 @@ def test_the_bar_moves_as_the_import_reaches_each_bug():
     from bugs.management.commands.import_triage import BugsReached
 
     keys = [f"BUG-{number:03d}" for number in range(100, 105)]
-    seen: list[int] = []
+    seen: list[float] = []
     bar = tqdm(total=len(keys), file=io.StringIO())
     watcher = BugsReached(keys, bar)
 
