@@ -84,6 +84,7 @@ _STATUS_WEIGHTS = {
     BugStatus.WONT_FIX: 5,
     BugStatus.DOCUMENTED: 5,
 }
+CLOSED_UNVERIFIED = (BugStatus.WONT_FIX, BugStatus.DOCUMENTED)
 _COMPONENTS = ("governance", "episodes", "bugs", "api", "admin", "worker")
 
 
@@ -137,7 +138,8 @@ def demo_large_seed(
         sla = {severity: sla_hours_for(severity) for severity in Severity.values}
         for start in range(0, len(missing_keys), _BATCH):
             chunk = missing_keys[start : start + _BATCH]
-            Bug.objects.bulk_create([_demo_bug(key=key, sla=sla, passing=passing, now=now) for key in chunk], batch_size=_BATCH)
+            created = Bug.objects.bulk_create([_demo_bug(key=key, sla=sla, passing=passing, now=now) for key in chunk], batch_size=_BATCH)
+            _demo_bug_times(created, sla=sla, now=now)
             bar.update(len(chunk))
     return len(missing_keys), len(new_runs)
 
@@ -189,6 +191,16 @@ def _demo_runs_create(*, suite: Suite, missing: list[tuple[str, int]], total: in
     ]
     Result.objects.bulk_create(results, batch_size=_BATCH)
     return runs
+
+
+def _demo_bug_times(bugs: list[Bug], *, sla: dict[str, int], now: datetime) -> None:
+    # bulk_create stamps "now" on created_at and updated_at; the dashboard dates a bug closed without a
+    # verifying run by its last update, so give each bug the times its story implies.
+    for bug in bugs:
+        bug.created_at = bug.discovered_at
+        closed_at = min(now, bug.discovered_at + timedelta(hours=sla[bug.severity] / 2))
+        bug.updated_at = bug.resolved_at or (closed_at if bug.status in CLOSED_UNVERIFIED else bug.discovered_at)
+    Bug.objects.bulk_update(bugs, ["created_at", "updated_at"], batch_size=_BATCH)
 
 
 def _demo_bug(*, key: str, sla: dict[str, int], passing: list[tuple[int, str]], now: datetime) -> Bug:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.db import connection
+from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -53,6 +53,11 @@ def test_generated_bugs_are_varied_past_and_some_breach_their_sla(small_scale):
     assert set(demo.values_list("severity", flat=True)) == {"P0", "P1", "P2", "P3"}
     assert len(set(demo.values_list("status", flat=True))) >= 5
     assert demo.filter(status__in=ACTIVE_STATUSES, sla_due_at__lt=now).exists()
+    closed = demo.filter(status__in=["wont_fix", "documented"])
+    assert closed.exists()
+    assert not closed.filter(updated_at__gt=now).exists()
+    assert closed.filter(updated_at__lt=now - timedelta(days=1)).count() > closed.count() / 2  # not all closed "today"
+    assert not demo.exclude(created_at=models.F("discovered_at")).exists()
     rates = {run.passed / run.total for run in Run.objects.filter(branch=DEMO_BRANCH)}
     assert len(rates) > 3
 
