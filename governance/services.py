@@ -7,6 +7,7 @@ and writes exactly one audit row per decision. Refusals execute nothing and char
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import random
@@ -1055,21 +1056,15 @@ def agent_action_request(
             request_id=request_id,
         )
     context = ActionContext(agent=agent, actor=actor, action=action, params=params, request_id=request_id)
+    audit = functools.partial(
+        audit_record, agent=agent, actor=actor, action=action, complexity=verdict.complexity, cost=cost, request_id=request_id
+    )
     handler = ACTION_HANDLERS.get(action)
     if handler is not None:
         try:
             handler.validate(context)
         except DomainError as exc:
-            audit_record(
-                agent=agent,
-                actor=actor,
-                action=action,
-                verdict_outcome=Decision.FAILED,
-                reason=exc.message,
-                complexity=verdict.complexity,
-                cost=cost,
-                request_id=request_id,
-            )
+            audit(verdict_outcome=Decision.FAILED, reason=exc.message)
             raise
     with transaction.atomic():
         if not agent_budget_charge(agent_id=agent.pk, cost=cost):
@@ -1080,27 +1075,9 @@ def agent_action_request(
             supervision = (
                 SupervisionSession.objects.create(agent=agent, execution=execution) if verdict.outcome == Decision.SUPERVISED else None
             )
-            audit_record(
-                agent=agent,
-                actor=actor,
-                action=action,
-                verdict_outcome=verdict.outcome,
-                reason=verdict.reason,
-                complexity=verdict.complexity,
-                cost=cost,
-                request_id=request_id,
-            )
+            audit(verdict_outcome=verdict.outcome, reason=verdict.reason)
     if budget_refused:
-        audit_record(
-            agent=agent,
-            actor=actor,
-            action=action,
-            verdict_outcome=Decision.BUDGET_EXCEEDED,
-            reason="Budget or daily cap exceeded.",
-            complexity=verdict.complexity,
-            cost=cost,
-            request_id=request_id,
-        )
+        audit(verdict_outcome=Decision.BUDGET_EXCEEDED, reason="Budget or daily cap exceeded.")
         raise ForbiddenError("The agent's budget or daily spend cap does not cover this cost.", code="BUDGET_EXCEEDED")
     return ActionOutcome(decision=verdict.outcome, agent=agent, execution=execution, supervision=supervision)
 
