@@ -1,49 +1,20 @@
-"""factory_boy factories for the episodes tests: agents (governance rows) and interaction inputs."""
+"""factory_boy factories for the episodes tests: interaction inputs; agents come from governance's factories."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from factory.base import Factory
-from factory.declarations import LazyAttribute, LazyFunction, Sequence, SubFactory
-from factory.django import DjangoModelFactory, Password
+from factory.declarations import LazyFunction, Sequence
 
 from episodes.models import AgentSession, Episode, Role
 from episodes.services import InteractionInput, episode_segment, interactions_ingest
-from governance.models import Agent, AgentState, Maturity
+from governance.models import Agent
+from governance.tests.factories import make_agent
 
-TIER_CONFIDENCE = {
-    Maturity.STUDENT: Decimal("0.4000"),
-    Maturity.INTERN: Decimal("0.6000"),
-    Maturity.SUPERVISED: Decimal("0.8000"),
-    Maturity.AUTONOMOUS: Decimal("0.9500"),
-}
-
-
-class UserFactory(DjangoModelFactory[Any]):
-    class Meta:
-        model = get_user_model()
-
-    username = Sequence(lambda n: f"memory-user-{n}")
-    password = Password("correct horse battery staple")
-
-
-class AgentFactory(DjangoModelFactory[Agent]):
-    """An active agent whose confidence sits inside the band of its maturity."""
-
-    class Meta:
-        model = Agent
-
-    owner = SubFactory(UserFactory)
-    name = Sequence(lambda n: f"memory-agent-{n}")
-    maturity = Maturity.STUDENT
-    state = AgentState.ACTIVE
-    budget = Decimal("100.00")
-    confidence = LazyAttribute(lambda agent: TIER_CONFIDENCE[agent.maturity])
+__all__ = ["conversation", "episode_from", "make_agent", "make_input"]
 
 
 class InteractionInputFactory(Factory[InteractionInput]):
@@ -55,11 +26,6 @@ class InteractionInputFactory(Factory[InteractionInput]):
     content = Sequence(lambda n: f"please check the deploy pipeline step {n}")
     timestamp = LazyFunction(lambda: timezone.now() - timedelta(days=1))
     metadata = LazyFunction(dict)
-
-
-def make_agent(**kwargs: Any) -> Agent:
-    """An agent (STUDENT unless ``maturity`` says otherwise)."""
-    return AgentFactory.create(**kwargs)
 
 
 def make_input(**kwargs: Any) -> InteractionInput:
