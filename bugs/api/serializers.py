@@ -39,10 +39,9 @@ class BugOutput(serializers.ModelSerializer[Bug]):
         ]  # fmt: skip
 
 
-class BugCreateInput(serializers.Serializer[Any]):
-    key = serializers.RegexField(r"^BUG-\d{3,9}$", required=False)
-    title = serializers.CharField(max_length=300)
-    severity = serializers.ChoiceField(choices=Severity.choices)
+class BugTextInput(serializers.Serializer[Any]):
+    """The free-text fields a bug's author may write, shared by creation and update."""
+
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     component = serializers.CharField(required=False, allow_blank=True, max_length=200)
     description = _text()
@@ -54,23 +53,20 @@ class BugCreateInput(serializers.Serializer[Any]):
     regression_tests = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=100)
 
 
-class BugUpdateInput(serializers.Serializer[Any]):
+class BugCreateInput(BugTextInput):
+    key = serializers.RegexField(r"^BUG-\d{3,9}$", required=False)
+    title = serializers.CharField(max_length=300)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+
+
+class BugUpdateInput(BugTextInput):
     title = serializers.CharField(max_length=300, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
-    category = serializers.ChoiceField(choices=Category.choices, required=False)
-    component = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    description = _text()
-    root_cause = _text()
-    reproduction = _text()
-    expected = _text()
-    actual = _text()
-    fix_strategy = _text()
     verification_note = _text()
     status = serializers.ChoiceField(choices=BugStatus.choices, required=False)
     fix_commit = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", required=False)
     duplicate_of = serializers.RegexField(r"^BUG-\d{3,9}$", required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    regression_tests = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=100)
 
 
 class ResultOutput(serializers.ModelSerializer[Result]):
