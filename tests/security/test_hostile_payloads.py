@@ -15,17 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from drf_spectacular.generators import SchemaGenerator
-from drf_spectacular.renderers import OpenApiJsonRenderer
 
-from atom.testing import api_client_for
-from governance.models import Agent, Maturity
-from governance.tests.factories import AgentFactory
+from governance.models import Agent
 from tests.security.payloads import RawJSON, corpus
+from tests.security.schema import json_body_shape, valid_body, write_operations
 
 PAYLOADS = corpus()
-# Valid values for the fields a body needs before a hostile one can get past "this field is required".
-VALID: dict[str, Any] = {"action": "search", "cost": "0", "kind": "html", "severity": "P3", "title": "fuzz", "positive": True}
 # Script in a stored HTML field: a script element, an event-handler attribute, or a javascript:/data: URL
 # in an attribute. The same words as plain text are harmless and allowed.
 DANGEROUS_MARKUP = re.compile(
@@ -35,69 +30,19 @@ DANGEROUS_MARKUP = re.compile(
 HTML_FIELDS = {"content"}
 
 
-def _schema() -> dict[str, Any]:
-    return dict(json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True))))
-
-
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        node = schema["components"]["schemas"][node["$ref"].split("/")[-1]]
-    return node
-
-
 def _write_fields() -> list[tuple[str, str, str, list[str], dict[str, Any]]]:
     """(method, path, field, required fields, properties) for every JSON body field of every write route."""
-    schema = _schema()
-    found = []
-    for path, operations in schema["paths"].items():
-        for method, operation in operations.items():
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-            if method not in ("post", "put", "patch") or body is None:
-                continue
-            shape = _resolve(schema, body["schema"])
-            properties = {name: _resolve(schema, prop) for name, prop in shape.get("properties", {}).items() if not prop.get("readOnly")}
-            for field in properties:
-                found.append((method, path, field, list(shape.get("required", [])), properties))
+    found: list[tuple[str, str, str, list[str], dict[str, Any]]] = []
+    for method, path, operation in write_operations():
+        shape = json_body_shape(operation)
+        if method == "delete" or shape is None:
+            continue
+        required, properties = shape
+        found.extend((method, path, field, required, properties) for field in properties)
     return found
 
 
 WRITE_FIELDS = _write_fields()
-
-
-def _valid_value(name: str, prop: dict[str, Any], world: dict[str, Any]) -> Any:
-    if name in VALID:
-        return VALID[name]
-    if name == "agent":
-        return world["agent_id"]
-    if "enum" in prop:
-        return prop["enum"][0]
-    return {"string": "fuzz", "integer": 1, "number": 1, "boolean": True, "array": []}.get(prop.get("type", ""), {})
-
-
-@pytest.fixture
-def world(django_user_model: Any, settings: Any) -> dict[str, Any]:
-    """An operator who owns an agent of every tier, a pending proposal, a canvas and a bug."""
-    settings.ATOM_WRITE_RATE_PER_USER = "1000000/m"
-    settings.ATOM_LOGIN_RATE_PER_IP = "1000000/m"
-    settings.ATOM_LOGIN_RATE_PER_USERNAME = "1000000/m"
-    settings.GOVERNANCE_ACTION_RATE = "1000000/h"
-    operator = django_user_model.objects.create_superuser(username="fuzzer", password="fuzz-password-123", email="f@example.com")
-    client = api_client_for(operator)
-    agents = {tier: AgentFactory.create(owner=operator, maturity=tier) for tier in Maturity.values}
-    autonomous = agents[Maturity.AUTONOMOUS]
-    proposal = client.post(f"/api/v1/agents/{agents[Maturity.INTERN].pk}/actions/", {"action": "create"}, format="json").json()
-    canvas = client.post("/api/v1/canvases/", {"agent": autonomous.pk, "kind": "html", "content": "<p>x</p>"}, format="json").json()
-    bug = client.post("/api/v1/bugs/", {"title": "fuzz target", "severity": "P3"}, format="json").json()
-    return {
-        "client": client,
-        "agent_id": autonomous.pk,
-        "path": {
-            "agent_id": autonomous.pk,
-            "proposal_id": proposal["proposal"]["id"],
-            "canvas_id": canvas["id"],
-            "key": bug["key"],
-        },
-    }
 
 
 @pytest.mark.django_db
@@ -107,7 +52,7 @@ def world(django_user_model: Any, settings: Any) -> dict[str, Any]:
 def test_no_hostile_payload_breaks_a_write_route(world, method, path, field, required, properties):
     client = world["client"]
     url = path.format(**world["path"])
-    base = {name: _valid_value(name, properties[name], world) for name in required if name in properties}
+    base = valid_body(required, properties, agent_id=world["agent_id"])
     before = list(Agent.objects.order_by("pk").values_list("pk", "maturity", "confidence", "budget"))
     failures = []
     for payload_id, payload in PAYLOADS:

@@ -6,25 +6,17 @@ removing the credentials must never leave an operation answering as if they were
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 import schemathesis
-from drf_spectacular.generators import SchemaGenerator
-from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import ignored_auth, not_a_server_error, response_schema_conformance
 
 from atom.wsgi import application
+from tests.security.schema import openapi_schema
 
-
-def _raw_schema() -> dict[str, Any]:
-    generated = SchemaGenerator().get_schema(request=None, public=True)
-    return dict(json.loads(OpenApiJsonRenderer().render(generated)))
-
-
-schema = schemathesis.openapi.from_dict(_raw_schema())
+schema = schemathesis.openapi.from_dict(openapi_schema())
 schema.app = application
 
 
