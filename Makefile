@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench migrate clean browser-deps verify report
+.PHONY: run test lint format bench migrate clean browser-deps verify report audit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/bandit -q -c pyproject.toml -r atom governance episodes bugs --severity-level medium 2>/dev/null
+
+## audit: pip-audit of every pinned requirement against PyPI's advisory data (needs that service reachable).
+## --strict: a requirement it could not look up fails the audit instead of passing unchecked.
+audit: $(VENV)/.dev-installed
+	$(VENV)/bin/pip-audit --strict --progress-spinner off --no-deps --disable-pip -r requirements.txt -r requirements-dev.txt
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .
