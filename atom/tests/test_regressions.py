@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess  # nosec B404 - runs this interpreter on a script of the test's own
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -69,3 +74,59 @@ def test_p1_crash_deeply_nested_json_regression(user, client_for, body):
     response = client_for(user).post("/api/v1/auth/logout/", data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "MALFORMED_REQUEST"
+
+
+# Sends five tasks while the broker and result store refuse every connection, counting the connection
+# attempts each send makes. Runs in its own interpreter: Celery reads the broker URL once, at start-up.
+_OUTAGE_SCRIPT = """
+import json, os, socket, threading, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(128)
+accepted = [0]
+def refuse():
+    while True:
+        peer, _ = listener.accept()
+        accepted[0] += 1
+        peer.close()
+threading.Thread(target=refuse, daemon=True).start()
+url = "redis://127.0.0.1:%d/0" % listener.getsockname()[1]
+os.environ["CELERY_BROKER_URL"] = os.environ["CELERY_RESULT_BACKEND"] = url
+import django
+django.setup()
+from atom.tasks import ping
+calls = []
+for _ in range(5):
+    before, started = accepted[0], time.monotonic()
+    try:
+        ping.delay()
+        raised = None
+    except Exception as exc:
+        raised = [cls.__module__ + "." + cls.__name__ for cls in type(exc).__mro__]
+    calls.append({"connections": accepted[0] - before, "seconds": time.monotonic() - started, "raised": raised})
+print(json.dumps(calls))
+"""
+
+
+@pytest.mark.regression("BUG-023")
+def test_p1_reliability_broker_outage_retry_storm_regression():
+    """BUG-023 (P1, reliability): with Redis down, every task send retried for about 19 s.
+
+    Each ``.delay()`` reconnected to the result store 20 times (Celery's default retry policy) and then
+    raised a bare RuntimeError, which the run route turned into a 500; every request that enqueued
+    work held its web worker that long, so an outage of Redis took the whole API down with it. SPEC
+    section 3 asks for bounded retries and a circuit breaker. Fix: sends go through one task base
+    with a bounded retry policy and a per-process circuit breaker; every failure is a kombu
+    OperationalError (so callers answer 503), and once the breaker is open a send fails at once without
+    touching the network (commit recorded in the catalog).
+    """
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "atom.settings_test", "ATOM_BROKER_BREAKER_FAILURES": "2"}
+    env.pop("REDIS_URL", None)
+    command = [sys.executable, "-c", _OUTAGE_SCRIPT]
+    root = Path(__file__).resolve().parents[2]
+    finished = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=90, check=False)  # nosec B603
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    calls = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert all(call["raised"] and "kombu.exceptions.OperationalError" in call["raised"] for call in calls), calls
+    assert all(call["connections"] <= 6 for call in calls[:2]), calls  # bounded retries while closed
+    assert [call["connections"] for call in calls[2:]] == [0, 0, 0], calls  # open: no network at all
