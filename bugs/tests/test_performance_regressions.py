@@ -1,0 +1,58 @@
+"""Regression tests for the bugs app's performance defects: each pins the work the fix removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db.models.signals import post_init
+
+from bugs.models import Bug
+from bugs.report import triage_report
+from bugs.services import bug_create, bug_link_test
+from bugs.services.runs import _flaky_node_ids
+from bugs.tests.factories import make_result, make_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.regression("BUG-007")
+def test_p3_performance_flaky_scan_reads_only_linked_tests_regression():
+    """BUG-007 (P3, performance): importing a 55,248-case JUnit report took 3.3 s on PostgreSQL.
+
+    Looking for flaky tests grouped every result of the run's commit, linked to a bug or not, so a
+    large import paid for an aggregate over all its cases to find the few hundred that matter. Fix:
+    only tests linked to a bug are looked at (flakiness is flagged on the links), and the result
+    indexes were made lean (commit 218fd68).
+    """
+    sha = "ab" * 20
+    bug_link_test(bug=bug_create(key="BUG-001", title="linked", severity="P2"), node_id="tests/test_a.py::test_linked")
+    earlier, run = make_run(commit_sha=sha, status="finished"), make_run(commit_sha=sha, status="running")
+    for node_id in ("tests/test_a.py::test_linked", "tests/test_a.py::test_not_linked"):
+        make_result(run=earlier, node_id=node_id, outcome="passed")
+        make_result(run=run, node_id=node_id, outcome="failed")
+    assert _flaky_node_ids(run) == {"tests/test_a.py::test_linked"}
+
+
+@pytest.mark.regression("BUG-008")
+def test_p3_performance_triage_report_reads_rows_not_models_regression():
+    """BUG-008 (P3, performance): the triage report for 10,000 bugs took 3.3 s (SQLite) and 9 s (PostgreSQL).
+
+    The report built a model instance for every bug and every linked test before writing a line.
+    Fix: it reads plain rows, in a fixed number of queries (commit 00b5c3a).
+    """
+    for number in range(1, 31):
+        bug = bug_create(key=f"BUG-{number:03d}", title=f"bug {number}", severity="P2")
+        bug_link_test(bug=bug, node_id=f"tests/test_a.py::test_{number}")
+    built: list[Any] = []
+
+    def count(sender: type[Bug], instance: Bug, **kwargs: Any) -> None:
+        built.append(instance)
+
+    post_init.connect(count, sender=Bug)
+    try:
+        report = triage_report(fmt="markdown")
+    finally:
+        post_init.disconnect(count, sender=Bug)
+    assert "BUG-030" in report
+    assert built == []
