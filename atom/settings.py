@@ -244,6 +244,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
             VAR_DIR / "celery" / "results",
         ):
             _folder.mkdir(parents=True, exist_ok=True)
+# Sending a task is bounded: a few quick retries on the broker and the result store, short socket
+# timeouts, then a circuit breaker (atom/celery.py) that fails sends at once for a while after
+# repeated failures, so an outage answers 503 fast instead of holding every web worker (BUG-023).
+_SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = _SEND_RETRY_POLICY
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: dict[str, Any] = {"retry_policy": _SEND_RETRY_POLICY}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+CELERY_REDIS_SOCKET_TIMEOUT = 10
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update({"socket_connect_timeout": 2, "socket_timeout": 10})
+ATOM_BROKER_BREAKER_FAILURES = env_int("ATOM_BROKER_BREAKER_FAILURES", 3, minimum=1)
+ATOM_BROKER_BREAKER_RESET_SECONDS = env_int("ATOM_BROKER_BREAKER_RESET_SECONDS", 30, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = env_str("ATOM_CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 

@@ -168,6 +168,7 @@ def run_enqueue(*, run_id: int) -> None:
     from celery import chord, group
     from kombu.exceptions import OperationalError
 
+    from atom.celery import task_send
     from bugs.tasks import run_finalize_task, run_shard_task
 
     shard_ids = list(RunShard.objects.filter(run_id=run_id, status=RunShard.Status.QUEUED).values_list("pk", flat=True))
@@ -176,7 +177,8 @@ def run_enqueue(*, run_id: int) -> None:
             run_shard_task.delay(shard_ids[0], True)
         elif shard_ids:
             # interval: how often the chord's unlock polls backends without native chord support.
-            chord(group(run_shard_task.si(pk, False) for pk in shard_ids), run_finalize_task.si(run_id)).apply_async(interval=0.2)
+            merged = chord(group(run_shard_task.si(pk, False) for pk in shard_ids), run_finalize_task.si(run_id))
+            task_send(lambda: merged.apply_async(interval=0.2), what=f"the shards of run {run_id}")
     except OperationalError as exc:
         Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
             status=RunStatus.ERROR, error_message="The task queue was unavailable; trigger the run again.", finished_at=timezone.now()
