@@ -33,9 +33,21 @@ class BrokerDownView(APIView):
         raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
 
+class DeleteAgentView(APIView):
+    """Deletes an agent outright, as careless code might: its history must stop it (PROTECT)."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from governance.models import Agent
+
+        body: dict[str, Any] = dict(request.data)
+        Agent.objects.filter(pk=int(body["agent"])).delete()
+        return Response(status=204)
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("fault/explode/", ExplodingView.as_view()),
     path("fault/echo/", EchoView.as_view()),
     path("fault/broker-down/", BrokerDownView.as_view()),
+    path("fault/delete-agent/", DeleteAgentView.as_view()),
     *real_urlpatterns,
 ]
