@@ -28,7 +28,6 @@ def bearer(django_user_model: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token_for(user)}"}
 
 
-@pytest.mark.regression("BUG-010")
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
