@@ -109,8 +109,8 @@ print(json.dumps(calls))
 
 
 @pytest.mark.regression("BUG-023")
-def test_p1_reliability_broker_outage_retry_storm_regression():
-    """BUG-023 (P1, reliability): with Redis down, every task send retried for about 19 s.
+def test_p1_cost_leak_broker_outage_retry_storm_regression():
+    """BUG-023 (P1, cost leak): with Redis down, every task send retried for about 19 s.
 
     Each ``.delay()`` reconnected to the result store 20 times (Celery's default retry policy) and then
     raised a bare RuntimeError, which the run route turned into a 500; every request that enqueued
