@@ -70,7 +70,5 @@ def reap_stale_runs_task() -> int:
 
 @shared_task(name="bugs.scheduled_regression_run", acks_late=True, time_limit=120, soft_time_limit=90)
 def scheduled_regression_run_task() -> int:
-    """Periodic (ATOM_BUGS_SCHEDULED_RUN_SECONDS): queue a run of Atom's own regression tests."""
-    from bugs.models import Run
-
-    return runs.run_trigger(trigger=Run.Trigger.SCHEDULE).pk
+    """Periodic (ATOM_BUGS_SCHEDULED_RUN_SECONDS): queue a run of Atom's own regression tests, unless one is in flight."""
+    return runs.run_trigger_scheduled().pk

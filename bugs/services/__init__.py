@@ -26,6 +26,7 @@ from bugs.services.runs import (
     run_reap_stale,
     run_shard_execute,
     run_trigger,
+    run_trigger_scheduled,
 )
 from bugs.services.seed import demo_data_seed
 from bugs.services.triage import triage_import
@@ -53,6 +54,7 @@ __all__ = [
     "run_reap_stale",
     "run_shard_execute",
     "run_trigger",
+    "run_trigger_scheduled",
     "severity_policy_update",
     "suite_checkout",
     "suite_default",

@@ -159,6 +159,23 @@ def run_trigger(
     return run
 
 
+def run_trigger_scheduled() -> Run:
+    """The periodic run of the default suite: at most one scheduled run queued or running at a time.
+
+    The beat message is acknowledged late, so a lost worker gets it again, and a slow run may still be
+    going at the next tick; either way the scheduled run in flight is returned instead of another one.
+    The suite row is locked so two deliveries at once cannot both queue.
+    """
+    with transaction.atomic():
+        suite = Suite.objects.select_for_update().get(pk=suite_default().pk)
+        in_flight = (
+            Run.objects.filter(suite=suite, trigger=Run.Trigger.SCHEDULE, status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
+            .order_by("pk")
+            .first()
+        )
+        return in_flight or run_trigger(suite=suite, trigger=Run.Trigger.SCHEDULE)
+
+
 def run_enqueue(*, run_id: int) -> None:
     """Send the run's shards to the workers: one task, or a chord whose callback merges the shards.
 
