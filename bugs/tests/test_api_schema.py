@@ -58,4 +58,3 @@ def test_p3_contract_nullable_bug_fields_declared_nullable_regression(staff_user
     undeclared = _undeclared_nulls(schema, _response_shape(schema, "/api/v1/bugs/{key}/"), bug.json(), "bug")
     undeclared += _undeclared_nulls(schema, _response_shape(schema, "/api/v1/runs/{id}/"), run_answer.json(), "run")
     assert undeclared == []
-
