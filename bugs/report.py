@@ -263,14 +263,14 @@ def _csv(doc: dict[str, Any]) -> str:
 
 # --- reading a report back --------------------------------------------------------------------------------
 
-_HEADING = re.compile(r"^###\s+(BUG-\d+)\s*(?:[:\u2014\u2013-]\s*(.*))?$")
+_HEADING = re.compile(r"^###\s+(BUG-[0-9]+)\s*(?:[:\u2014\u2013-]\s*(.*))?$")
 _SECTION = re.compile(r"^#{1,2}\s+(.*)$")
 _FIELD = re.compile(r"^(?:[-*]\s+)?\*\*(?P<name>[^*]+?):?\*\*:?\s*(?P<value>.*)$")
 _PLAIN_FIELD = re.compile(r"^(?:[-*]\s+)?(?P<name>[A-Za-z][A-Za-z /]{1,30}):\s+(?P<value>.*)$")
 _SEVERITY = re.compile(r"\b(P[0-3])\b")
 _SHA = re.compile(r"\b([0-9a-f]{7,64})\b")
 _NODE = re.compile(r"`([^`]+)`")
-_DUP = re.compile(r"\bof\s+(BUG-\d+)")
+_DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
 
 _NAMES = {
     "severity": "severity",

@@ -54,7 +54,7 @@ class BugTextInput(serializers.Serializer[Any]):
 
 
 class BugCreateInput(BugTextInput):
-    key = serializers.RegexField(r"^BUG-\d{3,9}$", required=False)
+    key = serializers.RegexField(r"^BUG-[0-9]{3,9}$", required=False)
     title = serializers.CharField(max_length=300)
     severity = serializers.ChoiceField(choices=Severity.choices)
 
@@ -65,7 +65,7 @@ class BugUpdateInput(BugTextInput):
     verification_note = _text()
     status = serializers.ChoiceField(choices=BugStatus.choices, required=False)
     fix_commit = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", required=False)
-    duplicate_of = serializers.RegexField(r"^BUG-\d{3,9}$", required=False)
+    duplicate_of = serializers.RegexField(r"^BUG-[0-9]{3,9}$", required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
@@ -94,7 +94,7 @@ class RunCreateInput(serializers.Serializer[Any]):
     """A run request names a registered suite; it can never configure one (path, args, environment)."""
 
     suite = serializers.SlugField(max_length=64, required=False)
-    bugs = serializers.ListField(child=serializers.RegexField(r"^BUG-\d{3,9}$"), required=False, max_length=1000)
+    bugs = serializers.ListField(child=serializers.RegexField(r"^BUG-[0-9]{3,9}$"), required=False, max_length=1000)
     node_ids = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=10000)
     shards = serializers.IntegerField(min_value=1, max_value=256, required=False, default=1)
 

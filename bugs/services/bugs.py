@@ -30,7 +30,7 @@ from bugs.models import (
     Suite,
 )
 
-BUG_KEY = re.compile(r"^BUG-\d{3,9}$")
+BUG_KEY = re.compile(r"^BUG-[0-9]{3,9}$")
 # Severities that may not be resolved, or closed as fixed, without a linked regression test.
 TEST_REQUIRED_SEVERITIES = (Severity.P0, Severity.P1)
 
