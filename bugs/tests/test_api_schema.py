@@ -37,8 +37,8 @@ def _response_shape(schema: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 @pytest.mark.regression("BUG-010")
-def test_p3_contract_nullable_bug_fields_declared_nullable_regression(staff_user, client_for):
-    """BUG-010 (P3, contract): the OpenAPI schema declared a bug's assignee and duplicate_of as never null.
+def test_p3_quality_nullable_bug_fields_declared_nullable_regression(staff_user, client_for):
+    """BUG-010 (P3, quality): the OpenAPI schema declared a bug's assignee and duplicate_of as never null.
 
     The answers carried null for a bug with no assignee, duplicate, reporter or result, and for a run
     nobody triggered, while the schema promised strings, so generated clients broke on them
