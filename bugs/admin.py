@@ -204,15 +204,52 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(request, f"{moved} bug(s) marked as duplicates of {target.key}.", messages.SUCCESS)
 
 
+RESULT_FIELDS = ["node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message"]
+
+
 class ResultInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The first results of the run, errors and failures first; the run page links to all of them."""
+
     model = Result
     extra = 0
     can_delete = False
-    fields = ["node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message"]
-    readonly_fields = ["node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message"]
-    ordering = ["outcome", "node_id"]
+    fields = readonly_fields = RESULT_FIELDS
+    ordering = ["outcome", "node_id"]  # error, failed, passed, skipped
+    shown = 100
+    verbose_name_plural = f"results (the first {shown}, errors and failures first)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Result]:
+        match = request.resolver_match
+        run_id = match.kwargs.get("object_id") if match else None
+        if run_id is None:
+            return Result.objects.none()
+        first = Result.objects.filter(run_id=run_id).order_by(*self.ordering).values_list("pk", flat=True)[: self.shown]
+        return super().get_queryset(request).filter(pk__in=list(first))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Result)
+class ResultAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Every result of every run, read-only, found by run, outcome and node id."""
+
+    list_display = ["node_id", "outcome", "run", "duration_seconds", "attempts", "is_flaky"]
+    list_filter = ["outcome", "is_flaky"]
+    search_fields = ["node_id"]
+    list_select_related = ["run"]
+    readonly_fields = ["run", *RESULT_FIELDS]
+    fields = readonly_fields
+    show_full_result_count = False
+    list_per_page = 200
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -252,6 +289,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = [
         "suite", "status", "progress", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "total", "done",
         "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at", "started_at", "finished_at",
+        "all_results",
     ]  # fmt: skip
     exclude = ["node_ids"]
     inlines = [ShardInline, ResultInline]
@@ -266,6 +304,11 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="commit")
     def commit_short(self, obj: Run) -> str:
         return obj.commit_sha[:12]
+
+    @admin.display(description="results")
+    def all_results(self, obj: Run) -> str:
+        url = reverse("admin:bugs_result_changelist") + f"?run__id__exact={obj.pk}"
+        return format_html('<a href="{}">All results of this run</a> (filter by outcome, search by node id)', url)
 
     @admin.display(description="progress")
     def progress(self, obj: Run) -> str:
