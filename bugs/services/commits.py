@@ -18,7 +18,9 @@ from bugs.models import Bug, BugStatus, RegressionTest, Suite
 from bugs.services.bugs import bug_status_refusal, bug_transition, bug_update, suite_checkout
 from bugs.services.runs import node_id_validate, pytest_env
 
-FIX_TRAILER = re.compile(r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+((?:BUG-[0-9]+)(?:\s*(?:,|and)\s*BUG-[0-9]+)*)", re.IGNORECASE)
+FIX_TRAILER = re.compile(
+    r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+((?:BUG-[0-9]+)(?:\s*(?:,|and)\s*BUG-[0-9]+)*)", re.IGNORECASE
+)
 _KEY = re.compile(r"BUG-[0-9]+", re.IGNORECASE)
 
 
