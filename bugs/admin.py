@@ -204,7 +204,7 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(request, f"{moved} bug(s) marked as duplicates of {target.key}.", messages.SUCCESS)
 
 
-RESULT_FIELDS = ["node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message"]
+RESULT_FIELDS = ("node_id", "outcome", "duration_seconds", "attempts", "is_flaky", "message")
 
 
 class ResultInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -238,8 +238,7 @@ class ResultAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["outcome", "is_flaky"]
     search_fields = ["node_id"]
     list_select_related = ["run"]
-    readonly_fields = ["run", *RESULT_FIELDS]
-    fields = readonly_fields
+    readonly_fields = fields = ("run", *RESULT_FIELDS)
     show_full_result_count = False
     list_per_page = 200
 
