@@ -174,3 +174,44 @@ def test_a_script_with_a_nul_character_is_a_validation_error(client_for):
     response = _execute(client_for(canvas.agent.owner), canvas, "console.log(1)\x00")
     assert response.status_code == 400
     assert not CanvasAudit.objects.exists()
+
+
+# Written as they are sent: the backslashes are characters of the script, not Python escapes.
+BLOCKLIST_BYPASSES = [
+    r'\u0065val("alert(1)")',
+    r"\u{65}val('alert(1)')",
+    r"x = document.\u0063ookie",
+    r"top['\x65val']('1')",
+    'location = "https://evil.example/"',
+    'eval/**/("alert(1)")',
+    '(0,eval)("alert(1)")',
+    'eval.call(null, "alert(1)")',
+    '(()=>{}).constructor("return 1")()',
+    'document.createElementNS(ns,"script")',
+    'document.location = "https://evil.example/"',
+    'fetch/**/("https://evil.example/")',
+    'document /**/ .write("<p>")',
+    'window/**/["eval"]("1")',
+    'x = "//"; document // a comment\n.write("<p>")',
+]
+
+
+@pytest.mark.regression("BUG-038")
+@pytest.mark.parametrize("code", BLOCKLIST_BYPASSES)
+def test_p2_security_canvas_script_blocklist_bypass_regression(code, client_for):
+    """BUG-038 (P2, security): the canvas JavaScript blocklist was trivially bypassed. Escapes
+    (``\\u0065val``, ``document.\\u0063ookie``), a comment between a name and what follows
+    (``eval/**/(``), a name not directly called (``(0,eval)``, ``eval.call``), ``.constructor``,
+    ``createElementNS`` and ``location =`` / ``document.location`` were all stored (200) for an
+    AUTONOMOUS agent. Fix: a script with a ``\\u`` or ``\\x`` escape is refused, comments and whitespace
+    between tokens no longer hide a blocked construct, and ``eval``, ``fetch``, ``Function``,
+    ``.constructor``, ``createElementNS`` and location assignment are blocked (commit recorded in the
+    catalog).
+    """
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.AUTONOMOUS))
+    response = _execute(client_for(canvas.agent.owner), canvas, code)
+    assert response.status_code == 403, code
+    assert response.json()["error"]["code"] == "CANVAS_SCRIPT_REFUSED"
+    assert CanvasAudit.objects.get().outcome == "refused"
+    canvas.refresh_from_db()
+    assert canvas.script == ""
