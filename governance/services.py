@@ -657,27 +657,37 @@ _ALLOWED_ATTRIBUTES = {
 }
 _ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
-# Case-insensitive; each names what it closes.
+# What JavaScript allows between two tokens: whitespace and comments. The blocklist matches across it
+# in the code as written (nothing is stripped first), so a comment cannot split a blocked construct
+# and a quoted "//" or "/*" cannot hide one. Possessive, so a failed match never backtracks through it.
+_GAP = r"(?:\s|/\*(?:[^*]|\*(?!/))*+\*/|//[^\n]*+)*+"
+
+# Case-insensitive (unless marked otherwise); each names what it closes.
 _SCRIPT_BLOCKLIST: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(pattern, re.IGNORECASE))
     for label, pattern in (
-        ("eval", r"\beval\s*\("),
-        ("Function constructor", r"\bFunction\s*\("),
-        ("timer with a string", r"\bset(?:Timeout|Interval)\s*\(\s*[\"'`]"),
-        ("cookie access", r"\bdocument\s*\.\s*cookie\b|\bcookie\b"),
+        ("\\u or \\x escape", r"\\[ux]"),
+        ("eval", r"\beval\b"),
+        ("Function constructor", rf"\bFunction{_GAP}\(|(?-i:\bFunction\b)"),
+        ("constructor access", rf"\.{_GAP}constructor\b|\[{_GAP}[\"'`]constructor\b"),
+        ("timer with a string", rf"\bset(?:Timeout|Interval){_GAP}\({_GAP}[\"'`]"),
+        ("cookie access", rf"\bdocument{_GAP}\.{_GAP}cookie\b|\bcookie\b"),
         ("storage access", r"\b(?:localStorage|sessionStorage|indexedDB)\b"),
         (
             "window.location/top/parent",
-            r"\b(?:window|self|globalThis)\s*\.\s*(?:location|top|parent|opener)\b|\blocation\s*\.\s*(?:href|assign|replace)\b|\b(?:top|parent)\s*\.\s*location\b",
+            rf"\b(?:window|self|globalThis){_GAP}\.{_GAP}(?:location|top|parent|opener)\b"
+            rf"|\blocation{_GAP}\.{_GAP}(?:href|assign|replace)\b|\b(?:top|parent){_GAP}\.{_GAP}location\b",
         ),
-        ("fetch", r"\bfetch\s*\("),
+        ("location assignment", rf"\blocation{_GAP}=(?!=)|\bdocument{_GAP}\.{_GAP}location\b"),
+        ("fetch", r"\bfetch\b"),
         ("XMLHttpRequest", r"\bXMLHttpRequest\b"),
         ("sendBeacon", r"\bsendBeacon\b"),
-        ("document.write", r"\bdocument\s*\.\s*write(?:ln)?\b"),
-        ("script-element creation", r"createElement\s*\(\s*[\"'`]\s*script"),
+        ("document.write", rf"\bdocument{_GAP}\.{_GAP}write(?:ln)?\b"),
+        ("script-element creation", rf"createElement{_GAP}\({_GAP}[\"'`]\s*script"),
+        ("namespaced element creation", r"\bcreateElementNS\b"),
         ("innerHTML", r"\b(?:inner|outer)HTML\b|\binsertAdjacentHTML\b"),
-        ("bracket access", r"\b(?:document|window|self|globalThis|localStorage|sessionStorage)\s*\["),
-        ("import", r"\bimport\s*\("),
+        ("bracket access", rf"\b(?:document|window|self|globalThis|localStorage|sessionStorage){_GAP}\["),
+        ("import", rf"\bimport{_GAP}\("),
         ("WebSocket", r"\bWebSocket\b"),
     )
 )
