@@ -215,3 +215,41 @@ def test_p2_security_canvas_script_blocklist_bypass_regression(code, client_for)
     assert CanvasAudit.objects.get().outcome == "refused"
     canvas.refresh_from_db()
     assert canvas.script == ""
+
+
+@pytest.mark.regression("BUG-039")
+@pytest.mark.parametrize(
+    ("markdown", "stored"),
+    [
+        ("[x](javascript:alert(1))", "[x](#)"),
+        ("[x](JaVaScRiPt:alert(1) 'title')", "[x](# 'title')"),
+        ("[x](java&#115;cript:alert(1))", "[x](#)"),
+        (r"[x](javascript\:alert(1))", "[x](#)"),
+        ("[x](vbscript:msgbox(1))", "[x](#)"),
+        ("![x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)", "![x](#)"),
+        ("[x]: javascript:alert(1)\n\n[y][x]", "[x]: #\n\n[y][x]"),
+        ("[x]:\n  data:text/html,hi", "[x]:\n  #"),
+        ("[a](https://x.example/a_(b)) [b](/docs/page) [c](mailto:a@x.example) [d](#top)", None),
+    ],
+)
+def test_p2_security_markdown_canvas_link_schemes_regression(markdown, stored, client_for):
+    """BUG-039 (P2, security): markdown canvases kept ``javascript:`` and ``data:`` links. The sanitizer
+    only cleaned HTML, and markdown link syntax is not HTML: a STUDENT's ``[x](javascript:alert(1))``,
+    ``![x](data:text/html;base64,…)`` and ``[x]: javascript:…`` were stored unchanged (201). Fix: in a
+    markdown canvas, a link or image destination whose scheme is not http, https or mailto is replaced
+    by ``#``, as the HTML sanitizer drops such URLs (commit recorded in the catalog).
+    """
+    agent = make_agent()
+    response = client_for(agent.owner).post(
+        "/api/v1/canvases/", {"agent": agent.pk, "kind": "markdown", "content": markdown}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert Canvas.objects.get().content == (markdown if stored is None else stored)
+
+
+def test_markdown_blockquotes_are_kept_through_sanitizing(client_for):
+    agent = make_agent()
+    content = "> quote\n> > nested\n\na > b <i>x</i>"
+    response = client_for(agent.owner).post("/api/v1/canvases/", {"agent": agent.pk, "kind": "markdown", "content": content}, format="json")
+    assert response.status_code == 201, response.json()
+    assert Canvas.objects.get().content == "> quote\n> > nested\n\na &gt; b <i>x</i>"
