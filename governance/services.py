@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import logging
 import random
 import re
@@ -694,7 +695,7 @@ _SCRIPT_BLOCKLIST: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 
 def canvas_sanitize(text: str) -> str:
-    """Allow-list sanitizing of canvas HTML and markdown: no script, style, iframe, object, embed,
+    """Allow-list sanitizing of canvas HTML (and of the HTML in markdown): no script, style, iframe, object, embed,
     event handlers, ``javascript:`` or ``data:`` URLs (nh3 drops what is not allowed)."""
     return nh3.clean(
         text,
@@ -704,6 +705,64 @@ def canvas_sanitize(text: str) -> str:
         clean_content_tags={"script", "style"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+# Where a markdown link or image destination starts: after "](" (an inline link) or "]:" (a reference
+# definition), past spaces and at most one line break.
+_MARKDOWN_DESTINATION = re.compile(r"\](\(|:)[ \t]*(?:\n[ \t]*)?")
+_URL_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.IGNORECASE)
+# Blockquote markers at the start of a line, which the HTML sanitizer escapes.
+_MARKDOWN_QUOTE_MARKERS = re.compile(r"^(?:[ \t]*&gt;)+", re.MULTILINE)
+
+
+def _markdown_destination_end(text: str, start: int, limit: int, *, inline: bool) -> int:
+    """The end of the destination at ``start`` (never past ``limit``): after its ``>`` if it is bracketed,
+    else at whitespace or, in an inline link, at the parenthesis that closes the link."""
+    if text.startswith("<", start):
+        close = text.find(">", start, limit)
+        return limit if close < 0 else close + 1
+    end, depth = start, 0
+    while end < limit and (text[end] == "\t" or not text[end].isspace()):  # a browser drops tabs from a URL
+        char = text[end]
+        if char == "\\":
+            end += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            if inline and depth == 0:
+                break
+            depth -= 1
+        end += 1
+    return min(end, limit)
+
+
+def _markdown_destination_allowed(destination: str) -> bool:
+    """Whether a link destination is relative or uses an allowed scheme, read as a markdown renderer and a
+    browser would: entities decoded, backslash escapes dropped, whitespace and control characters ignored."""
+    url = html.unescape(destination.strip("<>")).replace("\\", "")
+    url = "".join(char for char in url if char > " " and char != "\x7f")
+    scheme = _URL_SCHEME.match(url)
+    return scheme is None or scheme.group(1).lower() in _ALLOWED_SCHEMES
+
+
+def canvas_markdown_sanitize(text: str) -> str:
+    """Sanitize a markdown canvas: its HTML as ``canvas_sanitize`` does, then every link and image
+    destination whose scheme is not allowed (``javascript:``, ``data:``…) becomes ``#``, as the HTML
+    sanitizer drops such URLs. Blockquote markers the HTML sanitizer escaped are given back."""
+    cleaned = canvas_sanitize(text)
+    parts: list[str] = []
+    position = 0
+    # Each destination is read up to the next one at most, so the text is read once however it is made.
+    matches = list(_MARKDOWN_DESTINATION.finditer(cleaned))
+    for index, match in enumerate(matches):
+        start = match.end()
+        limit = matches[index + 1].start() if index + 1 < len(matches) else len(cleaned)
+        end = _markdown_destination_end(cleaned, start, limit, inline=match.group(1) == "(")
+        if end > start and not _markdown_destination_allowed(cleaned[start:end]):
+            parts += [cleaned[position:start], "#"]
+            position = end
+    parts.append(cleaned[position:])
+    return _MARKDOWN_QUOTE_MARKERS.sub(lambda quote: quote.group(0).replace("&gt;", ">"), "".join(parts))
 
 
 def canvas_script_problem(code: str) -> str | None:
@@ -742,7 +801,7 @@ def _canvas_content(kind: str, params: dict[str, Any]) -> tuple[str, Any]:
         content = params.get("content", "")
         if not isinstance(content, str) or len(content) > 200_000:
             raise DomainError("content must be a string of at most 200,000 characters.", code="VALIDATION_ERROR")
-        return canvas_sanitize(content), None
+        return (canvas_markdown_sanitize(content) if kind == CanvasKind.MARKDOWN else canvas_sanitize(content)), None
     data = params.get("data") if kind == CanvasKind.CHART else params.get("schema")
     if not isinstance(data, dict):
         raise DomainError(
