@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from html.parser import HTMLParser
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import connection
@@ -20,6 +23,7 @@ from governance.models import (
     MaturityChange,
     Proposal,
 )
+from governance.services import agent_budget_charge
 from governance.tests.factories import make_agent, make_user
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +183,68 @@ def test_the_proposal_list_shows_tier_and_status_badges_and_links_the_execution(
     page = admin_client_logged_in.get("/admin/governance/proposal/").content.decode()
     assert f'/admin/governance/actionexecution/{execution.pk}/change/"' in page
     assert "Executed</span>" in page
+
+
+class _FormFields(HTMLParser):
+    """What a browser would send back from a page's form: inputs, textareas and selected options."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {key: value or "" for key, value in attrs}
+        name = attributes.get("name")
+        if tag == "input" and name and attributes.get("type") not in {"submit", "button", "checkbox", "radio"}:
+            self.data[name] = attributes.get("value", "")
+        elif tag == "textarea" and name:
+            self._textarea, self.data[name] = name, ""
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attributes:
+            self.data[self._select] = attributes.get("value", "")
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.data[self._textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+
+def _form_fields(page: bytes) -> dict[str, str]:
+    parser = _FormFields()
+    parser.feed(page.decode())
+    return parser.data
+
+
+@pytest.mark.regression("BUG-040")
+def test_p2_integrity_admin_agent_edit_refunds_spending_regression(admin_client_logged_in):
+    """BUG-040 (P2, integrity): an admin edit of an agent refunded the spending that happened while the
+    form was open, and an owner change was silently ignored. save_model always set the budget from the
+    form: opened at 100.00, charged 9.00, saved with only the name changed, the budget was back to 100.00
+    (expected 91.00); the owner field was editable but never applied. Fix: the funds are set only when
+    the budget or daily cap were changed in the form, and the owner is read-only once the agent exists
+    (commit recorded in the catalog).
+    """
+    agent = make_agent(budget=Decimal("100.00"), daily_spend_cap=Decimal("10.00"))
+    url = f"/admin/governance/agent/{agent.pk}/change/"
+    page = admin_client_logged_in.get(url)
+    assert page.status_code == 200
+    form = _form_fields(page.content)
+    assert agent_budget_charge(agent_id=agent.pk, cost=Decimal("9.00"))
+    response = admin_client_logged_in.post(url, {**form, "name": "renamed", "owner": str(make_user().pk), "_save": "Save"})
+    assert response.status_code == 302
+    agent_after = Agent.objects.get(pk=agent.pk)
+    assert (agent_after.name, agent_after.budget, agent_after.daily_spend_cap) == ("renamed", Decimal("91.00"), Decimal("10.00"))
+    assert agent_after.owner_id == agent.owner_id
+    assert b'name="owner"' not in page.content
+    form = _form_fields(admin_client_logged_in.get(url).content)
+    assert admin_client_logged_in.post(url, {**form, "daily_spend_cap": "20.00", "_save": "Save"}).status_code == 302
+    agent_after = Agent.objects.get(pk=agent.pk)
+    assert (agent_after.budget, agent_after.daily_spend_cap) == (Decimal("91.00"), Decimal("20.00"))
