@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -49,6 +49,7 @@ PROPOSAL_COLOURS: dict[str, str] = {
     ProposalStatus.EXPIRED: GREY,
 }
 OUTCOME_COLOURS = {"allowed": GREEN, "proposed": BLUE, "refused": RED, "failed": GREY}
+FUNDS_FIELDS = frozenset({"budget", "daily_spend_cap"})
 
 
 class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
@@ -109,15 +110,38 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = [MaturityChangeInline]
     actions = ["pause", "resume", "promote", "demote", "graduate"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        """The owner is chosen when the agent is created; no service moves an agent to another owner."""
+        return [*self.readonly_fields, "owner"] if obj is not None else list(self.readonly_fields)
+
+    def formfield_for_dbfield(self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any) -> forms.Field | None:
+        """The funds fields send back the value the form was opened with, so a save can tell whether the
+        operator changed them or only left them as they were while the agent spent."""
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in FUNDS_FIELDS and formfield is not None:
+            formfield.show_hidden_initial = True
+        return formfield
+
     @transaction.atomic
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
-        """Creation and edits go through the services; tier, confidence and state only through the actions."""
+        """Creation and edits go through the services; tier, confidence and state only through the actions.
+        The funds are set only when the operator changed them in the form: an unchanged budget is the one
+        the form was opened with, and setting it would give back what the agent spent since."""
         fields = {"name": obj.name, "category": obj.category, "capabilities": obj.capabilities}
         if change:
-            services.agent_update(agent=Agent.objects.get(pk=obj.pk), **fields)
+            current = Agent.objects.select_for_update().get(pk=obj.pk)
+            services.agent_update(agent=current, **fields)
+            funds = FUNDS_FIELDS.intersection(form.changed_data)
         else:
-            obj.pk = services.agent_create(owner=obj.owner, **fields).pk
-        services.agent_funds_set(agent_id=obj.pk, budget=obj.budget, daily_spend_cap=obj.daily_spend_cap)
+            current = services.agent_create(owner=obj.owner, **fields)
+            funds = FUNDS_FIELDS
+        if funds:
+            services.agent_funds_set(
+                agent_id=current.pk,
+                budget=obj.budget if "budget" in funds else current.budget,
+                daily_spend_cap=obj.daily_spend_cap if "daily_spend_cap" in funds else current.daily_spend_cap,
+            )
+        obj.pk = current.pk
         obj.refresh_from_db()
 
     @admin.display(description="tier", ordering="maturity")
