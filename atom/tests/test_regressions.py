@@ -130,3 +130,29 @@ def test_p1_cost_leak_broker_outage_retry_storm_regression():
     assert all(call["raised"] and "kombu.exceptions.OperationalError" in call["raised"] for call in calls), calls
     assert all(call["connections"] <= 6 for call in calls[:2]), calls  # bounded retries while closed
     assert [call["connections"] for call in calls[2:]] == [0, 0, 0], calls  # open: no network at all
+
+
+@pytest.mark.regression("BUG-041")
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ["/api/v1/bugs/BUG-001/results/", "/api/v1/audit/"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["p=abc", "p=99999999999999999999999999", "r=1&p=-99999999999999999999999999", "p=1.5", "p=", "o=-5&p=1"],
+)
+def test_p2_crash_crafted_pagination_cursor_regression(staff_user, client_for, route, cursor):
+    """BUG-041 (P2, crash): a crafted pagination cursor answered 500. CursorPagination passed the cursor's
+    position straight into an integer filter, so ``?cursor=`` with the base64 of ``p=abc`` or
+    ``p=99999999999999999999999999`` failed in the query. Fix: the cursor's position is checked against the
+    type and range of the ordering field, and a bad one answers 404 "Invalid cursor" in the error shape,
+    as a bad offset already did (commit recorded in the catalog).
+    """
+    import base64
+
+    from bugs.services import bug_create
+
+    bug_create(key="BUG-001", title="x", severity="P2")
+    response = client_for(staff_user).get(route, {"cursor": base64.b64encode(cursor.encode()).decode()})
+    assert response.status_code == 404, response.content[:200]
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == ("NOT_FOUND", "Invalid cursor")
+    assert "details" in error
