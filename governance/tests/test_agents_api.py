@@ -144,3 +144,54 @@ def test_an_agent_id_beyond_64_bits_is_simply_not_found(agent_id, client_for, us
     assert client_for(user).post(f"/api/v1/agents/{agent_id}/actions/", {"action": "read"}, format="json").status_code == 404
     with pytest.raises(NotFoundError):
         agent_access_authorize(actor=user, agent_id=int(agent_id), action="read")
+
+
+@pytest.mark.regression("BUG-024")
+def test_p1_security_agent_token_confined_to_its_agent_regression(client_for, api_client, staff_user):
+    """BUG-024 (P1, security): a token acting as one agent read and wrote its owner's other agents and
+    inherited the owner's staff rights: with a staff owner, GET agents/B/, canvases/<B's>/ and
+    agents/B/episodes/ answered 200, POST agents/B/interactions/ stored the batch, and GET audit/ and
+    bugs/ answered 200. Fix: every agent, canvas, proposal and episode route confines an agent
+    principal to its own agent (404 for anything else, lists show only its rows), and the staff and
+    app-permission checks deny an agent principal (commit recorded in the catalog).
+    """
+    from episodes.models import Interaction
+    from episodes.tests.factories import conversation, episode_from
+    from governance.tests.factories import make_canvas
+
+    agent = make_agent(owner=staff_user, maturity=Maturity.INTERN)
+    sibling = make_agent(owner=staff_user, maturity=Maturity.INTERN)
+    stranger = make_agent(maturity=Maturity.INTERN)
+    owner = client_for(staff_user)
+    own_canvas, sibling_canvas = make_canvas(agent=agent), make_canvas(agent=sibling)
+    episode = episode_from(sibling, conversation(contents=["check the deploy", "done"]))
+    stored = Interaction.objects.count()
+    email = {"action": "send_email", "params": {"to": "a@b.example"}}
+    sibling_proposal = owner.post(f"/api/v1/agents/{sibling.pk}/actions/", email, format="json").json()["proposal"]["id"]
+    client_for(stranger.owner).post(f"/api/v1/agents/{stranger.pk}/actions/", email, format="json")
+    token = owner.post(f"/api/v1/agents/{agent.pk}/token/", {}, format="json").json()["access"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    own_proposal = api_client.post(f"/api/v1/agents/{agent.pk}/actions/", email, format="json").json()["proposal"]["id"]
+
+    assert api_client.get(f"/api/v1/agents/{agent.pk}/").status_code == 200
+    assert api_client.get(f"/api/v1/canvases/{own_canvas.pk}/").status_code == 200
+    assert api_client.get(f"/api/v1/agents/{agent.pk}/episodes/?mode=temporal").status_code == 200
+    assert [row["id"] for row in api_client.get("/api/v1/agents/").json()["results"]] == [agent.pk]
+    assert [row["id"] for row in api_client.get("/api/v1/canvases/").json()["results"]] == [own_canvas.pk]
+    assert [row["id"] for row in api_client.get("/api/v1/proposals/").json()["results"]] == [own_proposal]
+    batch = {"interactions": [{"session_id": "s-9", "role": "user", "content": "hi", "timestamp": "2026-01-01T00:00:00Z"}]}
+    answers = {
+        "agent": api_client.get(f"/api/v1/agents/{sibling.pk}/"),
+        "canvas": api_client.get(f"/api/v1/canvases/{sibling_canvas.pk}/"),
+        "proposal": api_client.get(f"/api/v1/proposals/{sibling_proposal}/"),
+        "episodes": api_client.get(f"/api/v1/agents/{sibling.pk}/episodes/?mode=temporal"),
+        "episode": api_client.get(f"/api/v1/episodes/{episode.pk}/"),
+        "interactions": api_client.post(f"/api/v1/agents/{sibling.pk}/interactions/", batch, format="json"),
+    }
+    assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(answers, 404)
+    assert all(answer.json()["error"]["code"] == "NOT_FOUND" for answer in answers.values())
+    assert Interaction.objects.count() == stored
+    for path in ("/api/v1/audit/", "/api/v1/bugs/"):
+        response = api_client.get(path)
+        assert response.status_code == 403, (path, response.status_code)
+        assert response.json()["error"]["code"] == "PERMISSION_DENIED"
