@@ -84,16 +84,19 @@ class IngestResult:
     sessions: list[str]
 
 
-def interactions_ingest(*, actor: Any, agent_id: int, items: Sequence[InteractionInput]) -> IngestResult:
+def interactions_ingest(
+    *, actor: Any, agent_id: int, items: Sequence[InteractionInput], acting_agent_id: int | None = None
+) -> IngestResult:
     """Store a batch of interactions for the caller's agent, atomically, and queue their segmentation.
 
-    Ownership only (ingestion is not tier-gated): another owner's agent is a 404. Each session's
-    interactions are numbered in time order after those already stored; a batch that reaches back
-    before the session's latest stored interaction is refused (409), because sequence order must be
-    time order for segments to be contiguous ranges. The segmentation task is enqueued on commit, so
+    Ownership only (ingestion is not tier-gated): another owner's agent is a 404, and so is any agent but
+    its own for a token acting as an agent. Each session's interactions are numbered in time order
+    after those already stored; a batch that reaches back before the session's latest stored
+    interaction is refused (409), because sequence order must be time order for segments to be
+    contiguous ranges. The segmentation task is enqueued on commit, so
     nothing runs for a batch that rolled back.
     """
-    agent = agent_get_for_owner(owner=actor, agent_id=agent_id)
+    agent = agent_get_for_owner(owner=actor, agent_id=agent_id, acting_agent_id=acting_agent_id)
     by_session: dict[str, list[InteractionInput]] = {}
     for item in items:
         by_session.setdefault(item.session_id, []).append(item)
@@ -517,14 +520,19 @@ def limit_clamp(*, mode: str, requested: int | None) -> int:
     return default if requested is None else max(1, min(requested, maximum))
 
 
-def episodes_retrieve(*, actor: Any, agent_id: int, query: RetrievalQuery, request_id: str = "") -> RetrievalResult:
+def episodes_retrieve(
+    *, actor: Any, agent_id: int, query: RetrievalQuery, request_id: str = "", acting_agent_id: int | None = None
+) -> RetrievalResult:
     """Governed retrieval of an agent's episodes in one of the four modes, written to the access log.
 
-    Governance first (``agent_access_authorize``: 404 for a missing or foreign agent, 403 below the
-    mode's tier or for an inactive agent; one audit row either way). Query text is only ever embedded
-    and compared in memory, and every filter reaches SQL as a bound parameter.
+    Governance first (``agent_access_authorize``: 404 for a missing or foreign agent, or for any agent
+    but its own when the caller is a token acting as an agent; 403 below the mode's tier or for an
+    inactive agent; one audit row either way). Query text is only ever embedded and compared in memory,
+    and every filter reaches SQL as a bound parameter.
     """
-    agent = agent_access_authorize(actor=actor, agent_id=agent_id, action=MODE_ACTIONS[query.mode], request_id=request_id)
+    agent = agent_access_authorize(
+        actor=actor, agent_id=agent_id, action=MODE_ACTIONS[query.mode], request_id=request_id, acting_agent_id=acting_agent_id
+    )
     limit = limit_clamp(mode=query.mode, requested=query.limit)
     result = RetrievalResult(mode=query.mode, limit=limit)
     if query.mode == RetrievalMode.TEMPORAL:
@@ -554,7 +562,7 @@ def episodes_retrieve(*, actor: Any, agent_id: int, query: RetrievalQuery, reque
     return result
 
 
-def episode_read(*, actor: Any, episode_id: int, request_id: str = "") -> RetrievalResult:
+def episode_read(*, actor: Any, episode_id: int, request_id: str = "", acting_agent_id: int | None = None) -> RetrievalResult:
     """``GET episodes/{id}/``: sequential retrieval of one episode, found by its id alone."""
     agent_id = selectors.episode_agent_id(episode_id=episode_id)
     if agent_id is None:
@@ -564,6 +572,7 @@ def episode_read(*, actor: Any, episode_id: int, request_id: str = "") -> Retrie
         agent_id=agent_id,
         query=RetrievalQuery(mode=RetrievalMode.SEQUENTIAL, episode_id=episode_id, limit=MODE_LIMITS[RetrievalMode.SEQUENTIAL][1]),
         request_id=request_id,
+        acting_agent_id=acting_agent_id,
     )
 
 

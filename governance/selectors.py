@@ -28,13 +28,23 @@ from governance.models import (
 AGENT_NOT_FOUND = "Agent not found."
 
 
-def agent_list_for_owner(*, owner: Any) -> QuerySet[Agent]:
-    """The caller's agents, newest last."""
-    return Agent.objects.filter(owner=owner).order_by("id")
+def agent_principal_confine(*, agent_id: int, acting_agent_id: int | None) -> None:
+    """A token acting as one agent (an agent principal) reaches that agent only: any other agent, even
+    a sibling of the same owner, is NotFoundError (404), exactly like another owner's."""
+    if acting_agent_id is not None and acting_agent_id != agent_id:
+        raise NotFoundError(AGENT_NOT_FOUND)
 
 
-def agent_get_for_owner(*, owner: Any, agent_id: int) -> Agent:
-    """The agent with this id if ``owner`` owns it; NotFoundError (404) otherwise, for missing and foreign alike."""
+def agent_list_for_owner(*, owner: Any, acting_agent_id: int | None = None) -> QuerySet[Agent]:
+    """The caller's agents, newest last (an agent principal's own agent only)."""
+    queryset = Agent.objects.filter(owner=owner).order_by("id")
+    return queryset if acting_agent_id is None else queryset.filter(pk=acting_agent_id)
+
+
+def agent_get_for_owner(*, owner: Any, agent_id: int, acting_agent_id: int | None = None) -> Agent:
+    """The agent with this id if ``owner`` owns it (and an agent principal acts as it); NotFoundError
+    (404) otherwise, for missing and foreign alike."""
+    agent_principal_confine(agent_id=agent_id, acting_agent_id=acting_agent_id)
     agent = Agent.objects.filter(pk=agent_id, owner=owner).first()
     if agent is None:
         raise NotFoundError(AGENT_NOT_FOUND)
@@ -103,30 +113,34 @@ def action_policies_all() -> QuerySet[ActionPolicy]:
     return ActionPolicy.objects.order_by("complexity", "name")
 
 
-def proposal_list_for_user(*, user: Any) -> QuerySet[Proposal]:
-    """Proposals the user may review: those of their own agents (staff see every proposal)."""
+def proposal_list_for_user(*, user: Any, acting_agent_id: int | None = None) -> QuerySet[Proposal]:
+    """Proposals the user may review: those of their own agents (staff see every proposal; an agent
+    principal only its own agent's, whoever its owner is)."""
     queryset = Proposal.objects.select_related("agent").order_by("-id")
+    if acting_agent_id is not None:
+        return queryset.filter(agent__owner=user, agent_id=acting_agent_id)
     if user.is_staff:
         return queryset
     return queryset.filter(agent__owner=user)
 
 
-def proposal_get_for_user(*, user: Any, proposal_id: int) -> Proposal:
+def proposal_get_for_user(*, user: Any, proposal_id: int, acting_agent_id: int | None = None) -> Proposal:
     """One proposal the user may review, or NotFoundError."""
-    proposal = proposal_list_for_user(user=user).filter(pk=proposal_id).first()
+    proposal = proposal_list_for_user(user=user, acting_agent_id=acting_agent_id).filter(pk=proposal_id).first()
     if proposal is None:
         raise NotFoundError("Proposal not found.")
     return proposal
 
 
-def canvas_list_for_owner(*, owner: Any) -> QuerySet[Canvas]:
-    """Canvases of the owner's agents."""
-    return Canvas.objects.filter(agent__owner=owner).order_by("-id")
+def canvas_list_for_owner(*, owner: Any, acting_agent_id: int | None = None) -> QuerySet[Canvas]:
+    """Canvases of the owner's agents (an agent principal's own agent only)."""
+    queryset = Canvas.objects.filter(agent__owner=owner).order_by("-id")
+    return queryset if acting_agent_id is None else queryset.filter(agent_id=acting_agent_id)
 
 
-def canvas_get_for_owner(*, owner: Any, canvas_id: int) -> Canvas:
-    """One canvas of the owner's agents, or NotFoundError."""
-    canvas = canvas_list_for_owner(owner=owner).select_related("agent").filter(pk=canvas_id).first()
+def canvas_get_for_owner(*, owner: Any, canvas_id: int, acting_agent_id: int | None = None) -> Canvas:
+    """One canvas of the owner's agents (of an agent principal's own agent), or NotFoundError."""
+    canvas = canvas_list_for_owner(owner=owner, acting_agent_id=acting_agent_id).select_related("agent").filter(pk=canvas_id).first()
     if canvas is None:
         raise NotFoundError("Canvas not found.")
     return canvas

@@ -31,6 +31,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from tqdm import tqdm
 
 from atom.api.errors import ConflictError, DomainError, ForbiddenError, NotFoundError, RateLimitedError
+from atom.api.principals import ACTING_AGENT_CLAIM
 from atom.api.ratelimit import rate_limit_enforce
 from governance.models import (
     MATURITY_FLOOR,
@@ -57,7 +58,7 @@ from governance.models import (
     SupervisionSession,
     SupervisionStatus,
 )
-from governance.selectors import AGENT_NOT_FOUND, agent_with_map_version
+from governance.selectors import AGENT_NOT_FOUND, agent_principal_confine, agent_with_map_version
 
 logger = logging.getLogger("atom.governance")
 
@@ -1000,8 +1001,24 @@ def _refuse(
     return error_type(reason, code=code, status=status)
 
 
-def _owned_agent(*, actor: Any, agent_id: int, action: str, cost: Decimal, request_id: str) -> tuple[Agent, int]:
-    """The caller's agent and the action map version; a refusal (404, audited) for missing or foreign ones."""
+def _owned_agent(
+    *, actor: Any, agent_id: int, action: str, cost: Decimal, request_id: str, acting_agent_id: int | None
+) -> tuple[Agent, int]:
+    """The caller's agent and the action map version; a refusal (404, audited) for missing or foreign ones,
+    and for any agent but its own when the caller is a token acting as an agent."""
+    try:
+        agent_principal_confine(agent_id=agent_id, acting_agent_id=acting_agent_id)
+    except NotFoundError:
+        audit_record(
+            agent=None,
+            actor=actor,
+            action=action,
+            verdict_outcome=Decision.NOT_FOUND,
+            reason="Token acts as another agent.",
+            cost=cost,
+            request_id=request_id,
+        )
+        raise
     found = agent_with_map_version(agent_id=agent_id)
     agent = found[0] if found else None
     if agent is None or agent.owner_id != getattr(actor, "pk", None):
@@ -1019,15 +1036,18 @@ def _owned_agent(*, actor: Any, agent_id: int, action: str, cost: Decimal, reque
     return found
 
 
-def agent_access_authorize(*, actor: Any, agent_id: int, action: str, request_id: str = "") -> Agent:
+def agent_access_authorize(*, actor: Any, agent_id: int, action: str, request_id: str = "", acting_agent_id: int | None = None) -> Agent:
     """The full governance decision at cost 0 for an action performed elsewhere (e.g. episode retrieval).
 
     Writes exactly one audit row. Returns the agent only when it may act right away; raises NotFoundError,
     AGENT_INACTIVE, ACTION_UNKNOWN or MATURITY_INSUFFICIENT (also for anything that would need a
-    proposal or supervision, which a retrieval cannot wait for).
+    proposal or supervision, which a retrieval cannot wait for). A token acting as an agent reaches
+    only that agent (404 for any other).
     """
     action = action.strip().lower()
-    agent, map_version = _owned_agent(actor=actor, agent_id=agent_id, action=action, cost=ZERO, request_id=request_id)
+    agent, map_version = _owned_agent(
+        actor=actor, agent_id=agent_id, action=action, cost=ZERO, request_id=request_id, acting_agent_id=acting_agent_id
+    )
     verdict = governance_decide(agent_id=agent.pk, maturity=agent.maturity, state=agent.state, map_version=map_version, action=action)
     if verdict.outcome != Decision.EXECUTE:
         outcome = verdict.outcome if verdict.outcome in _REFUSALS else Decision.BLOCKED
@@ -1083,19 +1103,9 @@ def agent_action_request(
     """An agent asks to perform ``action``: ownership, rate limit, decision, budget, then execution,
     supervision or a proposal. One audit row per request; a refusal runs and charges nothing."""
     action = action.strip().lower()
-    if acting_agent_id is not None and acting_agent_id != agent_id:
-        # A token acting as one agent cannot act for another.
-        audit_record(
-            agent=None,
-            actor=actor,
-            action=action,
-            verdict_outcome=Decision.NOT_FOUND,
-            reason="Token acts as another agent.",
-            cost=cost,
-            request_id=request_id,
-        )
-        raise NotFoundError(AGENT_NOT_FOUND)
-    agent, map_version = _owned_agent(actor=actor, agent_id=agent_id, action=action, cost=cost, request_id=request_id)
+    agent, map_version = _owned_agent(
+        actor=actor, agent_id=agent_id, action=action, cost=cost, request_id=request_id, acting_agent_id=acting_agent_id
+    )
     _action_rate_limit(agent=agent, actor=actor, action=action, cost=cost, request_id=request_id)
     verdict = governance_decide(agent_id=agent.pk, maturity=agent.maturity, state=agent.state, map_version=map_version, action=action)
     if verdict.outcome == Decision.PROPOSAL and action in NOT_PROPOSABLE:
@@ -1214,8 +1224,6 @@ def canvas_script_execute(
 
 
 # --- Agent principals ---------------------------------------------------------------------------
-
-ACTING_AGENT_CLAIM = "act_as_agent"
 
 
 def agent_token_issue(*, owner: Any, agent: Agent) -> str:

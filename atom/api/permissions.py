@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
+from atom.api.principals import acting_agent_id
+
 logger = logging.getLogger("atom.permissions")
 
 
@@ -25,21 +27,28 @@ class FailClosedPermission(BasePermission):
             return False
 
 
+def _human(request: Any) -> bool:
+    """An active, signed-in person: not anonymous, and not a token acting as one of the user's agents
+    (an agent principal never holds its owner's staff status or permissions)."""
+    user = request.user
+    return bool(user and user.is_authenticated and user.is_active) and acting_agent_id(request) is None
+
+
 class IsStaff(FailClosedPermission):
-    """Authenticated staff only."""
+    """Authenticated staff only (never an agent principal)."""
 
     def allowed(self, request: Any, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+        return _human(request) and bool(request.user.is_staff)
 
 
 class HasAppPermissions(FailClosedPermission):
-    """Staff, or a user holding every Django permission named in ``view.required_permissions``."""
+    """Staff, or a user holding every Django permission named in ``view.required_permissions`` (never an
+    agent principal)."""
 
     def allowed(self, request: Any, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
+        if not _human(request):
             return False
+        user = request.user
         if user.is_staff:
             return True
         required = getattr(view, "required_permissions", None)
@@ -47,10 +56,10 @@ class HasAppPermissions(FailClosedPermission):
 
 
 class DocsPermission(FailClosedPermission):
-    """The schema and interactive docs: any signed-in user while developing, staff in production."""
+    """The schema and interactive docs: any signed-in user while developing, staff in production (never an
+    agent principal)."""
 
     def allowed(self, request: Any, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
+        if not _human(request):
             return False
-        return bool(user.is_staff) or not settings.PRODUCTION
+        return bool(request.user.is_staff) or not settings.PRODUCTION

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from atom.api.middleware import request_id_of
+from atom.api.principals import acting_agent_id
 from atom.api.serializers import ErrorOutputSerializer, error_responses
 from episodes.api.serializers import (
     IngestInputSerializer,
@@ -59,7 +60,7 @@ class InteractionIngestView(APIView):
         serializer = IngestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         items = [InteractionInput(**item) for item in serializer.validated_data["interactions"]]
-        result = interactions_ingest(actor=request.user, agent_id=agent_id, items=items)
+        result = interactions_ingest(actor=request.user, agent_id=agent_id, items=items, acting_agent_id=acting_agent_id(request))
         return Response(IngestOutputSerializer(result).data, status=202)
 
 
@@ -87,7 +88,9 @@ class EpisodeRetrievalView(APIView):
             after=data["after"],
             include_archived=data["include_archived"],
         )
-        result = episodes_retrieve(actor=request.user, agent_id=agent_id, query=query, request_id=request_id_of(request))
+        result = episodes_retrieve(
+            actor=request.user, agent_id=agent_id, query=query, request_id=request_id_of(request), acting_agent_id=acting_agent_id(request)
+        )
         return Response(RetrievalOutputSerializer(result).data)
 
 
@@ -100,5 +103,7 @@ class EpisodeDetailView(APIView):
         summary="Read one episode with its segments",
     )
     def get(self, request: Request, episode_id: int) -> Response:
-        result = episode_read(actor=request.user, episode_id=episode_id, request_id=request_id_of(request))
+        result = episode_read(
+            actor=request.user, episode_id=episode_id, request_id=request_id_of(request), acting_agent_id=acting_agent_id(request)
+        )
         return Response(RetrievalOutputSerializer(result).data)

@@ -16,6 +16,7 @@ from atom.api.errors import ForbiddenError
 from atom.api.middleware import request_id_of
 from atom.api.pagination import CursorPagination
 from atom.api.permissions import IsStaff
+from atom.api.principals import acting_agent_id
 from atom.api.serializers import ErrorOutputSerializer, error_responses
 from governance import selectors, services
 from governance.api.serializers import (
@@ -44,13 +45,6 @@ _CANVAS_FIELDS = ("title", "content", "data", "schema")
 
 def _errors(*codes: int) -> dict[int, type[ErrorOutputSerializer]]:
     return error_responses(400, 401, 415, 429, *codes)
-
-
-def acting_agent_id(request: Request) -> int | None:
-    """The agent a token acts as (an agent principal), or None for a human's token."""
-    token = request.auth
-    value = token.get(services.ACTING_AGENT_CLAIM) if token is not None and hasattr(token, "get") else None
-    return int(value) if value is not None else None
 
 
 def _human_only(request: Request) -> None:
@@ -90,7 +84,7 @@ class AgentListView(GovernanceView):
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Agent.objects.none()
-        return selectors.agent_list_for_owner(owner=self.request.user)
+        return selectors.agent_list_for_owner(owner=self.request.user, acting_agent_id=acting_agent_id(self.request))
 
     @extend_schema(responses={200: AgentOutputSerializer(many=True), **_errors()}, summary="List your agents", operation_id="agents_list")
     def get(self, request: Request) -> Response:
@@ -113,7 +107,7 @@ class AgentDetailView(GovernanceView):
 
     @extend_schema(responses={200: AgentOutputSerializer, **_errors(404)}, summary="Read one of your agents")
     def get(self, request: Request, agent_id: int) -> Response:
-        agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
+        agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id, acting_agent_id=acting_agent_id(request))
         return Response(AgentOutputSerializer(agent).data)
 
     @extend_schema(request=AgentInputSerializer, responses={200: AgentOutputSerializer, **_errors(403, 404)}, summary="Change safe fields")
@@ -201,7 +195,7 @@ class ProposalListView(GovernanceView):
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Proposal.objects.none()
-        return selectors.proposal_list_for_user(user=self.request.user)
+        return selectors.proposal_list_for_user(user=self.request.user, acting_agent_id=acting_agent_id(self.request))
 
     @extend_schema(
         responses={200: ProposalOutputSerializer(many=True), **_errors()},
@@ -218,7 +212,7 @@ class ProposalDetailView(GovernanceView):
 
     @extend_schema(responses={200: ProposalOutputSerializer, **_errors(404)}, summary="Read a proposal")
     def get(self, request: Request, proposal_id: int) -> Response:
-        proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
+        proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id, acting_agent_id=acting_agent_id(request))
         return Response(ProposalOutputSerializer(proposal).data)
 
 
@@ -229,7 +223,7 @@ class ProposalDecisionView(GovernanceView):
     decide: Callable[..., Proposal]
 
     def post(self, request: Request, proposal_id: int) -> Response:
-        proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id)
+        proposal = selectors.proposal_get_for_user(user=request.user, proposal_id=proposal_id, acting_agent_id=acting_agent_id(request))
         data = ProposalDecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         proposal = type(self).decide(
@@ -275,7 +269,7 @@ class CanvasListView(GovernanceView):
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Canvas.objects.none()
-        return selectors.canvas_list_for_owner(owner=self.request.user)
+        return selectors.canvas_list_for_owner(owner=self.request.user, acting_agent_id=acting_agent_id(self.request))
 
     @extend_schema(responses={200: CanvasOutputSerializer(many=True), **_errors()}, summary="List canvases", operation_id="canvases_list")
     def get(self, request: Request) -> Response:
@@ -307,7 +301,7 @@ class CanvasDetailView(GovernanceView):
 
     @extend_schema(responses={200: CanvasOutputSerializer, **_errors(404)}, summary="Read a canvas")
     def get(self, request: Request, canvas_id: int) -> Response:
-        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
+        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id, acting_agent_id=acting_agent_id(request))
         return Response(CanvasOutputSerializer(canvas).data)
 
     @extend_schema(
@@ -316,7 +310,7 @@ class CanvasDetailView(GovernanceView):
         summary="Update a canvas",
     )
     def patch(self, request: Request, canvas_id: int) -> Response:
-        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
+        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id, acting_agent_id=acting_agent_id(request))
         data = CanvasUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = services.canvas_update(
@@ -340,7 +334,7 @@ class CanvasExecuteView(GovernanceView):
         summary="Authorize and store canvas JavaScript (AUTONOMOUS only)",
     )
     def post(self, request: Request, canvas_id: int) -> Response:
-        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id)
+        canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id, acting_agent_id=acting_agent_id(request))
         data = CanvasScriptInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = services.canvas_script_execute(
