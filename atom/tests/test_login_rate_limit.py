@@ -78,3 +78,22 @@ def test_the_limiter_fails_closed_when_redis_is_down(api_client, settings):
     response = login(api_client, "anyone")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "RATE_LIMIT_UNAVAILABLE"
+
+
+@pytest.mark.regression("BUG-035")
+def test_p2_security_numeric_username_login_limit_regression(api_client, django_user_model, settings):
+    """BUG-035 (P2, security): a username sent as a JSON number skipped the per-username login limit.
+
+    The limiter only counted string usernames, while the login serializer turns 12345 into "12345" and
+    authenticates with it: 15 wrong passwords from 15 addresses for user "12345" all answered 401, never
+    429. Fix: the limiter counts any scalar username by its text, as the serializer reads it (commit
+    recorded in the catalog).
+    """
+    settings.ATOM_LOGIN_RATE_PER_USERNAME = "10/m"
+    django_user_model.objects.create_user(username="12345", password="correct horse battery staple")
+    statuses = [
+        api_client.post(LOGIN, {"username": 12345, "password": "wrong"}, format="json", REMOTE_ADDR=f"10.1.0.{i}").status_code
+        for i in range(1, 16)
+    ]
+    assert statuses == [401] * 10 + [429] * 5
+    assert login(api_client, "12345", REMOTE_ADDR="10.1.0.99").status_code == 429
