@@ -32,8 +32,11 @@ class TokenObtainView(TokenObtainPairView):
         rate_limit_enforce(request, group="login-ip", key=client_ip(request), rate=settings.ATOM_LOGIN_RATE_PER_IP)
         data = request.data
         username = data.get("username") if isinstance(data, dict) else None
-        if isinstance(username, str) and username:
-            rate_limit_enforce(request, group="login-user", key=username.strip().lower(), rate=settings.ATOM_LOGIN_RATE_PER_USERNAME)
+        if isinstance(username, (str, int, float)) and not isinstance(username, bool):
+            # Counted by its text, as the login serializer reads it: 12345 signs in as "12345".
+            key = str(username).strip().lower()
+            if key:
+                rate_limit_enforce(request, group="login-user", key=key, rate=settings.ATOM_LOGIN_RATE_PER_USERNAME)
         return super().post(request, *args, **kwargs)
 
 
