@@ -121,3 +121,52 @@ def test_approval_of_a_paused_agents_proposal_runs_nothing(client_for):
     Agent.objects.filter(pk=agent.pk).update(state="paused")
     assert client.post(f"/api/v1/proposals/{proposal_id}/approve/", {}, format="json").json()["status"] == ProposalStatus.FAILED
     assert not ActionExecution.objects.exists()
+
+
+def _demote_to_student(client, agent):
+    body = {"positive": False, "high_impact": True, "guardrail_violation": True}
+    response = client.post(f"/api/v1/agents/{agent.pk}/feedback/", body, format="json")
+    assert response.json()["agent"]["maturity"] == Maturity.STUDENT, response.json()
+
+
+def _drop_from_the_map(client, agent):
+    from governance.models import ActionPolicy
+    from governance.services import action_policy_delete
+
+    action_policy_delete(policy=ActionPolicy.objects.get(name="send_email"))
+
+
+@pytest.mark.regression("BUG-036")
+@pytest.mark.parametrize(
+    ("agent_fields", "action", "change", "refusal"),
+    [
+        ({"maturity": Maturity.SUPERVISED, "confidence": Decimal("0.5500")}, "deploy", _demote_to_student, "MATURITY_INSUFFICIENT"),
+        ({"maturity": Maturity.INTERN}, "send_email", _drop_from_the_map, "ACTION_UNKNOWN"),
+    ],
+    ids=["demoted", "action-unmapped"],
+)
+def test_p2_security_stale_proposal_approval_regression(agent_fields, action, change, refusal, client_for):
+    """BUG-036 (P2, security): a proposal approved after its agent was demoted, or after its action left
+    the action map, still ran and was charged: approval re-checked only the agent's state, so a STUDENT
+    executed `deploy` (a direct `deploy` answered 403) and a deleted `send_email` still ran. Fix:
+    approval decides again on the current agent and action map; unless that still allows the action or
+    a proposal, the proposal fails with the reason, audited, and nothing runs or is charged (commit
+    recorded in the catalog).
+    """
+    agent = make_agent(**agent_fields)
+    client = client_for(agent.owner)
+    proposed = client.post(f"/api/v1/agents/{agent.pk}/actions/", {"action": action, "cost": "2.00"}, format="json")
+    assert proposed.json()["decision"] == "proposal", proposed.json()
+    change(client, agent)
+    direct = client.post(f"/api/v1/agents/{agent.pk}/actions/", {"action": action}, format="json")
+    assert (direct.status_code, direct.json()["error"]["code"]) == (403, refusal)
+    budget = Agent.objects.get(pk=agent.pk).budget
+
+    response = client.post(f"/api/v1/proposals/{proposed.json()['proposal']['id']}/approve/", {}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == ProposalStatus.FAILED
+    assert Proposal.objects.get().failure_reason
+    assert not ActionExecution.objects.exists()
+    assert Agent.objects.get(pk=agent.pk).budget == budget
+    last = AuditEntry.objects.latest("id")
+    assert (last.action, last.outcome) == (action, Decision.FAILED)
