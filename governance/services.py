@@ -58,7 +58,7 @@ from governance.models import (
     SupervisionSession,
     SupervisionStatus,
 )
-from governance.selectors import AGENT_NOT_FOUND, agent_principal_confine, agent_with_map_version
+from governance.selectors import AGENT_NOT_FOUND, action_map_version_get, agent_principal_confine, agent_with_map_version
 
 logger = logging.getLogger("atom.governance")
 
@@ -1294,9 +1294,17 @@ def _decide_once(*, proposal: Proposal, status: str, reviewer: Any, reason: str)
 
 def _proposal_run(*, proposal: Proposal, context: ActionContext) -> str:
     """Charge and perform an approved proposal; return why it failed ("" when it ran). A failure undoes
-    the charge and anything half-done (savepoint)."""
-    if context.agent.state != AgentState.ACTIVE:
-        return f"The agent is {context.agent.state}."
+    the charge and anything half-done (savepoint).
+
+    The decision is taken again on the agent and action map as they are now: a demotion, a pause or an
+    action removed from the map since the proposal was made fails it, and nothing runs or is charged.
+    """
+    agent = context.agent
+    verdict = governance_decide(
+        agent_id=agent.pk, maturity=agent.maturity, state=agent.state, map_version=action_map_version_get(), action=proposal.action
+    )
+    if not (verdict.runs_now or verdict.outcome == Decision.PROPOSAL):
+        return verdict.reason
     cost = Decimal(proposal.cost)
     try:
         handler = ACTION_HANDLERS.get(proposal.action)

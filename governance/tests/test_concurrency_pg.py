@@ -13,7 +13,7 @@ from django.db import connection
 
 from atom.api.errors import ConflictError
 from governance.models import ActionExecution, Agent, Maturity, Proposal, ProposalStatus
-from governance.services import agent_budget_charge, agent_confidence_update, proposal_approve, proposal_create
+from governance.services import action_map_seed, agent_budget_charge, agent_confidence_update, proposal_approve, proposal_create
 from governance.tests.factories import make_agent, make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -75,6 +75,7 @@ def test_concurrent_decreases_demote_exactly_once():
 
 
 def test_two_concurrent_approvals_exactly_one_wins():
+    action_map_seed()  # approval decides again on the map, which an earlier test's flush emptied
     agent = make_agent(maturity=Maturity.INTERN)
     reviewer = agent.owner
     staff = make_user(is_staff=True)
