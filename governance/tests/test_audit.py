@@ -50,3 +50,16 @@ def test_staff_read_and_filter_the_log_with_a_fixed_query_count(client_for, staf
 
 def test_a_nul_in_a_filter_is_a_validation_error(client_for, staff_user):
     assert client_for(staff_user).get("/api/v1/audit/", {"action": "re\x00ad"}).status_code == 400
+
+
+@pytest.mark.regression("BUG-037")
+@pytest.mark.parametrize("agent_id", [str(2**63), str(2**70)])
+def test_p3_crash_audit_agent_filter_beyond_64_bits_regression(agent_id, client_for, staff_user):
+    """BUG-037 (P3, crash): `GET audit/?agent=<2**70>` answered 500: the agent filter had no upper bound,
+    so the database driver raised OverflowError. Fix: the filter is bounded to 64-bit ids and a larger
+    one is a validation error (400), like `agent=0` (commit recorded in the catalog).
+    """
+    response = client_for(staff_user).get("/api/v1/audit/", {"agent": agent_id})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert "agent" in response.json()["error"]["details"]
