@@ -175,7 +175,7 @@ class CanvasOutputSerializer(serializers.ModelSerializer[Canvas]):
 class AuditQuerySerializer(serializers.Serializer[Any]):
     """Filters of the audit list: indexed columns only, so each stays fast on millions of rows."""
 
-    agent = serializers.IntegerField(min_value=1, required=False)
+    agent = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     action = serializers.CharField(max_length=100, required=False)
     outcome = serializers.ChoiceField(choices=Decision.choices, required=False)
     maturity = serializers.ChoiceField(choices=Maturity.choices, required=False)
