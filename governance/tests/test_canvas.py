@@ -253,3 +253,28 @@ def test_markdown_blockquotes_are_kept_through_sanitizing(client_for):
     response = client_for(agent.owner).post("/api/v1/canvases/", {"agent": agent.pk, "kind": "markdown", "content": content}, format="json")
     assert response.status_code == 201, response.json()
     assert Canvas.objects.get().content == "> quote\n> > nested\n\na &gt; b <i>x</i>"
+
+
+@pytest.mark.regression("BUG-049")
+def test_p3_integrity_refused_script_below_autonomous_is_audited_regression(client_for):
+    """BUG-049 (P3, integrity): a script refused by the store left no audit row when the map let it through.
+
+    With ``canvas_execute_javascript`` edited down to complexity 3 in the action map, a SUPERVISED
+    agent's script passed the decision and was then refused by the store's own tier check; the
+    refusal was raised inside the transaction that also held the audit row, so both were rolled back
+    and the request left no trace. Every decision must write one audit row. Fix: a refusal raised
+    while performing an action is audited as FAILED after the rollback (commit recorded in the catalog).
+    """
+    from governance.services import action_policy_save
+
+    action_policy_save(name="canvas_execute_javascript", complexity=3, proposable=False)
+    canvas = make_canvas(agent=make_agent(maturity=Maturity.SUPERVISED))
+
+    response = _execute(client_for(canvas.agent.owner), canvas, "console.log('hi')")
+
+    assert response.status_code == 403
+    audit = AuditEntry.objects.get()
+    assert (audit.action, audit.outcome) == ("canvas_execute_javascript", Decision.FAILED)
+    assert CanvasAudit.objects.get().outcome in ("blocked", "refused")
+    canvas.refresh_from_db()
+    assert canvas.script == ""
