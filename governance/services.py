@@ -930,9 +930,9 @@ def canvas_script_store(*, canvas: Canvas, actor: Any, code: str, request_id: st
     and active right now (read under a row lock), and the code must pass the size limit and blocklist.
     Atom never executes the script."""
     agent = Agent.objects.select_for_update().get(pk=canvas.agent_id)
-    problem = canvas_script_problem(code)
     if agent.maturity != Maturity.AUTONOMOUS or agent.state != AgentState.ACTIVE:
-        problem = "Only an active AUTONOMOUS agent may run JavaScript on a canvas."
+        raise ForbiddenError("Only an active AUTONOMOUS agent may run JavaScript on a canvas.", code="MATURITY_INSUFFICIENT")
+    problem = canvas_script_problem(code)
     if problem is not None:
         raise ForbiddenError(problem, code="CANVAS_SCRIPT_REFUSED")
     canvas.script = code
@@ -1145,16 +1145,21 @@ def agent_action_request(
         except DomainError as exc:
             audit(verdict_outcome=Decision.FAILED, reason=exc.message)
             raise
-    with transaction.atomic():
-        if not agent_budget_charge(agent_id=agent.pk, cost=cost):
-            budget_refused = True
-        else:
-            budget_refused = False
-            execution = action_perform(context=context, cost=cost)
-            supervision = (
-                SupervisionSession.objects.create(agent=agent, execution=execution) if verdict.outcome == Decision.SUPERVISED else None
-            )
-            audit(verdict_outcome=verdict.outcome, reason=verdict.reason)
+    try:
+        with transaction.atomic():
+            if not agent_budget_charge(agent_id=agent.pk, cost=cost):
+                budget_refused = True
+            else:
+                budget_refused = False
+                execution = action_perform(context=context, cost=cost)
+                supervision = (
+                    SupervisionSession.objects.create(agent=agent, execution=execution) if verdict.outcome == Decision.SUPERVISED else None
+                )
+                audit(verdict_outcome=verdict.outcome, reason=verdict.reason)
+    except DomainError as exc:
+        # Refused while performing: the charge and the execution are rolled back, the decision is still audited.
+        audit(verdict_outcome=Decision.FAILED, reason=exc.message)
+        raise
     if budget_refused:
         audit(verdict_outcome=Decision.BUDGET_EXCEEDED, reason="Budget or daily cap exceeded.")
         raise ForbiddenError("The agent's budget or daily spend cap does not cover this cost.", code="BUDGET_EXCEEDED")

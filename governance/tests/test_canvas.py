@@ -97,7 +97,7 @@ def test_storage_checks_the_tier_again_whatever_the_caller_decided(user):
     canvas = make_canvas(agent=make_agent(maturity=Maturity.SUPERVISED))
     with pytest.raises(ForbiddenError) as caught:
         canvas_script_store(canvas=canvas, actor=user, code="console.log(1)")
-    assert caught.value.code == "CANVAS_SCRIPT_REFUSED"
+    assert caught.value.code == "MATURITY_INSUFFICIENT"
     canvas.refresh_from_db()
     assert canvas.script == ""
 
