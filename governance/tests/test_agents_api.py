@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -195,3 +196,32 @@ def test_p1_security_agent_token_confined_to_its_agent_regression(client_for, ap
         response = api_client.get(path)
         assert response.status_code == 403, (path, response.status_code)
         assert response.json()["error"]["code"] == "PERMISSION_DENIED"
+
+
+@pytest.mark.regression("BUG-025")
+@pytest.mark.parametrize(("maturity", "action"), [(Maturity.STUDENT, "read"), (Maturity.INTERN, "send_email")], ids=["execute", "proposal"])
+def test_p1_integrity_lone_surrogate_in_action_params_regression(maturity, action, client_for):
+    """BUG-025 (P1, integrity): a lone UTF-16 surrogate in action params was charged, then answered 500.
+
+    A body holding the JSON escape ``\\ud800`` ran a ``read`` and charged the budget (100 -> 99, one
+    execution row) before rendering the answer crashed with a 500, so a client that retried paid twice;
+    an INTERN's ``send_email`` stored a proposal that made ``GET proposals/`` answer 500 from then on.
+    PostgreSQL answered 503. Fix: the API's JSON parser refuses text that is not valid Unicode (lone
+    surrogates) with a 400 before any view runs (commit recorded in the catalog).
+    """
+    from governance.models import ActionExecution, AuditEntry, Proposal
+
+    agent = make_agent(maturity=maturity)
+    client = client_for(agent.owner)
+    client.raise_request_exception = False  # observe the answer a real client got
+    body = json.dumps({"action": action, "cost": "1.00", "params": {"q": "\ud800"}})  # the escape, as sent
+    assert "\\ud800" in body
+    response = client.generic("POST", f"/api/v1/agents/{agent.pk}/actions/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    agent.refresh_from_db()
+    assert agent.budget == Decimal("100.00")
+    assert not ActionExecution.objects.exists()
+    assert not Proposal.objects.exists()
+    assert not AuditEntry.objects.exists()
+    assert client.get("/api/v1/proposals/").status_code == 200
