@@ -1,4 +1,4 @@
-"""The JSON parser of the API: bounded nesting, and a 400 — never a 500 — for any malformed body."""
+"""The JSON parser of the API: bounded nesting, storable text, and a 400 — never a 500 — for any malformed body."""
 
 from __future__ import annotations
 
@@ -28,8 +28,32 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+def json_invalid_text(value: Any) -> bool:
+    """True when a string or key is not valid Unicode text (a lone UTF-16 surrogate such as ``\\ud800``).
+
+    JSON's ``\\u`` escapes can spell half of a surrogate pair, which Python decodes but which neither
+    UTF-8 nor PostgreSQL can hold. Iterative, like :func:`json_depth_exceeds`.
+    """
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, refusing bodies nested deeper than ``ATOM_MAX_JSON_DEPTH`` (BUG-003)."""
+    """DRF's JSON parser, refusing bodies nested deeper than ``ATOM_MAX_JSON_DEPTH`` (BUG-003) and
+    text no database can store (BUG-025)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
@@ -41,6 +65,8 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from exc
         if json_depth_exceeds(data, settings.ATOM_MAX_JSON_DEPTH):
             raise ParseError(f"JSON parse error - nesting deeper than {settings.ATOM_MAX_JSON_DEPTH} levels.")
+        if json_invalid_text(data):
+            raise ParseError("JSON parse error - a string is not valid Unicode text (lone surrogate).")
         return data
 
 
