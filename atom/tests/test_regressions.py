@@ -76,6 +76,34 @@ def test_p1_crash_deeply_nested_json_regression(user, client_for, body):
     assert response.json()["error"]["code"] == "MALFORMED_REQUEST"
 
 
+@pytest.mark.regression("BUG-026")
+@pytest.mark.django_db
+@pytest.mark.parametrize("charset", ["rot13", "base64", "hex", "zlib", "uu", "no-such-charset"])
+@pytest.mark.parametrize("route", ["login", "actions"])
+def test_p2_crash_unusable_json_charset_regression(user, client_for, route, charset):
+    """BUG-026 (P2, crash): an unusable charset in Content-Type answered 500 on every JSON route, even login.
+
+    ``Content-Type: application/json; charset=rot13`` (or base64, hex, zlib, uu, an unknown name)
+    made the parser's decode raise LookupError, which it did not catch: 500 INTERNAL_ERROR on
+    ``auth/token/`` and ``agents/{id}/actions/`` alike. Fix: the JSON parser answers 415 when the
+    body's charset names no text encoding (commit recorded in the catalog).
+    """
+    from governance.models import ActionExecution
+    from governance.tests.factories import make_agent
+
+    if route == "login":
+        client, path, body = APIClient(), "/api/v1/auth/token/", {"username": "owner", "password": "correct horse battery staple"}
+    else:
+        agent = make_agent(owner=user)
+        client, path, body = client_for(user), f"/api/v1/agents/{agent.pk}/actions/", {"action": "read", "cost": "1.00"}
+    client.raise_request_exception = False  # observe the answer a real client got
+    response = client.generic("POST", path, json.dumps(body), content_type=f"application/json; charset={charset}")
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert not ActionExecution.objects.exists()
+
+
 # Sends five tasks while the broker and result store refuse every connection, counting the connection
 # attempts each send makes. Runs in its own interpreter: Celery reads the broker URL once, at start-up.
 _OUTAGE_SCRIPT = """
