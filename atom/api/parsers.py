@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.utils.http import parse_header_parameters
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
 
 def json_depth_exceeds(value: Any, limit: int) -> bool:
@@ -53,12 +54,21 @@ def json_invalid_text(value: Any) -> bool:
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing bodies nested deeper than ``ATOM_MAX_JSON_DEPTH`` (BUG-003) and
-    text no database can store (BUG-025)."""
+    text no database can store (BUG-025); a charset that names no text encoding is a 415 (BUG-026)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        # Django drops a charset it does not know and keeps one that is no text encoding (rot13,
+        # base64, zlib); either way the body cannot be read as the client declared it.
+        declared = parse_header_parameters(media_type or "")[1].get("charset")
+        encoding = declared or (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            data = json.loads(stream.read().decode(encoding), parse_constant=_refuse_constant)
+            text = stream.read().decode(encoding)
+        except LookupError as exc:
+            raise UnsupportedMediaType(media_type or "", detail=f'Unsupported charset "{encoding}"; send JSON as UTF-8.') from exc
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
         except RecursionError as exc:
             raise ParseError("JSON parse error - the body is nested too deeply.") from exc
         except ValueError as exc:
