@@ -99,6 +99,26 @@ def test_lone_surrogates_are_rejected_not_a_server_error(agent, client):
     assert Interaction.objects.count() == 0
 
 
+@pytest.mark.regression("BUG-027")
+@pytest.mark.parametrize("number", ["1e400", "-1e400"])
+def test_p2_crash_number_beyond_float_range_regression(agent, client, number):
+    """BUG-027 (P2, crash): a number beyond float range in metadata answered 500 on PostgreSQL.
+
+    ``1e400`` parsed to ``inf`` (only the literals NaN and Infinity were refused), which PostgreSQL's
+    json type refused (invalid input syntax for type json): 500; SQLite stored it. Fix: the JSON
+    parser refuses numbers that overflow to infinity with a 400 (commit recorded in the catalog).
+    """
+    body = (
+        '{"interactions": [{"session_id": "s-1", "role": "user", "content": "hi", '
+        f'"timestamp": "2026-01-01T00:00:00Z", "metadata": {{"x": {number}}}}}]}}'
+    )
+    client.raise_request_exception = False  # observe the answer a real client got
+    response = client.generic("POST", url(agent.pk), body, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert Interaction.objects.count() == 0
+
+
 @pytest.mark.parametrize("interactions", [[], "nope", None])
 def test_an_empty_or_malformed_batch_is_rejected(agent, client, interactions):
     assert client.post(url(agent.pk), {"interactions": interactions}, format="json").status_code == 400
