@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,7 +55,7 @@ def json_invalid_text(value: Any) -> bool:
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing bodies nested deeper than ``ATOM_MAX_JSON_DEPTH`` (BUG-003) and
-    text no database can store (BUG-025); a charset that names no text encoding is a 415 (BUG-026)."""
+    text or numbers no database can store (BUG-025, BUG-027); a charset that names no text encoding is a 415 (BUG-026)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         # Django drops a charset it does not know and keeps one that is no text encoding (rot13,
@@ -68,7 +69,7 @@ class JSONParser(parsers.JSONParser):
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
         try:
-            data = json.loads(text, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
         except RecursionError as exc:
             raise ParseError("JSON parse error - the body is nested too deeply.") from exc
         except ValueError as exc:
@@ -83,3 +84,11 @@ class JSONParser(parsers.JSONParser):
 def _refuse_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; accepting them lets them reach numeric columns.
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    # 1e400 overflows to infinity, which JSON cannot spell back and PostgreSQL's json type refuses.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number is out of range")
+    return value
