@@ -65,6 +65,36 @@ def test_the_limiter_fails_closed_when_the_cache_is_unreachable(api_client, monk
     assert response.json()["error"]["code"] == "RATE_LIMIT_UNAVAILABLE"
 
 
+@pytest.mark.regression("BUG-028")
+def test_p3_validation_lone_surrogate_login_username_regression(api_client, caplog):
+    """BUG-028 (P3, validation): a login username holding a lone surrogate answered 503 RATE_LIMIT_UNAVAILABLE.
+
+    Hashing the per-username limiter key raised UnicodeEncodeError, and the limiter's catch-all reported
+    it as the cache being down. Fix: the JSON parser refuses lone surrogates with a 400 (BUG-025), and the
+    limiter answers 503 only for errors of the cache itself, so a bug is no longer reported as an outage
+    (commit recorded in the catalog).
+    """
+    api_client.raise_request_exception = False  # observe the answer a real client got
+    body = '{"username": "\\ud800", "password": "x"}'
+    response = api_client.generic("POST", LOGIN, body, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert "Rate-limit cache unavailable" not in caplog.text
+
+
+def test_a_bug_in_the_limiter_is_not_reported_as_a_cache_outage(api_client, monkeypatch):
+    from django.core.cache import caches
+
+    def broken(*args, **kwargs):
+        raise TypeError("a programming error, not an outage")
+
+    monkeypatch.setattr(caches["default"], "add", broken)
+    api_client.raise_request_exception = False
+    response = login(api_client, "anyone")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "INTERNAL_ERROR"
+
+
 @pytest.mark.redis
 def test_the_limiter_fails_closed_when_redis_is_down(api_client, settings):
     # Django resets its cache handlers when CACHES changes, so this points the limiter at a dead port.
