@@ -1,7 +1,7 @@
 """Rate limits on the shared cache (django-ratelimit), answered as 429 with Retry-After.
 
 Limits fail closed: if the cache cannot be reached the request is refused with 503 rather than let
-through unlimited.
+through unlimited. Only errors of the cache itself are reported that way; a bug is not an outage.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django_ratelimit.core import get_usage
+from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from atom.api.errors import RateLimitedError, ServiceUnavailableError
@@ -37,7 +38,7 @@ def rate_limit_enforce(request: Any, *, group: str, key: str, rate: str) -> None
     """Count one hit for ``key`` in ``group`` and raise RateLimitedError once over ``rate``."""
     try:
         usage = get_usage(request, group=group, key=lambda _group, _request: key, rate=rate, increment=True)
-    except Exception as exc:
+    except (OSError, RedisError) as exc:  # the cache is unreachable or failing (sockets, files, Redis)
         logger.warning("Rate-limit cache unavailable for %s: %s", group, type(exc).__name__)
         raise ServiceUnavailableError("Rate limiting is unavailable; try again shortly.", code="RATE_LIMIT_UNAVAILABLE") from exc
     if usage is not None and usage["should_limit"]:
