@@ -66,8 +66,8 @@ def test_the_limiter_fails_closed_when_the_cache_is_unreachable(api_client, monk
 
 
 @pytest.mark.regression("BUG-028")
-def test_p3_validation_lone_surrogate_login_username_regression(api_client, caplog):
-    """BUG-028 (P3, validation): a login username holding a lone surrogate answered 503 RATE_LIMIT_UNAVAILABLE.
+def test_p3_crash_lone_surrogate_login_username_regression(api_client, caplog):
+    """BUG-028 (P3, crash): a login username holding a lone surrogate answered 503 RATE_LIMIT_UNAVAILABLE.
 
     Hashing the per-username limiter key raised UnicodeEncodeError, and the limiter's catch-all reported
     it as the cache being down. Fix: the JSON parser refuses lone surrogates with a 400 (BUG-025), and the
