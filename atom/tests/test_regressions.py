@@ -184,3 +184,30 @@ def test_p2_crash_crafted_pagination_cursor_regression(staff_user, client_for, r
     error = response.json()["error"]
     assert (error["code"], error["message"]) == ("NOT_FOUND", "Invalid cursor")
     assert "details" in error
+
+
+@pytest.mark.regression("BUG-051")
+@pytest.mark.django_db
+def test_p3_crash_unusable_charset_with_a_query_string_regression():
+    """BUG-051 (P3, crash): a charset naming no text encoding, on a request with a query string,
+    crashed Django's request object before any of Atom's code ran.
+
+    Django keeps a declared charset that ``codecs.lookup`` knows (rot13, base64, zlib), and setting it
+    re-reads the query string with it, which raises LookupError while the request is being built: the
+    WSGI server answered its own bare 500, outside the error shape. Fix: Atom's WSGI handler builds
+    requests that leave such a charset to the JSON parser, which answers 415 (commit recorded in the catalog).
+    """
+    import io
+
+    from atom.wsgi import application
+
+    body = b'{"username": "u", "password": "p"}'
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/auth/token/", "QUERY_STRING": "next=1", "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+        "CONTENT_TYPE": "application/json; charset=rot13", "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
+    }  # fmt: skip
+    answered: list[str] = []
+    content = b"".join(application(environ, lambda status, headers, *_: answered.append(status)))
+    assert answered == ["415 Unsupported Media Type"]
+    assert json.loads(content)["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
