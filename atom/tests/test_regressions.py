@@ -6,8 +6,10 @@ import json
 import os
 import subprocess  # nosec B404 - runs this interpreter on a script of the test's own
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -208,6 +210,11 @@ def test_p3_crash_unusable_charset_with_a_query_string_regression():
         "CONTENT_TYPE": "application/json; charset=rot13", "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
     }  # fmt: skip
     answered: list[str] = []
-    content = b"".join(application(environ, lambda status, headers, *_: answered.append(status)))
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+        answered.append(status)
+        return lambda data: None
+
+    content = b"".join(application(environ, start_response))
     assert answered == ["415 Unsupported Media Type"]
     assert json.loads(content)["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
