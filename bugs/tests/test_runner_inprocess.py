@@ -152,3 +152,25 @@ def test_a_suite_without_plugin_autoload_still_gets_its_report_log(project, suit
     assert suite.environment == {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     run = _run_inline(run_trigger(suite=suite, trigger=Run.Trigger.CLI))
     assert (run.status, run.passed) == ("passed", 1)
+
+
+@pytest.mark.regression("BUG-029")
+def test_p1_integrity_lone_surrogate_in_failure_message_regression(project, suite_for):
+    """BUG-029 (P1, integrity): a failure message holding a lone surrogate lost the run's results.
+
+    The message reached the database as ``\\ud800``: PostgreSQL's jsonb refused it, the shard stayed
+    leased and the run ended "error" with no result after three attempts; SQLite stored it but reading
+    it back raised "Could not decode to UTF-8". Fix: the parser replaces characters that cannot be
+    encoded in UTF-8 in messages, tracebacks and node ids (commit recorded in the catalog).
+    """
+    project.write(
+        "tests/test_a.py",
+        'def test_ok():\n    pass\n\ndef test_bad():\n    raise AssertionError("bad \\ud800 char")\n',
+    )
+    project.commit("surrogate")
+    run = _run_inline(run_trigger(suite=suite_for(project), trigger=Run.Trigger.CLI))
+    assert (run.status, run.total, run.passed, run.failed) == ("failed", 2, 1, 1)
+    bad = Result.objects.get(run=run, node_id="tests/test_a.py::test_bad")
+    assert "bad ? char" in bad.message
+    assert "\ud800" not in bad.message + bad.traceback
+    assert RunShard.objects.get(run=run).status == "done"
