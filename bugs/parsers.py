@@ -39,8 +39,13 @@ class ParsedResult:
     _phases: set[str] = field(default_factory=set, repr=False)
 
 
+def clean_text(text: str) -> str:
+    """The text without NUL and with lone surrogates replaced: both are refused by the databases' text and JSON."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _clip(text: str, limit: int) -> str:
-    text = text.replace("\x00", "")
+    text = clean_text(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

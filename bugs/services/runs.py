@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -51,7 +51,7 @@ from bugs.models import (
     RunStatus,
     Suite,
 )
-from bugs.parsers import ParsedResult, ReportFormatError, parse_report, parse_report_log
+from bugs.parsers import ParsedResult, ReportFormatError, clean_text, parse_report, parse_report_log
 from bugs.services.bugs import Evidence, bug_transition, suite_checkout, suite_default
 
 logger = logging.getLogger("bugs.runs")
@@ -343,14 +343,21 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
                 node_id=current, outcome=Outcome.ERROR, attempts=1, message=f"Killed at the suite's time limit ({suite.timeout_seconds} s)."
             )
         )
-    with transaction.atomic():
-        results_store(run=run, parsed=parsed)
-        done = len(parsed)
-        collected = int(_read_progress(progress).get("total", 0))
-        RunShard.objects.filter(pk=shard.pk, claimed_by=worker, attempts=shard.attempts).update(
-            done=done, total=max(done, collected, shard.total)
-        )
-        _shard_end(shard=shard, worker=worker, status=status, message=message, exit_code=exit_code)
+    try:
+        with transaction.atomic():
+            results_store(run=run, parsed=parsed)
+            done = len(parsed)
+            collected = int(_read_progress(progress).get("total", 0))
+            RunShard.objects.filter(pk=shard.pk, claimed_by=worker, attempts=shard.attempts).update(
+                done=done, total=max(done, collected, shard.total)
+            )
+            _shard_end(shard=shard, worker=worker, status=status, message=message, exit_code=exit_code)
+    except DataError as exc:
+        # Results the database refuses would fail the same way on every redelivery: end the shard now.
+        logger.exception("Storing the results of shard %s failed", shard.pk)
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        message = f"The database refused the results: {reason}"
+        _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=message, exit_code=exit_code)
     _finish(run_id=run.pk, finalize=finalize)
 
 
@@ -421,7 +428,7 @@ def _results_from_files(*, report_log: Path, junit: Path) -> list[ParsedResult]:
 
 
 def _clean_node_id(node_id: str) -> str:
-    return node_id.replace("\x00", "")[:1000]
+    return clean_text(node_id)[:1000]
 
 
 def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
@@ -440,8 +447,8 @@ def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
                 float(p.duration_seconds),
                 int(min(p.attempts, 32767)),
                 bool(p.is_flaky),
-                p.message,
-                p.traceback,
+                clean_text(p.message),
+                clean_text(p.traceback),
             ]
     if not rows:
         return
