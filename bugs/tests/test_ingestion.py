@@ -143,3 +143,64 @@ def test_bad_import_parameters_are_refused(staff_user, client_for, params):
     response = client_for(staff_user).post(f"/api/v1/runs/import/{params}", data=JUNIT, content_type="application/xml")
     assert response.status_code in (400, 404)
     assert not Run.objects.exists()
+
+
+def _raw_log(record: str) -> bytes:
+    return b'{"$report_type": "SessionStart", "pytest_version": "9"}\n' + record.encode() + b"\n"
+
+
+_CALL = '{"$report_type": "TestReport", "nodeid": "t.py::test_a", "when": "call", "outcome": "failed", '
+
+
+@pytest.mark.regression("BUG-030")
+@pytest.mark.parametrize(
+    "body",
+    [
+        _raw_log(_CALL + '"duration": "abc"}'),
+        _raw_log(_CALL + '"duration": NaN}'),
+        _raw_log(_CALL + '"duration": Infinity}'),
+        _raw_log(_CALL + '"duration": -Infinity}'),
+        _raw_log(_CALL + '"duration": 1e999}'),
+        _raw_log(_CALL + '"duration": [1]}'),
+        _raw_log(_CALL + '"duration": 0.1, "longrepr": {"reprcrash": "boom"}}'),
+        _raw_log(_CALL + '"duration": 0.1, "longrepr": {"reprtraceback": "boom"}}'),
+        _raw_log(_CALL + '"duration": 0.1, "longrepr": {"reprtraceback": {"reprentries": ["boom"]}}}'),
+        _raw_log(_CALL + '"duration": 0.1, "longrepr": {"reprtraceback": {"reprentries": [{"data": {"lines": 3}}]}}}'),
+        b'<testsuite><testcase classname="t" name="test_a" time="1e999"/></testsuite>',
+        b'<testsuite><testcase classname="t" name="test_a" time="NaN"/></testsuite>',
+        b'<testsuite><testcase classname="t" name="test_a" time="abc"/></testsuite>',
+    ],
+    ids=[
+        "log-duration-text",
+        "log-duration-nan",
+        "log-duration-infinity",
+        "log-duration-minus-infinity",
+        "log-duration-overflow",
+        "log-duration-list",
+        "log-reprcrash-text",
+        "log-reprtraceback-text",
+        "log-reprentry-text",
+        "log-lines-number",
+        "junit-time-overflow",
+        "junit-time-nan",
+        "junit-time-text",
+    ],
+)
+def test_p2_crash_malformed_report_import_regression(staff_user, client_for, body):
+    """BUG-030 (P2, crash): importing a malformed report answered 500 or 503 instead of 400.
+
+    A report log duration that is not a number, or a longrepr whose parts are not objects, raised in
+    the parser (500); a NaN or infinite duration (report log NaN/Infinity, JUnit time="1e999") went
+    into the JSON the database refused (503 "The database is unavailable."). Fix: durations must be
+    finite numbers, the report log refuses NaN and Infinity, and the longrepr parts are type-checked;
+    anything else is refused as INVALID_REPORT (commit recorded in the catalog).
+    """
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client_for(staff_user).post("/api/v1/runs/import/", data={"file": SimpleUploadedFile("report", body)}, format="multipart")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_REPORT"
+    assert set(error) == {"code", "message", "details"}
+    assert not Run.objects.exists()
+    assert not Result.objects.exists()
