@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from defusedxml.ElementTree import iterparse
 
 MESSAGE_MAX = 2000
 TRACEBACK_MAX = 8000
+# Longer than any test can run; the bound keeps sums of durations finite as well.
+DURATION_MAX = 1e9
 
 
 class ReportFormatError(ValueError):
@@ -42,6 +45,21 @@ class ParsedResult:
 def clean_text(text: str) -> str:
     """The text without NUL and with lone surrogates replaced: both are refused by the databases' text and JSON."""
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _duration(value: Any) -> float:
+    """Seconds from a report: a missing one is 0, a negative one 0; a non-number, NaN or absurd size is refused."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ReportFormatError("A test's duration is not a number.")
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ReportFormatError("A test's duration is not a number.") from exc
+    if not math.isfinite(seconds) or seconds > DURATION_MAX:
+        raise ReportFormatError(f"A test's duration is not a number of seconds up to {DURATION_MAX:.0f}.")
+    return max(0.0, seconds)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -83,10 +101,7 @@ def parse_junit(stream: IO[bytes]) -> list[ParsedResult]:
                 continue
             node_id = node_id_from_junit(element.get("classname", ""), element.get("name", ""), element.get("file"))
             parsed = ParsedResult(node_id=node_id, attempts=1)
-            try:
-                parsed.duration_seconds = max(0.0, float(element.get("time") or 0))
-            except ValueError:
-                parsed.duration_seconds = 0.0
+            parsed.duration_seconds = _duration(element.get("time"))
             for child in element:
                 tag = child.tag
                 if tag in ("failure", "error", "skipped"):
@@ -114,6 +129,17 @@ def parse_junit(stream: IO[bytes]) -> list[ParsedResult]:
 # --- pytest report log -----------------------------------------------------------------------------
 
 
+def _typed(value: Any, kind: type, what: str) -> Any:
+    """The value when it is of the kind the report format gives that part; otherwise the report is refused."""
+    if not isinstance(value, kind):
+        raise ReportFormatError(f"A test report's {what} has the wrong type.")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ReportFormatError(f"A report log may not hold {name}: JSON has no such number.")
+
+
 def _longrepr_text(longrepr: Any) -> tuple[str, str]:
     """(message, traceback) from a serialised longrepr of any of pytest's shapes."""
     if longrepr is None:
@@ -123,12 +149,13 @@ def _longrepr_text(longrepr: Any) -> tuple[str, str]:
     if isinstance(longrepr, list) and len(longrepr) == 3:  # a skip: (path, line, reason)
         return str(longrepr[2]), ""
     if isinstance(longrepr, dict):
-        crash = longrepr.get("reprcrash") or {}
+        crash = _typed(longrepr.get("reprcrash") or {}, dict, "reprcrash")
         message = str(crash.get("message", ""))
         lines: list[str] = []
-        for entry in (longrepr.get("reprtraceback") or {}).get("reprentries") or []:
-            data = entry.get("data") or {}
-            lines.extend(str(line) for line in data.get("lines") or [])
+        traceback = _typed(longrepr.get("reprtraceback") or {}, dict, "reprtraceback")
+        for entry in _typed(traceback.get("reprentries") or [], list, "reprentries"):
+            data = _typed(_typed(entry, dict, "reprentries").get("data") or {}, dict, "reprentries' data")
+            lines.extend(str(line) for line in _typed(data.get("lines") or [], list, "reprentries' lines"))
         return message, "\n".join(lines)
     return "", str(longrepr)
 
@@ -137,7 +164,7 @@ def _merge_report(parsed: ParsedResult, report: dict[str, Any]) -> None:
     when = report.get("when")
     outcome = report.get("outcome")
     parsed._phases.add(str(when))
-    parsed.duration_seconds += float(report.get("duration") or 0)
+    parsed.duration_seconds += _duration(report.get("duration"))
     if when == "call" or (when == "setup" and outcome != "passed"):
         parsed.attempts += 1
     if outcome == "rerun":
@@ -175,7 +202,9 @@ def parse_report_log(lines: Iterable[str | bytes]) -> list[ParsedResult]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=_refuse_constant)
+        except ReportFormatError:
+            raise
         except ValueError:
             continue
         if not isinstance(record, dict):
