@@ -224,3 +224,22 @@ def test_writes_are_rate_limited(staff_user, client_for):
     client = client_for(staff_user)
     statuses = [client.post("/api/v1/bugs/", {"title": f"t{n}", "severity": "P3"}, format="json").status_code for n in range(3)]
     assert statuses == [201, 201, 429]
+
+
+@pytest.mark.regression("BUG-031")
+def test_p2_integrity_severity_raise_bypasses_test_rule_regression(staff_user, client_for):
+    """BUG-031 (P2, integrity): raising a fixed bug's severity bypassed the regression-test rule.
+
+    A P3 bug closed as fixed without a linked test could be PATCHed to P0 (200): a P0 fixed with no
+    test, which the status rules refuse when a P0 is moved to fixed. Fix: bug_update applies the same
+    rule when the severity of a fixed or resolved bug changes (commit recorded in the catalog).
+    """
+    bug_create(key="BUG-001", title="x", severity="P3")
+    client = client_for(staff_user)
+    assert client.patch("/api/v1/bugs/BUG-001/", {"status": "fixed", "fix_commit": "abc1234"}, format="json").status_code == 200
+    before = Bug.objects.values("severity", "sla_due_at", "status", "updated_at").get()
+    response = client.patch("/api/v1/bugs/BUG-001/", {"severity": "P0"}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "STATUS_REFUSED"
+    assert "regression test" in response.json()["error"]["message"]
+    assert Bug.objects.values("severity", "sla_due_at", "status", "updated_at").get() == before
