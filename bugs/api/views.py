@@ -138,9 +138,10 @@ class BugDetailView(BugsView):
         reason = values.pop("reason", "") or "Changed through the API."
         tests = values.pop("regression_tests", [])
         with transaction.atomic():
-            bug = services.bug_update(bug=bug, actor=request.user, **values)
+            # Links first: a severity that needs a regression test may come with its test.
             for node_id in tests:
                 services.bug_link_test(bug=bug, node_id=node_id)
+            bug = services.bug_update(bug=bug, actor=request.user, **values)
             if to_status is not None or fix_commit is not None:
                 services.bug_transition(
                     bug=bug,

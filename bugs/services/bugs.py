@@ -140,7 +140,10 @@ def bug_create(*, key: str | None = None, title: str, severity: str, actor: Any 
 
 @transaction.atomic
 def bug_update(*, bug: Bug, actor: Any = None, **changes: Any) -> Bug:
-    """Edit a bug's triage fields; a new severity or discovery time moves its SLA due."""
+    """Edit a bug's triage fields; a new severity or discovery time moves its SLA due.
+
+    A fixed or resolved bug raised to a severity that needs a linked regression test must have one.
+    """
     bug = Bug.objects.select_for_update().get(pk=bug.pk)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -150,6 +153,12 @@ def bug_update(*, bug: Bug, actor: Any = None, **changes: Any) -> Bug:
         setattr(bug, name, changes[name])
     if "fix_commit" in changed and bug.status in (BugStatus.FIXED, BugStatus.RESOLVED) and not bug.fix_commit:
         raise StatusRefused("A fixed or resolved bug keeps its fix commit.")
+    closed = bug.status in (BugStatus.FIXED, BugStatus.RESOLVED)
+    if "severity" in changed and closed and bug.severity in TEST_REQUIRED_SEVERITIES and not bug.regression_tests.exists():
+        raise StatusRefused(
+            f"A {bug.severity} bug cannot be {bug.get_status_display().lower()} without a linked regression test.",
+            details={"bug": bug.key, "status": bug.status, "severity": bug.severity},
+        )
     if "severity" in changed or "discovered_at" in changed:
         bug.sla_due_at = bug.discovered_at + timedelta(hours=sla_hours_for(bug.severity))
         changed.append("sla_due_at")
