@@ -243,3 +243,26 @@ def test_p2_integrity_severity_raise_bypasses_test_rule_regression(staff_user, c
     assert response.json()["error"]["code"] == "STATUS_REFUSED"
     assert "regression test" in response.json()["error"]["message"]
     assert Bug.objects.values("severity", "sla_due_at", "status", "updated_at").get() == before
+
+
+@pytest.mark.regression("BUG-032")
+def test_p2_crash_fix_commit_change_on_resolved_bug_regression(staff_user, client_for):
+    """BUG-032 (P2, crash): PATCHing the fix commit of a resolved bug answered 500.
+
+    The same-status shortcut of the status rules skipped the refusal check, then the evidence lookup
+    for the new commit found none and an assertion failed (AssertionError, 500). Fix: a resolved bug's
+    verified fix commit cannot be changed without reopening it; the PATCH is refused with 409
+    STATUS_REFUSED (commit recorded in the catalog).
+    """
+    link = make_regression_test(bug=make_bug(key="BUG-001", severity="P1"), node_id="tests/test_a.py::test_a")
+    result = make_result(node_id=link.node_id, run=make_run(status="passed"))
+    Bug.objects.filter(pk=link.bug.pk).update(
+        status="resolved", fix_commit="aaaaaaa", verified_by=result, resolved_at=result.run.finished_at
+    )
+    fields = ("status", "fix_commit", "verified_by", "resolved_at", "verification_note", "updated_at")
+    before = Bug.objects.values(*fields).get()
+    response = client_for(staff_user).patch("/api/v1/bugs/BUG-001/", {"fix_commit": "bbbbbbb"}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "STATUS_REFUSED"
+    assert Bug.objects.values(*fields).get() == before
+    assert not Bug.objects.get().status_changes.exists()
