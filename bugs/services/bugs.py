@@ -212,7 +212,7 @@ def bug_status_refusal(*, bug: Bug, to_status: str, fix_commit: str | None = Non
     if to_status not in BugStatus.values:
         return f"{to_status!r} is not a status."
     if to_status == bug.status:
-        return None
+        return _fix_commit_change_refusal(bug=bug, fix_commit=fix_commit)
     if to_status not in ALLOWED_TRANSITIONS[bug.status]:
         return f"A {bug.get_status_display().lower()} bug cannot move to {BugStatus(to_status).label.lower()}."
     commit = bug.fix_commit if fix_commit is None else fix_commit
@@ -232,6 +232,17 @@ def bug_status_refusal(*, bug: Bug, to_status: str, fix_commit: str | None = Non
             return "A duplicate names the bug it duplicates."
         if duplicate_of.pk == bug.pk or duplicate_of.duplicate_of_id == bug.pk:
             return "A bug cannot duplicate itself."
+    return None
+
+
+def _fix_commit_change_refusal(*, bug: Bug, fix_commit: str | None) -> str | None:
+    """Why the rules refuse changing the fix commit while the status stays (None when they allow it)."""
+    if fix_commit is None or fix_commit == bug.fix_commit:
+        return None
+    if bug.status in (BugStatus.FIXED, BugStatus.RESOLVED) and not fix_commit:
+        return "A fixed or resolved bug keeps its fix commit."
+    if bug.status == BugStatus.RESOLVED:
+        return "A resolved bug's fix commit was verified by a run: reopen the bug to change it."
     return None
 
 
