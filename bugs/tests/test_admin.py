@@ -118,3 +118,55 @@ def test_editing_the_severity_policy_moves_open_bugs_sla(admin_client):
 
 def test_the_suite_admin_loads(admin_client):
     assert admin_client.get(reverse("admin:bugs_suite_changelist")).status_code == 200
+
+
+def _change_form_data(bug: Bug, **changes: str) -> dict[str, str]:
+    data = {
+        "key": bug.key, "title": bug.title, "severity": bug.severity, "category": bug.category, "status": bug.status,
+        "fix_commit": bug.fix_commit,
+        "discovered_at_0": f"{bug.discovered_at:%Y-%m-%d}", "discovered_at_1": f"{bug.discovered_at:%H:%M:%S}",
+        "regression_tests-TOTAL_FORMS": "0", "regression_tests-INITIAL_FORMS": "0",
+        "status_changes-TOTAL_FORMS": "0", "status_changes-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    return {**data, **changes}
+
+
+@pytest.mark.regression("BUG-033")
+def test_p2_crash_admin_fix_commit_not_a_hash_regression(admin_client):
+    """BUG-033 (P2, crash): the admin bug change form answered 500 when the fix commit was not a hash.
+
+    The form never checked the commit's format, so save_model's bug_transition raised DomainError
+    INVALID_COMMIT, which nothing caught. Fix: the form refuses a fix commit that is not a commit hash
+    as a field error, and a DomainError raised by the services while saving becomes an error message
+    instead of a 500 (commit recorded in the catalog).
+    """
+    bug = bug_create(key="BUG-001", title="x", severity="P3")
+    url = reverse("admin:bugs_bug_change", args=[bug.pk])
+    response = admin_client.post(url, _change_form_data(bug, title="renamed", status="fixed", fix_commit="v1.2.3"))
+    assert response.status_code == 200
+    assert "fix_commit" in response.context["adminform"].form.errors
+    assert "commit hash" in response.content.decode()
+    bug.refresh_from_db()
+    assert (bug.title, bug.status, bug.fix_commit) == ("x", "open", "")
+    assert bug.status_changes.count() == 1
+
+
+@pytest.mark.regression("BUG-033")
+def test_p2_crash_admin_save_domain_error_regression(admin_client, monkeypatch):
+    """BUG-033 (P2, crash): a DomainError raised by the services while the admin saved a bug was a 500.
+
+    Fix: the admin shows the service's refusal as an error message and saves nothing (commit recorded
+    in the catalog).
+    """
+    from atom.api.errors import DomainError
+
+    def refuse(**kwargs: object) -> None:
+        raise DomainError("Refused by the rules.", code="REFUSED")
+
+    monkeypatch.setattr("bugs.services.bug_transition", refuse)
+    bug = bug_create(key="BUG-001", title="x", severity="P3")
+    url = reverse("admin:bugs_bug_change", args=[bug.pk])
+    response = admin_client.post(url, _change_form_data(bug, title="renamed"), follow=True)
+    assert response.status_code == 200
+    assert "Refused by the rules." in response.content.decode()
+    assert Bug.objects.get().title == "x"
