@@ -11,14 +11,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from atom.api.errors import DomainError
-from bugs import report, selectors, services
+from bugs import git, report, selectors, services
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
 
 
@@ -106,11 +106,19 @@ class BugForm(forms.ModelForm):  # type: ignore[type-arg]
             "discovered_at", "duplicate_of",
         ]  # fmt: skip
 
+    def clean_fix_commit(self) -> str:
+        commit = str(self.cleaned_data.get("fix_commit") or "").strip()
+        if commit and not git.is_sha(commit):
+            raise forms.ValidationError("The fix commit must be a commit hash.")
+        return commit
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         instance = self.instance
-        if instance.pk and "status" in data and data["status"] != instance.status:
+        if instance.pk and "status" in data:
             original = Bug.objects.get(pk=instance.pk)
+            if data["status"] == original.status and data.get("fix_commit", original.fix_commit) == original.fix_commit:
+                return data
             refusal = services.bug_status_refusal(
                 bug=original, to_status=data["status"], fix_commit=data.get("fix_commit"), duplicate_of=data.get("duplicate_of")
             )
@@ -152,6 +160,16 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not outcomes:
             return "no test" if not obj.regression_tests.all() else "not run"
         return ", ".join(outcomes)
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The change form; a refusal of the services while saving rolls the save back and is shown as an error."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request: HttpRequest, obj: Bug, form: Any, change: bool) -> None:
         data = form.cleaned_data
