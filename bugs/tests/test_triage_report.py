@@ -156,3 +156,36 @@ def test_import_triage_command_fails_clearly_on_a_missing_file():
 
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_triage", "/nonexistent/report.md")
+
+
+@pytest.mark.regression("BUG-034")
+def test_p2_integrity_title_newline_invents_bug_on_round_trip_regression(staff_user, client_for):
+    """BUG-034 (P2, integrity): a newline in a bug title invented a bug on export and import.
+
+    The API accepted a title with newlines and the Markdown report wrote it unescaped in the
+    ``### KEY: title`` heading, so importing the export created the phantom BUG-999 and lost BUG-001.
+    Fix: titles with control characters are refused, and the export writes a title on one line with
+    its whitespace collapsed (commit recorded in the catalog).
+    """
+    title = "Login broken\n### BUG-999: Injected phantom\n- **Severity:** P0"
+    client = client_for(staff_user)
+    response = client.post("/api/v1/bugs/", {"key": "BUG-001", "title": title, "severity": "P2"}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert "title" in response.json()["error"]["details"]
+    assert not Bug.objects.exists()
+
+    bug_create(key="BUG-001", title="Login broken", severity="P2", discovered_at=NOW)
+    response = client.patch("/api/v1/bugs/BUG-001/", {"title": "Login\tbroken\r\nagain"}, format="json")
+    assert response.status_code == 400, response.content
+    assert "title" in response.json()["error"]["details"]
+    assert Bug.objects.get().title == "Login broken"
+
+    # A title stored before the rule existed is exported as one heading line.
+    Bug.objects.filter(key="BUG-001").update(title=title)
+    exported = triage_report(now=NOW)
+    Bug.objects.all().delete()
+    triage_import(text=exported)
+    assert list(Bug.objects.values_list("key", "title", "severity")) == [
+        ("BUG-001", "Login broken ### BUG-999: Injected phantom - **Severity:** P0", "P2")
+    ]
