@@ -6,9 +6,18 @@ tables (a linked test, a passing result on a commit containing the fix) live in 
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+
+def validate_one_line(value: str) -> None:
+    """Refuse control characters and line or paragraph separators: a title is one line of text."""
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
+        raise ValidationError("One line of text: no line breaks, tabs or other control characters.", code="control_characters")
 
 
 class Severity(models.TextChoices):
@@ -67,7 +76,7 @@ class Bug(models.Model):
     """A defect with its triage, its fix and the evidence that the fix holds."""
 
     key = models.CharField(max_length=16, unique=True, help_text="BUG-NNN")
-    title = models.CharField(max_length=300)
+    title = models.CharField(max_length=300, validators=[validate_one_line])
     severity = models.CharField(max_length=2, choices=Severity.choices, db_index=True)
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.QUALITY, db_index=True)
     status = models.CharField(max_length=16, choices=BugStatus.choices, default=BugStatus.OPEN, db_index=True)

@@ -159,6 +159,11 @@ def _hours(hours: int) -> str:
     return f"{hours // 24} d" if hours % 24 == 0 and hours >= 48 else f"{hours} h"
 
 
+def _one_line(text: str) -> str:
+    """The text on one line, whitespace runs collapsed: a line break in a heading would start a new bug."""
+    return " ".join(text.split())
+
+
 def _field(name: str, value: str) -> str:
     """One ``- **Name:** value`` line; further lines of the value are indented so they stay inside it."""
     text = value.strip().replace("\r\n", "\n") or EMPTY
@@ -198,7 +203,7 @@ def _markdown(doc: dict[str, Any]) -> str:
         tests = ", ".join(f"`{t['node_id']}`" for t in b["tests"])
         lines = [
             "",
-            f"### {b['key']}: {b['title']}",
+            f"### {b['key']}: {_one_line(b['title'])}",
             "",
             _field("Severity", b["severity"]),
             _field("Discovered", b["discovered_at"]),
@@ -224,11 +229,11 @@ def _markdown(doc: dict[str, Any]) -> str:
         f"- {k} ({by_key[k]['severity']}): due {by_key[k]['sla_due_at']}, {by_key[k]['status_label']}" for k in doc["sla_breaches"]
     ] or ["None."]
     out += ["", "## New regressions", ""]
-    out += [f"- {k}: {by_key[k]['title']}" for k in doc["new_regressions"]] or ["None."]
+    out += [f"- {k}: {_one_line(by_key[k]['title'])}" for k in doc["new_regressions"]] or ["None."]
     out += ["", "## Flaky tests", ""]
     out += [f"- `{f['node_id']}` ({', '.join(f['bugs'])})" for f in doc["flaky_tests"]] or ["None."]
     out += ["", "## Missing a regression test", ""]
-    out += [f"- {k} ({by_key[k]['severity']}): {by_key[k]['title']}" for k in doc["missing_regression_test"]] or ["None."]
+    out += [f"- {k} ({by_key[k]['severity']}): {_one_line(by_key[k]['title'])}" for k in doc["missing_regression_test"]] or ["None."]
     out += ["", "## Missing a fix commit", ""]
     out += [f"- {k} ({by_key[k]['severity']}): {by_key[k]['status_label']}" for k in doc["missing_fix_commit"]] or ["None."]
     return "\n".join(out) + "\n"

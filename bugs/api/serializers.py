@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from bugs.models import Bug, BugStatus, Category, RegressionTest, Result, Run, Severity
+from bugs.models import Bug, BugStatus, Category, RegressionTest, Result, Run, Severity, validate_one_line
 
 
 def _text() -> serializers.CharField:
@@ -55,12 +55,12 @@ class BugTextInput(serializers.Serializer[Any]):
 
 class BugCreateInput(BugTextInput):
     key = serializers.RegexField(r"^BUG-[0-9]{3,9}$", required=False)
-    title = serializers.CharField(max_length=300)
+    title = serializers.CharField(max_length=300, validators=[validate_one_line])
     severity = serializers.ChoiceField(choices=Severity.choices)
 
 
 class BugUpdateInput(BugTextInput):
-    title = serializers.CharField(max_length=300, required=False)
+    title = serializers.CharField(max_length=300, required=False, validators=[validate_one_line])
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     verification_note = _text()
     status = serializers.ChoiceField(choices=BugStatus.choices, required=False)
