@@ -189,3 +189,32 @@ def test_p2_integrity_title_newline_invents_bug_on_round_trip_regression(staff_u
     assert list(Bug.objects.values_list("key", "title", "severity")) == [
         ("BUG-001", "Login broken ### BUG-999: Injected phantom - **Severity:** P0", "P2")
     ]
+
+
+@pytest.mark.regression("BUG-042")
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [("- **Discovered:** 2024-13-45T00:00:00Z", "Discovered"), ("- **Component:** " + "c" * 300, "component")],
+    ids=["impossible-date", "component-too-long"],
+)
+def test_p3_crash_import_triage_traceback_on_bad_field_regression(tmp_path, field, reason):
+    """BUG-042 (P3, crash): import_triage ended with a traceback on a field it could not store.
+
+    An impossible date (``2024-13-45T00:00:00Z``) raised ValueError while the report was parsed, and a
+    300-character component raised ValidationError while the bug was created. Fix: both are refused as
+    an invalid report naming the bug and the field; the command exits with that one-line reason
+    (CommandError) and imports nothing (commit recorded in the catalog).
+    """
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "report.md"
+    path.write_text(
+        "\n".join(["## Bugs", "", "### BUG-001: Good", "- **Severity:** P2", "", "### BUG-002: Bad", "- **Severity:** P2", field, ""])
+    )
+    with pytest.raises(CommandError) as raised:
+        call_command("import_triage", str(path))
+    message = str(raised.value)
+    assert "BUG-002" in message
+    assert reason in message
+    assert "\n" not in message
+    assert not Bug.objects.exists()
