@@ -320,6 +320,10 @@ _STATUSES = {
 }
 
 
+class TriageFormatError(ValueError):
+    """A report states a field in a form that cannot be read (an impossible date, say)."""
+
+
 @dataclass
 class ParsedBug:
     """One bug as a report states it; fields it leaves out stay out."""
@@ -359,7 +363,10 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
         if sha:
             bug.fields["fix_commit"] = sha.group(1)
     elif key == "discovered_at":
-        parsed = parse_datetime(value.replace("Z", "+00:00")) if "T" in value else None
+        try:
+            parsed = parse_datetime(value.replace("Z", "+00:00")) if "T" in value else None
+        except ValueError as exc:  # well formed but impossible, such as month 13
+            raise TriageFormatError(f"{bug.key}: Discovered {value[:40]!r} is not a valid date and time.") from exc
         if parsed:
             bug.fields["discovered_at"] = parsed.isoformat()
     elif key == "status":

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from atom.api.errors import DomainError
 from bugs.models import Bug, BugStatus, RegressionTest, Severity
-from bugs.report import ParsedBug, triage_parse
+from bugs.report import ParsedBug, TriageFormatError, triage_parse
 from bugs.services.bugs import bug_create, bug_status_refusal, bug_transition, bug_update
 from bugs.services.runs import node_id_validate
 
@@ -49,14 +50,21 @@ def triage_import(*, text: str, actor: Any = None) -> ImportSummary:
     """Create or update the bugs a triage report states; a second import of the same report changes nothing.
 
     Blank fields never erase stored values. Status changes go through the status rules: a refused one
-    is reported as a warning and the bug keeps its status.
+    is reported as a warning and the bug keeps its status. A field that cannot be read or stored refuses
+    the whole report (INVALID_REPORT, naming the bug and the field) and nothing is imported.
     """
-    parsed_bugs = triage_parse(text)
+    try:
+        parsed_bugs = triage_parse(text)
+    except TriageFormatError as exc:
+        raise DomainError(str(exc), code="INVALID_REPORT") from exc
     if not parsed_bugs:
         raise DomainError("The file holds no bugs (no '### BUG-NNN' headings).", code="EMPTY_REPORT")
     summary = ImportSummary()
     for parsed in parsed_bugs:
-        _import_one(parsed, actor=actor, summary=summary)
+        try:
+            _import_one(parsed, actor=actor, summary=summary)
+        except ValidationError as exc:
+            raise DomainError(f"{parsed.key}: {_reason(exc)}", code="INVALID_REPORT", details={"bug": parsed.key}) from exc
     for parsed in parsed_bugs:
         if parsed.status == BugStatus.DUPLICATE and parsed.duplicate_of:
             bug = Bug.objects.get(key=parsed.key)
@@ -66,6 +74,15 @@ def triage_import(*, text: str, actor: Any = None) -> ImportSummary:
             elif bug.status != BugStatus.DUPLICATE:
                 _move(bug, BugStatus.DUPLICATE, actor=actor, summary=summary, duplicate_of=target)
     return summary
+
+
+def _reason(exc: ValidationError) -> str:
+    """A validation error as one line: ``field: message; field: message``."""
+    if hasattr(exc, "error_dict"):
+        text = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
+    else:
+        text = " ".join(exc.messages)
+    return " ".join(text.split())
 
 
 def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> None:

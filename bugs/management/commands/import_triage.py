@@ -12,7 +12,7 @@ from django.db import connection
 from tqdm import tqdm
 
 from atom.api.errors import DomainError
-from bugs.report import triage_parse
+from bugs.report import TriageFormatError, triage_parse
 from bugs.services import triage_import
 
 
@@ -48,14 +48,16 @@ class Command(BaseCommand):
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
-        keys = [parsed.key for parsed in triage_parse(text)]
         try:
+            keys = [parsed.key for parsed in triage_parse(text)]
             # The bar goes to stderr so that stdout keeps the one summary line scripts read.
             with tqdm(total=len(keys), desc="import_triage", unit=" bugs", file=sys.stderr, leave=True) as bar:
                 watcher = BugsReached(keys, bar)
                 with connection.execute_wrapper(watcher):
                     summary = triage_import(text=text)
                 bar.update(len(watcher.pending))
+        except TriageFormatError as exc:
+            raise CommandError(str(exc)) from exc
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         for warning in summary.warnings:
