@@ -218,3 +218,22 @@ def test_p3_crash_import_triage_traceback_on_bad_field_regression(tmp_path, fiel
     assert reason in message
     assert "\n" not in message
     assert not Bug.objects.exists()
+
+
+@pytest.mark.regression("BUG-043")
+@pytest.mark.parametrize("commit", ["abc1", "abc12", "abc123"])
+def test_p3_integrity_short_fix_commit_lost_on_round_trip_regression(commit):
+    """BUG-043 (P3, integrity): the report round trip dropped fix commits of 4 to 6 hex characters.
+
+    The API accepts a fix commit of 4 to 64 hex characters, but the import read only 7 or more, so a
+    fixed bug with a short commit came back open without its commit. Fix: a Fix commit field that is
+    a 4 to 6 character hash as a whole is read as the commit (commit recorded in the catalog).
+    """
+    bug = bug_create(key="BUG-001", title="Short hash", severity="P3", discovered_at=NOW)
+    bug_transition(bug=bug, to_status="fixed", fix_commit=commit, reason="fix")
+    exported = triage_report(now=NOW)
+    Bug.objects.all().delete()
+    summary = triage_import(text=exported)
+    assert summary.warnings == []
+    assert list(Bug.objects.values_list("key", "status", "fix_commit")) == [("BUG-001", "fixed", commit)]
+    assert triage_report(now=NOW) == exported
