@@ -274,6 +274,9 @@ _FIELD = re.compile(r"^(?:[-*]\s+)?\*\*(?P<name>[^*]+?):?\*\*:?\s*(?P<value>.*)$
 _PLAIN_FIELD = re.compile(r"^(?:[-*]\s+)?(?P<name>[A-Za-z][A-Za-z /]{1,30}):\s+(?P<value>.*)$")
 _SEVERITY = re.compile(r"\b(P[0-3])\b")
 _SHA = re.compile(r"\b([0-9a-f]{7,64})\b")
+# A shorter hash (the API accepts 4 hex characters and up) only when it is the whole value: in prose,
+# words such as "added" or "decade" would pass for one.
+_SHORT_SHA = re.compile(r"[0-9a-f]{4,6}")
 _NODE = re.compile(r"`([^`]+)`")
 _DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
 
@@ -362,6 +365,8 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
         sha = _SHA.search(value.lower())
         if sha:
             bug.fields["fix_commit"] = sha.group(1)
+        elif _SHORT_SHA.fullmatch(value.lower()):
+            bug.fields["fix_commit"] = value.lower()
     elif key == "discovered_at":
         try:
             parsed = parse_datetime(value.replace("Z", "+00:00")) if "T" in value else None
