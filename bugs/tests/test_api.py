@@ -266,3 +266,28 @@ def test_p2_crash_fix_commit_change_on_resolved_bug_regression(staff_user, clien
     assert response.json()["error"]["code"] == "STATUS_REFUSED"
     assert Bug.objects.values(*fields).get() == before
     assert not Bug.objects.get().status_changes.exists()
+
+
+@pytest.mark.regression("BUG-045")
+def test_p3_integrity_duplicate_cycle_regression(staff_user, client_for):
+    """BUG-045 (P3, integrity): bugs could be closed as duplicates of each other in a cycle.
+
+    Only one level was checked, so B duplicate of C, C duplicate of A and then A duplicate of B were
+    all accepted, leaving no original in the chain. Fix: the status rules follow the whole chain of
+    the target and refuse (409 STATUS_REFUSED) a duplicate that would lead back to the bug (commit
+    recorded in the catalog).
+    """
+    for key in ("BUG-001", "BUG-002", "BUG-003"):
+        bug_create(key=key, title=key, severity="P3")
+    client = client_for(staff_user)
+
+    def duplicate(key: str, of: str):
+        return client.patch(f"/api/v1/bugs/{key}/", {"status": "duplicate", "duplicate_of": of}, format="json")
+
+    assert duplicate("BUG-002", "BUG-003").status_code == 200
+    assert duplicate("BUG-003", "BUG-001").status_code == 200
+    response = duplicate("BUG-001", "BUG-002")
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "STATUS_REFUSED"
+    bug = Bug.objects.get(key="BUG-001")
+    assert (bug.status, bug.duplicate_of_id) == ("open", None)
