@@ -230,9 +230,21 @@ def bug_status_refusal(*, bug: Bug, to_status: str, fix_commit: str | None = Non
     if to_status == BugStatus.DUPLICATE:
         if duplicate_of is None:
             return "A duplicate names the bug it duplicates."
-        if duplicate_of.pk == bug.pk or duplicate_of.duplicate_of_id == bug.pk:
-            return "A bug cannot duplicate itself."
+        if _duplicate_chain_reaches(start=duplicate_of, bug=bug):
+            return "A bug cannot duplicate itself, directly or through a chain of duplicates."
     return None
+
+
+def _duplicate_chain_reaches(*, start: Bug, bug: Bug) -> bool:
+    """Whether ``start`` or a bug it is (transitively) a duplicate of is ``bug``."""
+    seen: set[int] = set()
+    current: int | None = start.pk
+    while current is not None and current not in seen:
+        if current == bug.pk:
+            return True
+        seen.add(current)
+        current = Bug.objects.filter(pk=current).values_list("duplicate_of_id", flat=True).first()
+    return False
 
 
 def _fix_commit_change_refusal(*, bug: Bug, fix_commit: str | None) -> str | None:
