@@ -170,3 +170,31 @@ def test_p2_crash_admin_save_domain_error_regression(admin_client, monkeypatch):
     assert response.status_code == 200
     assert "Refused by the rules." in response.content.decode()
     assert Bug.objects.get().title == "x"
+
+
+@pytest.mark.regression("BUG-046")
+def test_p3_crash_huge_sla_hours_regression(admin_client, staff_user, client_for):
+    """BUG-046 (P3, crash): a huge SLA in the severity policy made every bug creation of that severity a 500.
+
+    ``sla_hours=2147483647`` was accepted (admin and service), and the due time it gave overflowed
+    (OverflowError) whenever a bug of that severity was created. Fix: an SLA is bounded (at most ten
+    years of hours) in the model, the service and so the admin, and a stored policy beyond the bound
+    counts as the bound (commit recorded in the catalog).
+    """
+    from atom.api.errors import DomainError
+    from bugs.services import severity_policy_update
+
+    policy = SeverityPolicy.objects.get(severity="P1")
+    response = admin_client.post(
+        reverse("admin:bugs_severitypolicy_change", args=[policy.pk]), {"severity": "P1", "sla_hours": "2147483647", "description": "High"}
+    )
+    assert response.status_code == 200
+    assert "sla_hours" in response.context["adminform"].form.errors
+    assert SeverityPolicy.objects.get(severity="P1").sla_hours == policy.sla_hours
+    with pytest.raises(DomainError):
+        severity_policy_update(severity="P1", sla_hours=2147483647)
+
+    # A policy row written before the bound existed no longer breaks bug creation.
+    SeverityPolicy.objects.filter(severity="P1").update(sla_hours=2147483647)
+    response = client_for(staff_user).post("/api/v1/bugs/", {"title": "x", "severity": "P1"}, format="json")
+    assert response.status_code == 201, response.content
