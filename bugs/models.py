@@ -10,6 +10,7 @@ import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -52,6 +53,9 @@ class BugStatus(models.TextChoices):
 # The SLA of SPEC section 6, used when the editable policy table has no row for a severity.
 DEFAULT_SLA_HOURS = {Severity.P0: 24, Severity.P1: 72, Severity.P2: 7 * 24, Severity.P3: 14 * 24}
 
+# The longest SLA a policy may set (ten years): a due time beyond the calendar would break every bug creation.
+SLA_HOURS_MAX = 87_600
+
 # Statuses in which the SLA clock still runs.
 ACTIVE_STATUSES = (BugStatus.OPEN, BugStatus.IN_PROGRESS, BugStatus.REOPENED)
 
@@ -60,7 +64,7 @@ class SeverityPolicy(models.Model):
     """How long a bug of one severity may stay unfixed; editable by operators in the admin."""
 
     severity = models.CharField(max_length=2, choices=Severity.choices, unique=True)
-    sla_hours = models.PositiveIntegerField()
+    sla_hours = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(SLA_HOURS_MAX)])
     description = models.CharField(max_length=200, blank=True)
 
     class Meta:

@@ -17,6 +17,7 @@ from bugs import git
 from bugs.models import (
     ACTIVE_STATUSES,
     DEFAULT_SLA_HOURS,
+    SLA_HOURS_MAX,
     Bug,
     BugResult,
     BugStatus,
@@ -74,9 +75,12 @@ class StatusRefused(DomainError):
 
 
 def sla_hours_for(severity: str) -> int:
-    """The SLA of a severity from the policy table, or the built-in default when no row exists."""
+    """The SLA of a severity from the policy table, or the built-in default when no row exists.
+
+    A row written before SLAs were bounded counts as the bound.
+    """
     policy = SeverityPolicy.objects.filter(severity=severity).values_list("sla_hours", flat=True).first()
-    return int(policy) if policy is not None else DEFAULT_SLA_HOURS[Severity(severity)]
+    return min(int(policy), SLA_HOURS_MAX) if policy is not None else DEFAULT_SLA_HOURS[Severity(severity)]
 
 
 def suite_checkout(suite: Suite) -> Path:
@@ -337,6 +341,8 @@ def severity_policy_update(*, severity: str, sla_hours: int) -> SeverityPolicy:
     """Change a severity's SLA and move the due time of every bug of that severity still in the SLA clock."""
     if sla_hours < 1:
         raise DomainError("An SLA is at least one hour.")
+    if sla_hours > SLA_HOURS_MAX:
+        raise DomainError(f"An SLA is at most {SLA_HOURS_MAX} hours (ten years).")
     policy, _ = SeverityPolicy.objects.update_or_create(severity=Severity(severity), defaults={"sla_hours": sla_hours})
     for bug in Bug.objects.filter(severity=severity, status__in=ACTIVE_STATUSES).only("pk", "discovered_at"):
         Bug.objects.filter(pk=bug.pk).update(sla_due_at=bug.discovered_at + timedelta(hours=sla_hours))
