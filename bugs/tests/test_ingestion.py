@@ -204,3 +204,23 @@ def test_p2_crash_malformed_report_import_regression(staff_user, client_for, bod
     assert set(error) == {"code", "message", "details"}
     assert not Run.objects.exists()
     assert not Result.objects.exists()
+
+
+@pytest.mark.regression("BUG-052")
+@pytest.mark.parametrize(
+    "body",
+    ['{"suite": ' * 5_000 + '"x"' + "}" * 5_000, '{"suite": "\\ud800"}', '{"suite": 1e400}'],
+    ids=["nested-5000", "lone-surrogate", "overflowing-number"],
+)
+def test_p2_crash_import_route_json_body_regression(body, staff_user, client_for):
+    """BUG-052 (P2, crash): a deeply nested JSON body to runs/import/ answered 500.
+
+    The import route listed DRF's own JSONParser, not Atom's, so it had none of the parser's
+    protections: BUG-003's nesting limit, BUG-025's lone surrogates, BUG-027's overflowing numbers. The
+    hostile-payload suite did not reach it because the schema declares no JSON body for this route.
+    Fix: the route uses Atom's JSON parser (commit recorded in the catalog).
+    """
+    response = client_for(staff_user).generic("POST", "/api/v1/runs/import/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert not Run.objects.exists()
