@@ -13,13 +13,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atom.api.errors import DomainError, NotFoundError
 from atom.api.pagination import CursorPagination
+from atom.api.parsers import JSONParser
 from atom.api.permissions import HasAppPermissions
 from bugs import report, selectors, services
 from bugs.api.serializers import (
