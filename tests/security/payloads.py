@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+
+class RawJSON(str):
+    """A payload that is already JSON text: nesting too deep for Python to serialise, or a number
+    Python would never write (1e400, a 5,000-digit integer)."""
+
+
 SQL_INJECTION = [
     "' OR '1'='1",
     "' OR 1=1 --",
@@ -132,6 +138,9 @@ UNICODE_TRICKS = [
     "\x1b[31mred\x1b[0m",
     "\r\nSet-Cookie: evil=1",
     "\x7f\x08\x07",
+    "\ud800",
+    "lone \udfff low",
+    "\ud83d",
 ]
 
 NULL_BYTES = [
@@ -164,6 +173,9 @@ NUMERIC_AND_TYPE_CONFUSION: list[Any] = [
     {"$gt": ""},
     {"__proto__": {"admin": True}},
     "0x41",
+    RawJSON("1e400"),
+    RawJSON("-1e400"),
+    RawJSON("1" + "0" * 5_000),
 ]
 
 OVERSIZED = [
@@ -246,10 +258,6 @@ REGEX_DOS = [
     "\\" * 2_000,
     "." * 10_000,
 ]
-
-
-class RawJSON(str):
-    """A payload that is already JSON text: nesting this deep cannot even be serialised by Python."""
 
 
 def _nested(depth: int) -> RawJSON:

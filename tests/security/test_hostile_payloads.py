@@ -84,3 +84,28 @@ def test_the_corpus_is_large_enough_and_every_route_is_reached():
     assert len(PAYLOADS) >= 200
     routes = {(method, path) for method, path, *_ in WRITE_FIELDS}
     assert len(routes) >= 12, routes
+
+
+MALFORMED_BODIES = {
+    "nested-5000": ('{"a": ' * 5_000 + "1" + "}" * 5_000, "application/json"),
+    "lone-surrogate": ('{"title": "\\ud800"}', "application/json"),
+    "overflowing-number": ('{"cost": 1e400}', "application/json"),
+    "rot13-charset": ("{}", "application/json; charset=rot13"),
+    "not-json": ("{'a': 1,}", "application/json"),
+}
+# Every write route that reads a body, whatever body type it declares (routes taking none ignore it).
+ALL_WRITES = [(method, path) for method, path, operation in write_operations() if "requestBody" in operation]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), ALL_WRITES, ids=[f"{m}:{p}" for m, p in ALL_WRITES])
+def test_every_write_route_refuses_malformed_json_bodies(world, method, path):
+    """Whatever body type a route declares, a malformed JSON body is a 4xx in the error shape (BUG-052)."""
+    client = world["client"]
+    url = path.format(**world["path"])
+    failures = []
+    for name, (body, content_type) in MALFORMED_BODIES.items():
+        response = client.generic(method.upper(), url, body, content_type=content_type)
+        if not 400 <= response.status_code < 500 or set(response.json().get("error", {})) != {"code", "message", "details"}:
+            failures.append(f"{name}: {response.status_code}")
+    assert failures == []
