@@ -237,3 +237,22 @@ def test_p3_integrity_short_fix_commit_lost_on_round_trip_regression(commit):
     assert summary.warnings == []
     assert list(Bug.objects.values_list("key", "status", "fix_commit")) == [("BUG-001", "fixed", commit)]
     assert triage_report(now=NOW) == exported
+
+
+@pytest.mark.regression("BUG-044")
+def test_p3_integrity_reimporting_own_export_changes_nothing_regression():
+    """BUG-044 (P3, integrity): importing Atom's own export into the same database changed the bugs.
+
+    The report writes times to the second, so every bug discovered at a time with microseconds (any
+    bug created through the API) read as rediscovered: the import updated discovered_at and moved the
+    SLA due date with it. Fix: the import compares discovered_at at the report's precision (commit
+    recorded in the catalog).
+    """
+    bug = bug_create(key="BUG-001", title="Created through the API", severity="P2", discovered_at=NOW.replace(microsecond=522528))
+    before = Bug.objects.values("discovered_at", "sla_due_at").get(pk=bug.pk)
+
+    summary = triage_import(text=triage_report(fmt="markdown"))
+
+    assert summary.updated == []
+    assert summary.unchanged == ["BUG-001"]
+    assert Bug.objects.values("discovered_at", "sla_due_at").get(pk=bug.pk) == before
