@@ -85,6 +85,14 @@ def _reason(exc: ValidationError) -> str:
     return " ".join(text.split())
 
 
+def _differs(bug: Bug, name: str, value: Any) -> bool:
+    """Whether the report's value differs from the bug's; times are compared to the second, as the report writes them."""
+    current = getattr(bug, name)
+    if name == "discovered_at" and current is not None:
+        return bool(current.replace(microsecond=0) != value)
+    return bool(current != value)
+
+
 def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> None:
     values = _field_values(parsed)
     severity = parsed.fields.get("severity")
@@ -103,7 +111,7 @@ def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> Non
         summary.created.append(bug.key)
     if severity and severity != bug.severity:
         values["severity"] = severity
-    differing = {k: v for k, v in values.items() if v is not None and getattr(bug, k) != v and k != "fix_commit"}
+    differing = {k: v for k, v in values.items() if v is not None and _differs(bug, k, v) and k != "fix_commit"}
     if differing:
         bug = bug_update(bug=bug, actor=actor, **differing)
         changed = True
