@@ -256,3 +256,25 @@ def test_p3_integrity_reimporting_own_export_changes_nothing_regression():
     assert summary.updated == []
     assert summary.unchanged == ["BUG-001"]
     assert Bug.objects.values("discovered_at", "sla_due_at").get(pk=bug.pk) == before
+
+
+@pytest.mark.regression("BUG-053")
+def test_p3_crash_import_triage_far_future_discovery_regression(tmp_path):
+    """BUG-053 (P3, crash): a Discovered date in year 9999 ended import_triage with a traceback.
+
+    The date parsed, then adding the SLA to it overflowed (OverflowError: date value out of range).
+    A bug cannot be discovered in the future anyway. Fix: a discovery date more than a day ahead is
+    refused as a field error, so the command exits with one line naming the bug and the field and
+    imports nothing (commit recorded in the catalog).
+    """
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "report.md"
+    path.write_text("## Bugs\n\n### BUG-002: From the future\n- **Severity:** P2\n- **Discovered:** 9999-12-31T00:00:00Z\n")
+    with pytest.raises(CommandError) as raised:
+        call_command("import_triage", str(path))
+    message = str(raised.value)
+    assert "BUG-002" in message
+    assert "discovered_at" in message
+    assert "\n" not in message
+    assert not Bug.objects.exists()
