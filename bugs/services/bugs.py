@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -83,6 +84,17 @@ def sla_hours_for(severity: str) -> int:
     return min(int(policy), SLA_HOURS_MAX) if policy is not None else DEFAULT_SLA_HOURS[Severity(severity)]
 
 
+def sla_due_at(*, discovered_at: datetime, severity: str) -> datetime:
+    """When a bug discovered at ``discovered_at`` breaches its SLA.
+
+    A discovery more than a day ahead (clocks disagree, but not by more) is refused as a field error:
+    no bug is found in the future, and a far-future date would overflow the sum.
+    """
+    if discovered_at > timezone.now() + timedelta(days=1):
+        raise ValidationError({"discovered_at": "A bug cannot be discovered in the future."})
+    return discovered_at + timedelta(hours=sla_hours_for(severity))
+
+
 def suite_checkout(suite: Suite) -> Path:
     """Where the suite's tests live; a blank path is Atom's own code base."""
     return Path(suite.checkout_path) if suite.checkout_path else Path(settings.BASE_DIR)
@@ -132,7 +144,7 @@ def bug_create(*, key: str | None = None, title: str, severity: str, actor: Any 
         title=title,
         severity=Severity(severity),
         discovered_at=discovered_at,
-        sla_due_at=discovered_at + timedelta(hours=sla_hours_for(severity)),
+        sla_due_at=sla_due_at(discovered_at=discovered_at, severity=severity),
         reporter=fields.pop("reporter", None) or actor,
         **fields,
     )
@@ -164,7 +176,7 @@ def bug_update(*, bug: Bug, actor: Any = None, **changes: Any) -> Bug:
             details={"bug": bug.key, "status": bug.status, "severity": bug.severity},
         )
     if "severity" in changed or "discovered_at" in changed:
-        bug.sla_due_at = bug.discovered_at + timedelta(hours=sla_hours_for(bug.severity))
+        bug.sla_due_at = sla_due_at(discovered_at=bug.discovered_at, severity=bug.severity)
         changed.append("sla_due_at")
     if changed:
         bug.full_clean(exclude=["reporter", "assignee", "duplicate_of", "verified_by"])
