@@ -17,6 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from atom.admin import ReadOnlyAdminMixin
 from atom.api.errors import DomainError
 from bugs import git, report, selectors, services
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
@@ -249,7 +250,7 @@ class ResultInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Result)
-class ResultAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Every result of every run, read-only, found by run, outcome and node id."""
 
     list_display = ["node_id", "outcome", "run", "duration_seconds", "attempts", "is_flaky"]
@@ -259,15 +260,6 @@ class ResultAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = fields = ("run", *RESULT_FIELDS)
     show_full_result_count = False
     list_per_page = 200
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ShardInline(admin.TabularInline):  # type: ignore[type-arg]

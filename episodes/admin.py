@@ -6,25 +6,10 @@ The tables grow to millions of rows, so lists skip the full COUNT and use raw-id
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from atom.admin import ReadOnlyAdminMixin
 from episodes.models import Episode, EpisodeAccess, Interaction, Segment
-
-
-class ReadOnlyAdminMixin:
-    """No add, change or delete: the rows are history."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class SegmentInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]

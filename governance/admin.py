@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from atom.admin import ReadOnlyAdminMixin
 from atom.api.errors import DomainError
 from governance import services
 from governance.models import (
@@ -235,17 +236,8 @@ class ActionPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             services.action_policy_delete(policy=policy)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """History is written by services only."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Proposal)
