@@ -82,7 +82,14 @@ def test_p3_crash_lone_surrogate_login_username_regression(api_client, caplog):
     assert "Rate-limit cache unavailable" not in caplog.text
 
 
-def test_a_bug_in_the_limiter_is_not_reported_as_a_cache_outage(api_client, monkeypatch):
+@pytest.mark.regression("BUG-028")
+def test_p3_crash_limiter_bug_not_reported_as_cache_outage_regression(api_client, monkeypatch):
+    """BUG-028, the root cause: any exception inside the limiter was reported as the cache being down.
+
+    The lone surrogate itself is refused by the JSON parser since BUG-025's fix; this pins the limiter's
+    own part. Fix: only OSError and Redis errors are an outage (503); anything else is a bug, a 500
+    (commit recorded in the catalog).
+    """
     from django.core.cache import caches
 
     def broken(*args, **kwargs):
