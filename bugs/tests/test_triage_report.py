@@ -278,3 +278,22 @@ def test_p3_crash_import_triage_far_future_discovery_regression(tmp_path):
     assert "discovered_at" in message
     assert "\n" not in message
     assert not Bug.objects.exists()
+
+
+@pytest.mark.regression("BUG-055")
+def test_p3_integrity_upper_case_fix_commit_round_trip_regression(staff_user, client_for):
+    """BUG-055 (P3, integrity): a fix commit given in upper case came back lower-cased from the report.
+
+    The API stored the commit as given, while the Markdown import lower-cased it, so an export and an
+    import into an empty table changed the stored commit. Git hashes are case-insensitive. Fix: every
+    path stores commits lower-cased (commit recorded in the catalog).
+    """
+    client = client_for(staff_user)
+    assert client.post("/api/v1/bugs/", {"key": "BUG-001", "title": "Upper", "severity": "P3"}, format="json").status_code == 201
+    patched = client.patch("/api/v1/bugs/BUG-001/", {"status": "fixed", "fix_commit": "ABC1234"}, format="json")
+    assert patched.status_code == 200
+    assert patched.json()["fix_commit"] == "abc1234"
+    exported = triage_report(fmt="markdown")
+    Bug.objects.all().delete()
+    triage_import(text=exported)
+    assert Bug.objects.values_list("status", "fix_commit").get() == ("fixed", "abc1234")
