@@ -108,7 +108,7 @@ class BugForm(forms.ModelForm):  # type: ignore[type-arg]
         ]  # fmt: skip
 
     def clean_fix_commit(self) -> str:
-        commit = str(self.cleaned_data.get("fix_commit") or "").strip()
+        commit = git.sha_normalize(str(self.cleaned_data.get("fix_commit") or ""))
         if commit and not git.is_sha(commit):
             raise forms.ValidationError("The fix commit must be a commit hash.")
         return commit

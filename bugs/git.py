@@ -31,6 +31,11 @@ def _git(repo: Path, *args: str) -> str:
     return completed.stdout
 
 
+def sha_normalize(value: str) -> str:
+    """A commit hash as Atom stores it: trimmed and lower-case (git reads hashes in either case)."""
+    return value.strip().lower()
+
+
 def is_sha(value: str) -> bool:
     """Whether the value looks like a (possibly abbreviated) commit hash."""
     return bool(_SHA.match(value))

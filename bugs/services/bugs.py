@@ -138,6 +138,8 @@ def bug_create(*, key: str | None = None, title: str, severity: str, actor: Any 
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise DomainError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    if isinstance(fields.get("fix_commit"), str):
+        fields["fix_commit"] = git.sha_normalize(fields["fix_commit"])
     discovered_at: datetime = fields.pop("discovered_at", None) or timezone.now()
     bug = Bug(
         key=key,
@@ -164,6 +166,8 @@ def bug_update(*, bug: Bug, actor: Any = None, **changes: Any) -> Bug:
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise DomainError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    if isinstance(changes.get("fix_commit"), str):
+        changes["fix_commit"] = git.sha_normalize(changes["fix_commit"])
     changed = [name for name, value in changes.items() if getattr(bug, name) != value]
     for name in changed:
         setattr(bug, name, changes[name])
@@ -290,7 +294,7 @@ def bug_transition(
     """Move a bug to another status under the rules of SPEC section 6 and record who, when and why."""
     bug = Bug.objects.select_for_update().get(pk=bug.pk)
     if fix_commit is not None:
-        fix_commit = fix_commit.strip()
+        fix_commit = git.sha_normalize(fix_commit)
         if fix_commit and not git.is_sha(fix_commit):
             raise DomainError("The fix commit must be a commit hash.", code="INVALID_COMMIT")
     if evidence is None:
