@@ -253,13 +253,18 @@ class ResultInline(admin.TabularInline):  # type: ignore[type-arg]
 class ResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Every result of every run, read-only, found by run, outcome and node id."""
 
-    list_display = ["node_id", "outcome", "run", "duration_seconds", "attempts", "is_flaky"]
+    list_display = ["outcome", "run", "duration", "attempts", "is_flaky", "node_id"]  # long node ids last
+    list_display_links = ["node_id"]
     list_filter = ["outcome", "is_flaky"]
     search_fields = ["node_id"]
     list_select_related = ["run"]
     readonly_fields = fields = ("run", *RESULT_FIELDS)
     show_full_result_count = False
     list_per_page = 200
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, obj: Result) -> str:
+        return f"{obj.duration_seconds:.3f} s"
 
 
 class ShardInline(admin.TabularInline):  # type: ignore[type-arg]
