@@ -1006,31 +1006,18 @@ def _owned_agent(
 ) -> tuple[Agent, int]:
     """The caller's agent and the action map version; a refusal (404, audited) for missing or foreign ones,
     and for any agent but its own when the caller is a token acting as an agent."""
+    audit_not_found = functools.partial(
+        audit_record, actor=actor, action=action, verdict_outcome=Decision.NOT_FOUND, cost=cost, request_id=request_id
+    )
     try:
         agent_principal_confine(agent_id=agent_id, acting_agent_id=acting_agent_id)
     except NotFoundError:
-        audit_record(
-            agent=None,
-            actor=actor,
-            action=action,
-            verdict_outcome=Decision.NOT_FOUND,
-            reason="Token acts as another agent.",
-            cost=cost,
-            request_id=request_id,
-        )
+        audit_not_found(agent=None, reason="Token acts as another agent.")
         raise
     found = agent_with_map_version(agent_id=agent_id)
     agent = found[0] if found else None
     if agent is None or agent.owner_id != getattr(actor, "pk", None):
-        audit_record(
-            agent=agent,
-            actor=actor,
-            action=action,
-            verdict_outcome=Decision.NOT_FOUND,
-            reason="Agent missing or not owned by the caller." if agent is not None else f"No agent {agent_id}.",
-            cost=cost,
-            request_id=request_id,
-        )
+        audit_not_found(agent=agent, reason="Agent missing or not owned by the caller." if agent is not None else f"No agent {agent_id}.")
         raise NotFoundError(AGENT_NOT_FOUND)
     assert found is not None
     return found
