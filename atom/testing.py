@@ -5,6 +5,7 @@ Not a test module itself; the root conftest turns these into fixtures.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +32,21 @@ def api_client_for(user: Any | None = None) -> APIClient:
     if user is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
     return client
+
+
+def script_json_output(script: str, *, timeout: float, **env: str) -> Any:
+    """Run ``script`` in a fresh interpreter under the test settings and return the JSON on its last line.
+
+    For what must start from a clean process (Celery reads its broker once, at start-up). REDIS_URL is
+    left out, so the script picks its own broker and result store.
+    """
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "atom.settings_test", **env}
+    environment.pop("REDIS_URL", None)
+    finished = subprocess.run(  # noqa: S603  # nosec B603 - this interpreter, on a script of the test's own
+        [sys.executable, "-c", script], env=environment, cwd=BASE_DIR, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
 def worker_env(**overrides: str) -> dict[str, str]:

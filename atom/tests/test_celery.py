@@ -8,6 +8,7 @@ from django.db import transaction
 
 from atom.celery import app
 from atom.tasks import ping
+from atom.testing import script_json_output
 
 
 def test_the_app_is_configured_for_at_least_once_delivery():
@@ -129,34 +130,23 @@ print(json.dumps(outcomes))
 
 @pytest.mark.redis
 def test_sends_recover_once_the_broker_is_back_and_the_breaker_pause_is_over(tmp_path):
-    import json
-    import os
-    import subprocess  # nosec B404 - runs this interpreter on a script of the test's own
-    import sys
     import uuid
-    from pathlib import Path
     from urllib.parse import urlparse
 
     import redis
 
     real = urlparse(settings.REDIS_URL)
     queue = f"atom-breaker-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "atom.settings_test",
-        "ATOM_BROKER_BREAKER_FAILURES": "2",
-        "ATOM_BROKER_BREAKER_RESET_SECONDS": "1",
-        "ATOM_CELERY_QUEUE": queue,
-        "REAL_REDIS_HOST": real.hostname or "127.0.0.1",
-        "REAL_REDIS_PORT": str(real.port or 6379),
-    }
-    env.pop("REDIS_URL", None)
-    command = [sys.executable, "-c", _RECOVERY_SCRIPT]
-    root = Path(__file__).resolve().parents[2]
     try:
-        finished = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=60, check=False)  # nosec B603
-        assert finished.returncode == 0, finished.stderr[-2000:]
-        outcomes = json.loads(finished.stdout.strip().splitlines()[-1])
+        outcomes = script_json_output(
+            _RECOVERY_SCRIPT,
+            timeout=60,
+            ATOM_BROKER_BREAKER_FAILURES="2",
+            ATOM_BROKER_BREAKER_RESET_SECONDS="1",
+            ATOM_CELERY_QUEUE=queue,
+            REAL_REDIS_HOST=real.hostname or "127.0.0.1",
+            REAL_REDIS_PORT=str(real.port or 6379),
+        )
         # Two refused sends open the breaker; the third and the one right after healing fail at once;
         # once the pause is over one send is tried again, and it goes through.
         assert outcomes == ["BrokerUnavailable"] * 4 + ["sent"], outcomes

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess  # nosec B404 - runs this interpreter on a script of the test's own
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
+
+from atom.testing import script_json_output
 
 REFRESH = "/api/v1/auth/token/refresh/"
 
@@ -150,13 +148,7 @@ def test_p1_cost_leak_broker_outage_retry_storm_regression():
     OperationalError (so callers answer 503), and once the breaker is open a send fails at once without
     touching the network (commit recorded in the catalog).
     """
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "atom.settings_test", "ATOM_BROKER_BREAKER_FAILURES": "2"}
-    env.pop("REDIS_URL", None)
-    command = [sys.executable, "-c", _OUTAGE_SCRIPT]
-    root = Path(__file__).resolve().parents[2]
-    finished = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=90, check=False)  # nosec B603
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    calls = json.loads(finished.stdout.strip().splitlines()[-1])
+    calls = script_json_output(_OUTAGE_SCRIPT, timeout=90, ATOM_BROKER_BREAKER_FAILURES="2")
     assert all(call["raised"] and "kombu.exceptions.OperationalError" in call["raised"] for call in calls), calls
     assert all(call["connections"] <= 6 for call in calls[:2]), calls  # bounded retries while closed
     assert [call["connections"] for call in calls[2:]] == [0, 0, 0], calls  # open: no network at all
