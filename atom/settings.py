@@ -199,7 +199,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Rate limits (django-ratelimit on the shared cache) ---------------------------------------
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "atom.api.ratelimit.client_ip"
+RATELIMIT_IP_META_KEY = "atom.ratelimit.client_ip"
 ATOM_TRUSTED_PROXY_HEADER = env_str("ATOM_TRUSTED_PROXY_HEADER")
 ATOM_LOGIN_RATE_PER_IP = env_str("ATOM_LOGIN_RATE_PER_IP", "30/m")
 ATOM_LOGIN_RATE_PER_USERNAME = env_str("ATOM_LOGIN_RATE_PER_USERNAME", "10/m")

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from atom.admin import ReadOnlyAdminMixin
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from bugs import git, report, selectors, services
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
 

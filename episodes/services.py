@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from atom.api.errors import ConflictError, NotFoundError
+from atom.errors import ConflictError, NotFoundError
 from episodes import selectors
 from episodes.embeddings import embedder_get, vector_from_bytes, vector_to_bytes
 from episodes.models import (

@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from atom.admin import ReadOnlyAdminMixin
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from governance import services
 from governance.models import (
     MATURITY_RANK,

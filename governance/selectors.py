@@ -10,8 +10,8 @@ from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from atom.api.errors import NotFoundError
 from atom.dbfunctions import utc_period_key, utc_period_name
+from atom.errors import NotFoundError
 from governance.models import (
     ActionMapVersion,
     ActionPolicy,

@@ -30,9 +30,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 from tqdm import tqdm
 
-from atom.api.errors import ConflictError, DomainError, ForbiddenError, NotFoundError, RateLimitedError
-from atom.api.principals import ACTING_AGENT_CLAIM
-from atom.api.ratelimit import rate_limit_enforce
+from atom.errors import ConflictError, DomainError, ForbiddenError, NotFoundError, RateLimitedError
+from atom.principals import ACTING_AGENT_CLAIM
+from atom.ratelimit import rate_limit_enforce
 from governance.models import (
     MATURITY_FLOOR,
     MATURITY_RANK,

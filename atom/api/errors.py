@@ -1,8 +1,8 @@
-"""One error type for domain failures and one error shape for every API answer.
+"""One error shape for every API answer: the mapping of domain, framework and database errors to HTTP.
 
 Every failure leaves the API as ``{"error": {"code": "SCREAMING_SNAKE", "message": ..., "details": {...}}}``
-with the right status. Domain code raises :class:`DomainError` (or a subclass); framework and database
-exceptions are mapped here, in one place. Unexpected exceptions become a generic 500 that names no
+with the right status. Domain code raises :class:`atom.errors.DomainError` (or a subclass); framework and
+database exceptions are mapped here, in one place. Unexpected exceptions become a generic 500 that names no
 internals: the traceback goes to the log, never to the client.
 """
 
@@ -22,53 +22,9 @@ from django_ratelimit.exceptions import Ratelimited
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions as drf
 
+from atom.errors import DomainError, RateLimitedError
+
 logger = logging.getLogger("atom.api")
-
-
-class DomainError(Exception):
-    """A business rule said no. Carries the code, status and details of the API answer."""
-
-    status_code = 400
-    code = "BAD_REQUEST"
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status_code = status
-        self.details: dict[str, Any] = details or {}
-
-
-class NotFoundError(DomainError):
-    status_code = 404
-    code = "NOT_FOUND"
-
-
-class ForbiddenError(DomainError):
-    status_code = 403
-    code = "PERMISSION_DENIED"
-
-
-class ConflictError(DomainError):
-    status_code = 409
-    code = "CONFLICT"
-
-
-class RateLimitedError(DomainError):
-    status_code = 429
-    code = "RATE_LIMITED"
-
-    def __init__(self, message: str = "Too many requests.", *, retry_after: int = 60, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = max(1, retry_after)
-        self.details.setdefault("retry_after", self.retry_after)
-
-
-class ServiceUnavailableError(DomainError):
-    status_code = 503
-    code = "SERVICE_UNAVAILABLE"
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
-from atom.api.principals import acting_agent_id
+from atom.principals import acting_agent_id
 
 logger = logging.getLogger("atom.permissions")
 

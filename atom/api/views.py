@@ -18,9 +18,10 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from atom.api.errors import NotFoundError, error_json
-from atom.api.ratelimit import client_ip, rate_limit_enforce
+from atom.api.errors import error_json
 from atom.api.serializers import LogoutSerializer, refresh_token_parse
+from atom.errors import NotFoundError
+from atom.ratelimit import client_ip, rate_limit_enforce
 
 logger = logging.getLogger("atom.api")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from atom.api.ratelimit import client_ip
+from atom.ratelimit import client_ip
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/api/v1/auth/token/"

@@ -18,10 +18,10 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from atom.api.errors import DomainError, NotFoundError
 from atom.api.pagination import CursorPagination
 from atom.api.parsers import JSONParser
 from atom.api.permissions import HasAppPermissions
+from atom.errors import DomainError, NotFoundError
 from bugs import report, selectors, services
 from bugs.api.serializers import (
     BugCreateInput,

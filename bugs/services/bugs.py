@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from atom.api.errors import ConflictError, DomainError, NotFoundError
+from atom.errors import ConflictError, DomainError, NotFoundError
 from bugs import git
 from bugs.models import (
     ACTIVE_STATUSES,

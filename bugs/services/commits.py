@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from bugs import git
 from bugs.models import Bug, BugStatus, RegressionTest, Suite
 from bugs.services.bugs import bug_status_refusal, bug_transition, bug_update, suite_checkout

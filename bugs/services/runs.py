@@ -35,7 +35,7 @@ from django.db import DataError, connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from atom.api.errors import DomainError, NotFoundError, ServiceUnavailableError
+from atom.errors import DomainError, NotFoundError, ServiceUnavailableError
 from bugs import git
 from bugs.models import (
     FAILING_OUTCOMES,

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from bugs.models import Bug, BugStatus, RegressionTest, Severity
 from bugs.report import ParsedBug, TriageFormatError, triage_parse
 from bugs.services.bugs import bug_create, bug_status_refusal, bug_transition, bug_update

@@ -158,7 +158,7 @@ def test_p2_crash_admin_save_domain_error_regression(admin_client, monkeypatch):
     Fix: the admin shows the service's refusal as an error message and saves nothing (commit recorded
     in the catalog).
     """
-    from atom.api.errors import DomainError
+    from atom.errors import DomainError
 
     def refuse(**kwargs: object) -> None:
         raise DomainError("Refused by the rules.", code="REFUSED")
@@ -181,7 +181,7 @@ def test_p3_crash_huge_sla_hours_regression(admin_client, staff_user, client_for
     years of hours) in the model, the service and so the admin, and a stored policy beyond the bound
     counts as the bound (commit recorded in the catalog).
     """
-    from atom.api.errors import DomainError
+    from atom.errors import DomainError
     from bugs.services import severity_policy_update
 
     policy = SeverityPolicy.objects.get(severity="P1")

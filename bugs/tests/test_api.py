@@ -194,7 +194,7 @@ def test_the_broker_down_at_enqueue_is_a_503_and_the_run_is_not_left_queued(
 
     monkeypatch.setattr("bugs.tasks.run_shard_task.delay", down)
     bug_link_test(bug=bug_create(key="BUG-001", title="x", severity="P2"), node_id="tests/test_a.py::test_a")
-    from atom.api.errors import ServiceUnavailableError
+    from atom.errors import ServiceUnavailableError
 
     # In a request the commit happens inside the view, so this error becomes the 503 answer; the test's
     # own transaction delays the commit to the end of this block.

@@ -119,7 +119,7 @@ def test_shards_merge_into_one_run_with_the_same_results_as_one_shard(project, s
     ],
 )
 def test_it_refuses_node_ids_that_could_become_options_or_commands(node_id):
-    from atom.api.errors import DomainError
+    from atom.errors import DomainError
 
     with pytest.raises(DomainError):
         node_id_validate(node_id)

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from atom.api.middleware import request_id_of
-from atom.api.principals import acting_agent_id
 from atom.api.serializers import ErrorOutputSerializer, error_responses
+from atom.principals import acting_agent_id
 from episodes.api.serializers import (
     IngestInputSerializer,
     IngestOutputSerializer,

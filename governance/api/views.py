@@ -12,12 +12,12 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from atom.api.errors import ForbiddenError
 from atom.api.middleware import request_id_of
 from atom.api.pagination import CursorPagination
 from atom.api.permissions import IsStaff
-from atom.api.principals import acting_agent_id
 from atom.api.serializers import ErrorOutputSerializer, error_responses
+from atom.errors import ForbiddenError
+from atom.principals import acting_agent_id
 from governance import selectors, services
 from governance.api.serializers import (
     ActionInputSerializer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from atom.api.errors import DomainError, ForbiddenError, NotFoundError
+from atom.errors import DomainError, ForbiddenError, NotFoundError
 from governance.models import AgentOutcome, AgentState, AuditEntry, Decision, Maturity
 from governance.services import agent_access_authorize, agent_outcome_record
 from governance.tests.factories import make_agent

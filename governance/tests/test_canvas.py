@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from atom.api.errors import ForbiddenError
+from atom.errors import ForbiddenError
 from governance.models import AuditEntry, Canvas, CanvasAudit, Decision, Maturity, Proposal
 from governance.services import canvas_sanitize, canvas_script_store
 from governance.tests.factories import make_agent, make_canvas

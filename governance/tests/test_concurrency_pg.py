@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from atom.api.errors import ConflictError
+from atom.errors import ConflictError
 from governance.models import ActionExecution, Agent, Maturity, Proposal, ProposalStatus
 from governance.services import action_map_seed, agent_budget_charge, agent_confidence_update, proposal_approve, proposal_create
 from governance.tests.factories import make_agent, make_user

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from governance.models import Agent, Maturity, MaturityChange, MaturityChangeKind
 from governance.services import agent_graduate, agent_maturity_set_by_admin, agent_outcome_record, graduation_evaluate, readiness_score
 from governance.tests.factories import make_agent

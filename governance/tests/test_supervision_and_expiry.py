@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from atom.api.errors import ConflictError
+from atom.errors import ConflictError
 from governance import services, tasks
 from governance.models import Maturity, Proposal, ProposalStatus, SupervisionSession, SupervisionStatus
 from governance.tests.factories import make_agent

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from tqdm import tqdm
 
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from bugs.report import TriageFormatError, triage_parse
 from bugs.services import triage_import
 

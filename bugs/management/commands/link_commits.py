@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from bugs.services import commits_link, suite_checkout, suite_default
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from bugs.models import FAILING_OUTCOMES, TERMINAL_RUN_STATUSES, BugResult, Run, RunStatus, Suite
 from bugs.services import run_trigger
 from bugs.services.bugs import TEST_REQUIRED_SEVERITIES

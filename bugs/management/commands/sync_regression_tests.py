@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from atom.api.errors import DomainError
+from atom.errors import DomainError
 from bugs.models import Suite
 from bugs.services import regression_tests_sync, suite_default
 from bugs.services.commits import regression_markers_collect
