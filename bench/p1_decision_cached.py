@@ -22,7 +22,7 @@ def run(scale: float) -> list[Result]:
     from django.db import connection
 
     from governance.selectors import action_map_version_get
-    from governance.services import SEED_ACTIONS, governance_cache_clear, governance_decide
+    from governance.services.decision import SEED_ACTIONS, governance_cache_clear, governance_decide
 
     governance_cache_clear()
     version = action_map_version_get()

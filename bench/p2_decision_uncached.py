@@ -16,7 +16,7 @@ def run(scale: float) -> list[Result]:
 
     from governance.models import Agent, Maturity
     from governance.selectors import agent_with_map_version
-    from governance.services import governance_cache_clear, governance_decide
+    from governance.services.decision import governance_cache_clear, governance_decide
 
     owner = get_user_model().objects.create_user(username="bench-p2", password="bench-password-123")
     agents = [

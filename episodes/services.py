@@ -41,7 +41,8 @@ from episodes.segmentation import SegmentationRules, Segmenter
 from episodes.selectors import InteractionRow
 from episodes.vector_index import epoch_us, vector_index
 from governance.selectors import agent_get_for_owner, agent_list_for_owner
-from governance.services import agent_access_authorize, agent_outcome_record
+from governance.services.actions import agent_access_authorize
+from governance.services.maturity import agent_outcome_record
 
 # Interactions read per round trip while segmenting, and segments written per INSERT.
 STREAM_CHUNK = 2000

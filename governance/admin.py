@@ -19,7 +19,6 @@ from django.utils.safestring import SafeString
 
 from atom.admin import ReadOnlyAdminMixin
 from atom.errors import DomainError
-from governance import services
 from governance.models import (
     MATURITY_RANK,
     RANK_MATURITY,
@@ -37,6 +36,10 @@ from governance.models import (
     SupervisionStatus,
 )
 from governance.selectors import OUTCOME_GROUPS
+from governance.services.agents import agent_create, agent_funds_set, agent_update
+from governance.services.decision import action_policy_delete, action_policy_save
+from governance.services.maturity import agent_graduate, agent_maturity_set_by_admin, agent_state_set
+from governance.services.proposals import proposal_approve, proposal_reject, supervision_close
 
 TIER_COLOURS = {"STUDENT": "#6b7280", "INTERN": "#2563eb", "SUPERVISED": "#d97706", "AUTONOMOUS": "#059669"}
 GREEN, BLUE, RED, GREY, AMBER = "#059669", "#2563eb", "#b91c1c", "#6b7280", "#d97706"
@@ -131,13 +134,13 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         fields = {"name": obj.name, "category": obj.category, "capabilities": obj.capabilities}
         if change:
             current = Agent.objects.select_for_update().get(pk=obj.pk)
-            services.agent_update(agent=current, **fields)
+            agent_update(agent=current, **fields)
             funds = FUNDS_FIELDS.intersection(form.changed_data)
         else:
-            current = services.agent_create(owner=obj.owner, **fields)
+            current = agent_create(owner=obj.owner, **fields)
             funds = FUNDS_FIELDS
         if funds:
-            services.agent_funds_set(
+            agent_funds_set(
                 agent_id=current.pk,
                 budget=obj.budget if "budget" in funds else current.budget,
                 daily_spend_cap=obj.daily_spend_cap if "daily_spend_cap" in funds else current.daily_spend_cap,
@@ -155,7 +158,7 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _set_state(self, request: HttpRequest, queryset: QuerySet[Agent], state: str) -> None:
         for agent in queryset:
-            services.agent_state_set(agent_id=agent.pk, state=state)
+            agent_state_set(agent_id=agent.pk, state=state)
         self.message_user(request, f"{queryset.count()} agent(s) now {state}.")
 
     @admin.action(description="Pause selected agents")
@@ -174,9 +177,7 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 target = RANK_MATURITY.get(MATURITY_RANK[agent.maturity] + step)
                 if target is None:
                     continue
-                services.agent_maturity_set_by_admin(
-                    agent_id=agent.pk, actor=request.user, maturity=target, reason=form.cleaned_data["reason"]
-                )
+                agent_maturity_set_by_admin(agent_id=agent.pk, actor=request.user, maturity=target, reason=form.cleaned_data["reason"])
                 changed += 1
             self.message_user(request, f"{title}: {changed} agent(s) changed.")
             return None
@@ -202,7 +203,7 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Graduate if the criteria are met")
     def graduate(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset:
-            report = services.agent_graduate(agent_id=agent.pk, actor=request.user)
+            report = agent_graduate(agent_id=agent.pk, actor=request.user)
             if report.eligible:
                 self.message_user(request, f"{agent.name}: graduated to {report.target} (readiness {report.readiness}).")
             else:
@@ -222,18 +223,16 @@ class ActionPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if change and obj.pk:
             old_name = ActionPolicy.objects.filter(pk=obj.pk).values_list("name", flat=True).first()
             if old_name and old_name != obj.name.strip().lower():
-                services.action_policy_delete(policy=ActionPolicy.objects.get(pk=obj.pk))
-        saved = services.action_policy_save(
-            name=obj.name, complexity=obj.complexity, proposable=obj.proposable, description=obj.description
-        )
+                action_policy_delete(policy=ActionPolicy.objects.get(pk=obj.pk))
+        saved = action_policy_save(name=obj.name, complexity=obj.complexity, proposable=obj.proposable, description=obj.description)
         obj.pk, obj.name, obj.proposable = saved.pk, saved.name, saved.proposable
 
     def delete_model(self, request: HttpRequest, obj: ActionPolicy) -> None:
-        services.action_policy_delete(policy=obj)
+        action_policy_delete(policy=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ActionPolicy]) -> None:
         for policy in queryset:
-            services.action_policy_delete(policy=policy)
+            action_policy_delete(policy=policy)
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
@@ -283,9 +282,9 @@ class ProposalAdmin(ReadOnlyAdmin):
         for proposal in queryset.filter(status=ProposalStatus.PENDING):
             try:
                 if approve:
-                    decided = services.proposal_approve(proposal=proposal, reviewer=request.user, reason="Approved in the admin.")
+                    decided = proposal_approve(proposal=proposal, reviewer=request.user, reason="Approved in the admin.")
                 else:
-                    decided = services.proposal_reject(proposal=proposal, reviewer=request.user, reason="Rejected in the admin.")
+                    decided = proposal_reject(proposal=proposal, reviewer=request.user, reason="Rejected in the admin.")
             except DomainError as exc:
                 self.message_user(request, f"Proposal #{proposal.pk}: {exc.message}", messages.ERROR)
                 continue
@@ -355,7 +354,7 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
     @admin.action(description="Close selected supervision records")
     def close(self, request: HttpRequest, queryset: QuerySet[SupervisionSession]) -> None:
         for session in queryset.filter(status=SupervisionStatus.OPEN):
-            services.supervision_close(session=session, supervisor=request.user)
+            supervision_close(session=session, supervisor=request.user)
 
 
 class CanvasAuditInline(admin.TabularInline):  # type: ignore[type-arg]

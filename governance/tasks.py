@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from governance import services
-
 
 @shared_task(name="governance.proposals_expire", acks_late=True, time_limit=120, soft_time_limit=100, expires=600, ignore_result=True)
 def proposals_expire() -> int:
     """Expire pending proposals past their TTL. Idempotent: a second delivery finds nothing to do."""
-    return services.proposals_expire()
+    from governance.services.proposals import proposals_expire as expire
+
+    return expire()

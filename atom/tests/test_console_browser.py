@@ -15,7 +15,8 @@ from atom.tests.factories import dashboard_data_fill
 from bugs.models import Bug, RegressionTest, Run, Suite
 from bugs.services import bug_create
 from governance.models import ActionExecution, AuditEntry, Maturity
-from governance.services import action_map_seed, agent_action_request
+from governance.services.actions import agent_action_request
+from governance.services.decision import action_map_seed
 from governance.tests.factories import make_agent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

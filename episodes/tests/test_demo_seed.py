@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_is_the_second_seeder():
-    assert SEEDERS[:2] == ("governance.services.demo_data_seed", "episodes.services.demo_data_seed")
+    assert SEEDERS[:2] == ("governance.demo.demo_data_seed", "episodes.services.demo_data_seed")
 
 
 def test_it_seeds_episodes_for_every_demo_agent_idempotently():

@@ -11,7 +11,7 @@ from atom.testing import wait_until
 from episodes.models import Episode, Segment
 from episodes.tests.factories import make_agent
 from governance.models import Maturity
-from governance.services import action_map_seed
+from governance.services.decision import action_map_seed
 
 
 @pytest.mark.worker

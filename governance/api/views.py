@@ -18,7 +18,7 @@ from atom.api.permissions import IsStaff
 from atom.api.serializers import ErrorOutputSerializer, error_responses
 from atom.errors import ForbiddenError
 from atom.principals import acting_agent_id
-from governance import selectors, services
+from governance import selectors
 from governance.api.serializers import (
     ActionInputSerializer,
     ActionOutcomeOutputSerializer,
@@ -39,6 +39,11 @@ from governance.api.serializers import (
     SupervisionOutputSerializer,
 )
 from governance.models import Agent, AuditEntry, Canvas, Decision, Proposal
+from governance.services.actions import ActionOutcome, agent_action_request
+from governance.services.agents import agent_create, agent_token_issue, agent_update
+from governance.services.canvases import canvas_create, canvas_script_execute, canvas_update
+from governance.services.maturity import agent_feedback_record
+from governance.services.proposals import proposal_approve, proposal_reject
 
 _CANVAS_FIELDS = ("title", "content", "data", "schema")
 
@@ -60,7 +65,7 @@ class GovernanceView(GenericAPIView[Any]):
     metadata_class = None
 
 
-def _outcome_response(outcome: services.ActionOutcome) -> Response:
+def _outcome_response(outcome: ActionOutcome) -> Response:
     """200 executed; 202 proposal or supervised."""
     body: dict[str, Any] = {
         "decision": outcome.decision,
@@ -96,7 +101,7 @@ class AgentListView(GovernanceView):
         _human_only(request)
         data = AgentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        agent = services.agent_create(owner=request.user, **data.validated_data)
+        agent = agent_create(owner=request.user, **data.validated_data)
         return Response(AgentOutputSerializer(agent).data, status=status.HTTP_201_CREATED)
 
 
@@ -123,7 +128,7 @@ class AgentDetailView(GovernanceView):
         agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
         data = AgentInputSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        agent = services.agent_update(agent=agent, **data.validated_data)
+        agent = agent_update(agent=agent, **data.validated_data)
         return Response(AgentOutputSerializer(agent).data)
 
 
@@ -140,7 +145,7 @@ class AgentActionView(GovernanceView):
     def post(self, request: Request, agent_id: int) -> Response:
         data = ActionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        outcome = services.agent_action_request(
+        outcome = agent_action_request(
             actor=request.user,
             agent_id=agent_id,
             action=data.validated_data["action"],
@@ -165,7 +170,7 @@ class AgentFeedbackView(GovernanceView):
         agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
         data = FeedbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        feedback = services.agent_feedback_record(agent=agent, reviewer=request.user, **data.validated_data)
+        feedback = agent_feedback_record(agent=agent, reviewer=request.user, **data.validated_data)
         agent.refresh_from_db()
         return Response(
             {"id": feedback.pk, "agent": AgentOutputSerializer(agent).data},
@@ -184,7 +189,7 @@ class AgentTokenView(GovernanceView):
     def post(self, request: Request, agent_id: int) -> Response:
         _human_only(request)
         agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
-        return Response({"access": services.agent_token_issue(owner=request.user, agent=agent)}, status=status.HTTP_201_CREATED)
+        return Response({"access": agent_token_issue(owner=request.user, agent=agent)}, status=status.HTTP_201_CREATED)
 
 
 class ProposalListView(GovernanceView):
@@ -243,17 +248,17 @@ _DECISION_RESPONSES = {200: ProposalOutputSerializer, **_errors(403, 404, 409)}
 class ProposalApproveView(ProposalDecisionView):
     """Approve: the proposed action runs now, in the same transaction as the decision."""
 
-    decide = staticmethod(services.proposal_approve)
+    decide = staticmethod(proposal_approve)
 
 
 @extend_schema_view(post=extend_schema(request=ProposalDecisionInputSerializer, responses=_DECISION_RESPONSES, summary="Reject"))
 class ProposalRejectView(ProposalDecisionView):
     """Reject: nothing runs."""
 
-    decide = staticmethod(services.proposal_reject)
+    decide = staticmethod(proposal_reject)
 
 
-def _canvas_answer(outcome: services.ActionOutcome, *, created: bool) -> Response:
+def _canvas_answer(outcome: ActionOutcome, *, created: bool) -> Response:
     execution = outcome.execution
     if execution is None or not isinstance(execution.result, dict):
         return _outcome_response(outcome)
@@ -285,7 +290,7 @@ class CanvasListView(GovernanceView):
         data = CanvasInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        outcome = services.canvas_create(
+        outcome = canvas_create(
             actor=request.user,
             agent_id=values["agent"],
             kind=values["kind"],
@@ -313,7 +318,7 @@ class CanvasDetailView(GovernanceView):
         canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id, acting_agent_id=acting_agent_id(request))
         data = CanvasUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        outcome = services.canvas_update(
+        outcome = canvas_update(
             actor=request.user,
             canvas=canvas,
             params=dict(data.validated_data),
@@ -337,7 +342,7 @@ class CanvasExecuteView(GovernanceView):
         canvas = selectors.canvas_get_for_owner(owner=request.user, canvas_id=canvas_id, acting_agent_id=acting_agent_id(request))
         data = CanvasScriptInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        outcome = services.canvas_script_execute(
+        outcome = canvas_script_execute(
             actor=request.user,
             canvas=canvas,
             code=data.validated_data["code"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance.services import governance_cache_clear
+from governance.services.decision import governance_cache_clear
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,8 @@ import pytest
 
 from atom.errors import DomainError, ForbiddenError, NotFoundError
 from governance.models import AgentOutcome, AgentState, AuditEntry, Decision, Maturity
-from governance.services import agent_access_authorize, agent_outcome_record
+from governance.services.actions import agent_access_authorize
+from governance.services.maturity import agent_outcome_record
 from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db

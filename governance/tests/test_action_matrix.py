@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from governance.models import ActionExecution, ActionPolicy, AuditEntry, Decision, Maturity, Proposal, SupervisionSession
-from governance.services import NOT_PROPOSABLE, SEED_ACTIONS
+from governance.services.decision import NOT_PROPOSABLE, SEED_ACTIONS
 from governance.tests.factories import make_agent, make_canvas
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ from governance.models import (
     MaturityChange,
     Proposal,
 )
-from governance.services import agent_budget_charge
+from governance.services.budget import agent_budget_charge
 from governance.tests.factories import make_agent, make_user
 
 pytestmark = pytest.mark.django_db

@@ -140,7 +140,7 @@ def test_options_never_answers_500(path, client_for):
 @pytest.mark.parametrize("agent_id", ["9223372036854775808", "3298155756605586144231424"])
 def test_an_agent_id_beyond_64_bits_is_simply_not_found(agent_id, client_for, user):
     from atom.errors import NotFoundError
-    from governance.services import agent_access_authorize
+    from governance.services.actions import agent_access_authorize
 
     assert client_for(user).post(f"/api/v1/agents/{agent_id}/actions/", {"action": "read"}, format="json").status_code == 404
     with pytest.raises(NotFoundError):

@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError, transaction
 
 from governance.models import AuditEntry, Decision
-from governance.services import agent_access_authorize
+from governance.services.actions import agent_access_authorize
 from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db

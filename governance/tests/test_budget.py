@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from governance.models import ActionExecution, Agent, AuditEntry, Decision
-from governance.services import agent_budget_charge
+from governance.services.budget import agent_budget_charge
 from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ import pytest
 
 from atom.errors import ForbiddenError
 from governance.models import AuditEntry, Canvas, CanvasAudit, Decision, Maturity, Proposal
-from governance.services import canvas_sanitize, canvas_script_store
+from governance.sanitize import canvas_sanitize
+from governance.services.execution import canvas_script_store
 from governance.tests.factories import make_agent, make_canvas
 
 pytestmark = pytest.mark.django_db
@@ -265,7 +266,7 @@ def test_p3_integrity_refused_script_below_autonomous_is_audited_regression(clie
     and the request left no trace. Every decision must write one audit row. Fix: a refusal raised
     while performing an action is audited as FAILED after the rollback (commit recorded in the catalog).
     """
-    from governance.services import action_policy_save
+    from governance.services.decision import action_policy_save
 
     action_policy_save(name="canvas_execute_javascript", complexity=3, proposable=False)
     canvas = make_canvas(agent=make_agent(maturity=Maturity.SUPERVISED))

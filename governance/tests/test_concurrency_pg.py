@@ -13,7 +13,10 @@ from django.db import connection
 
 from atom.errors import ConflictError
 from governance.models import ActionExecution, Agent, Maturity, Proposal, ProposalStatus
-from governance.services import action_map_seed, agent_budget_charge, agent_confidence_update, proposal_approve, proposal_create
+from governance.services.budget import agent_budget_charge
+from governance.services.decision import action_map_seed
+from governance.services.maturity import agent_confidence_update
+from governance.services.proposals import proposal_approve, proposal_create
 from governance.tests.factories import make_agent, make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from governance.models import MATURITY_FLOOR, MATURITY_RANK, Maturity, MaturityChange, MaturityChangeKind
-from governance.services import agent_confidence_update, confidence_delta, maturity_for_confidence
+from governance.services.maturity import agent_confidence_update, confidence_delta, maturity_for_confidence
 from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ import pytest
 
 from governance.models import Decision, Maturity
 from governance.selectors import action_map_version_get
-from governance.services import action_policy_delete, action_policy_save, agent_maturity_set_by_admin, governance_decide
+from governance.services.decision import action_policy_delete, action_policy_save, governance_decide
+from governance.services.maturity import agent_maturity_set_by_admin
 from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_canvas_javascript_stays_unproposable_whatever_the_admin_sets():
 def test_decisions_still_come_from_the_database_when_the_shared_cache_is_down(monkeypatch, client_for):
     from django.core.cache import cache
 
-    from governance.services import governance_cache_clear
+    from governance.services.decision import governance_cache_clear
 
     def down(*args, **kwargs):
         raise ConnectionError("cache down")

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from governance.demo import demo_data_seed
 from governance.models import ActionPolicy, Agent, Maturity
-from governance.services import SEED_ACTIONS, demo_data_seed
+from governance.services.decision import SEED_ACTIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ def test_the_demo_owner_gets_an_agent_of_every_tier_and_reruns_change_nothing():
 def test_seed_demo_runs_the_governance_seeder_first():
     from atom.management.commands.seed_demo import SEEDERS
 
-    assert SEEDERS[0] == "governance.services.demo_data_seed"
+    assert SEEDERS[0] == "governance.demo.demo_data_seed"
     ActionPolicy.objects.filter(name="read").delete()
     demo_data_seed(large=False, stdout=io.StringIO())
     assert ActionPolicy.objects.filter(name="read", complexity=1).exists()
@@ -44,17 +45,17 @@ def test_the_demo_agents_have_real_activity_once():
 def test_the_large_demo_fills_agents_history_over_several_days_and_proposals(monkeypatch):
     from django.utils import timezone
 
-    from governance import services
+    from governance import demo
     from governance.models import AuditEntry, Proposal
 
-    monkeypatch.setattr(services, "LARGE_AUDIT_ROWS", 2_000)
+    monkeypatch.setattr(demo, "LARGE_AUDIT_ROWS", 2_000)
     for _ in range(2):
         demo_data_seed(large=True, stdout=io.StringIO())
-    assert Agent.objects.filter(name__startswith="load-").count() == 4 * services.LARGE_AGENTS_PER_TIER
+    assert Agent.objects.filter(name__startswith="load-").count() == 4 * demo.LARGE_AGENTS_PER_TIER
     history = AuditEntry.objects.filter(reason="demo history")
     assert history.count() == 2_000
     oldest = history.order_by("created_at").values_list("created_at", flat=True).first()
     assert oldest is not None
     assert timezone.now() - oldest > timedelta(days=3)
     assert history.filter(created_at__gte=timezone.now() - timedelta(days=1)).count() >= 900
-    assert Proposal.objects.filter(status="pending", agent__name__startswith="load-").count() == services.LARGE_PENDING_PROPOSALS
+    assert Proposal.objects.filter(status="pending", agent__name__startswith="load-").count() == demo.LARGE_PENDING_PROPOSALS

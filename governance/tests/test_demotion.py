@@ -27,7 +27,7 @@ def test_feedback_below_the_floor_refuses_the_next_request_with_the_same_token(c
 
 
 def test_a_pause_applies_to_the_next_request_even_after_a_cached_decision(client_for):
-    from governance.services import agent_state_set
+    from governance.services.maturity import agent_state_set
 
     agent = make_agent()
     client = client_for(agent.owner)

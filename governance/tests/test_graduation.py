@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from atom.errors import DomainError
 from governance.models import Agent, Maturity, MaturityChange, MaturityChangeKind
-from governance.services import agent_graduate, agent_maturity_set_by_admin, agent_outcome_record, graduation_evaluate, readiness_score
+from governance.services.maturity import (
+    agent_graduate,
+    agent_maturity_set_by_admin,
+    agent_outcome_record,
+    graduation_evaluate,
+    readiness_score,
+)
 from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from governance.models import ActionExecution, Agent, AuditEntry, Decision, Maturity, Proposal, ProposalStatus
-from governance.services import proposals_expire
+from governance.services.proposals import proposals_expire
 from governance.tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
@@ -131,7 +131,7 @@ def _demote_to_student(client, agent):
 
 def _drop_from_the_map(client, agent):
     from governance.models import ActionPolicy
-    from governance.services import action_policy_delete
+    from governance.services.decision import action_policy_delete
 
     action_policy_delete(policy=ActionPolicy.objects.get(name="send_email"))
 

@@ -40,7 +40,7 @@ def _assert_generic_500(response: Any) -> None:
 
 def test_an_exception_inside_the_governance_decision_denies_and_charges_nothing(user, client_for, monkeypatch):
     agent = AgentFactory.create(owner=user, maturity=Maturity.AUTONOMOUS, budget=Decimal("10.00"))
-    monkeypatch.setattr("governance.services.governance_decide", _explode)
+    monkeypatch.setattr("governance.services.actions.governance_decide", _explode)
 
     response = client_for(user).post(f"/api/v1/agents/{agent.pk}/actions/", {"action": "search", "cost": "1.00"}, format="json")
 
@@ -76,7 +76,7 @@ def test_an_agent_with_history_cannot_be_deleted_and_keeps_its_history(user, cli
 
 def test_the_admin_refuses_to_delete_an_agent_with_history(user, admin_client):
     agent = AgentFactory.create(owner=user, maturity=Maturity.AUTONOMOUS)
-    from governance.services import audit_record
+    from governance.services.audit import audit_record
 
     audit_record(agent=agent, actor=user, action="search", verdict_outcome="allowed", reason="history")
     response = admin_client.post(f"/admin/governance/agent/{agent.pk}/delete/", {"post": "yes"})
