@@ -80,7 +80,8 @@ def run(scale: float) -> list[Result]:
     from django.db import connection, transaction
 
     from episodes.models import AgentSession, Interaction, Segment
-    from episodes.services import InteractionInput, episode_segment, interactions_ingest
+    from episodes.services.ingestion import InteractionInput, interactions_ingest
+    from episodes.services.segmenting import episode_segment
     from governance.models import Agent
 
     total = max(BATCH, int(1_000_000 * scale))
@@ -114,7 +115,7 @@ def run(scale: float) -> list[Result]:
             baseline_seconds += time.perf_counter() - began
 
     # Measured: ingestion through the service in API-sized batches, then segmentation of every session.
-    with PeakRss() as measured_rss, mock.patch("episodes.services._segmentation_enqueuer", return_value=lambda: None):
+    with PeakRss() as measured_rss, mock.patch("episodes.services.ingestion._segmentation_enqueuer", return_value=lambda: None):
         ingest_seconds = 0.0
         for index in range(sessions):
             rows = list(_rows(index, per_session, start))

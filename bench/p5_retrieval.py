@@ -140,7 +140,7 @@ def run(scale: float) -> list[Result]:
     from episodes import selectors
     from episodes.embeddings import embedder_get
     from episodes.models import RetrievalMode
-    from episodes.services import RetrievalQuery, episodes_retrieve
+    from episodes.services.retrieval import RetrievalQuery, episodes_retrieve
     from episodes.vector_index import vector_index
     from governance.models import Agent, Maturity
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from episodes.services import episode_segment, episodes_lifecycle_run
-
 
 @shared_task(
     name="episodes.segment_session",
@@ -23,6 +21,8 @@ from episodes.services import episode_segment, episodes_lifecycle_run
 )
 def episode_segment_task(session_pk: int) -> int | None:
     """Segment the new tail of one session; returns the episode id (None for an unknown session)."""
+    from episodes.services.segmenting import episode_segment
+
     episode = episode_segment(session_pk=session_pk)
     return episode.pk if episode is not None else None
 
@@ -41,6 +41,8 @@ def episode_segment_task(session_pk: int) -> int | None:
 )
 def episodes_lifecycle_task() -> dict[str, int]:
     """The periodic sweep (beat entry "episodes-lifecycle"): complete, decay, archive, consolidate."""
+    from episodes.services.lifecycle import episodes_lifecycle_run
+
     report = episodes_lifecycle_run()
     return {
         "resegmented": report.resegmented,

@@ -18,7 +18,8 @@ from episodes.api.serializers import (
     RetrievalOutputSerializer,
 )
 from episodes.selectors import CONTEXTUAL_SCORE_DOC
-from episodes.services import InteractionInput, RetrievalQuery, episode_read, episodes_retrieve, interactions_ingest
+from episodes.services.ingestion import InteractionInput, interactions_ingest
+from episodes.services.retrieval import RetrievalQuery, episode_read, episodes_retrieve
 
 # The API's one error shape, as governance's API already documents it (one component for every app).
 

@@ -10,7 +10,8 @@ from factory.base import Factory
 from factory.declarations import LazyFunction, Sequence
 
 from episodes.models import AgentSession, Episode, Role
-from episodes.services import InteractionInput, episode_segment, interactions_ingest
+from episodes.services.ingestion import InteractionInput, interactions_ingest
+from episodes.services.segmenting import episode_segment
 from governance.models import Agent
 from governance.tests.factories import make_agent
 

@@ -10,7 +10,8 @@ from django.db import connection
 from django.utils import timezone
 
 from episodes.models import AgentSession, Episode, Interaction, Segment
-from episodes.services import episode_segment, interactions_ingest
+from episodes.services.ingestion import interactions_ingest
+from episodes.services.segmenting import episode_segment
 from episodes.tests.factories import conversation, make_agent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

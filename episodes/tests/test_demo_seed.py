@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_is_the_second_seeder():
-    assert SEEDERS[:2] == ("governance.demo.demo_data_seed", "episodes.services.demo_data_seed")
+    assert SEEDERS[:2] == ("governance.demo.demo_data_seed", "episodes.demo.demo_data_seed")
 
 
 def test_it_seeds_episodes_for_every_demo_agent_idempotently():
@@ -28,7 +28,7 @@ def test_it_seeds_episodes_for_every_demo_agent_idempotently():
 
 
 def test_without_the_demo_owner_it_explains_and_does_nothing():
-    from episodes.services import demo_data_seed
+    from episodes.demo import demo_data_seed
 
     out = io.StringIO()
     demo_data_seed(large=False, stdout=out)
@@ -39,8 +39,8 @@ def test_without_the_demo_owner_it_explains_and_does_nothing():
 def test_large_seeds_every_agent_in_batches_like_the_one_by_one_path_and_idempotently():
     from datetime import timedelta
 
+    from episodes.demo import demo_data_seed
     from episodes.models import AgentSession, Segment
-    from episodes.services import demo_data_seed
 
     call_command("seed_demo", stdout=io.StringIO())  # the small path: demo-0..demo-2 per agent, one at a time
     agents = AgentSession.objects.values("agent").distinct().count()

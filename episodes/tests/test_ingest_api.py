@@ -147,10 +147,10 @@ def test_a_batch_reaching_back_before_the_stored_session_is_a_conflict(agent, cl
 
 
 def test_a_failure_midway_through_a_batch_stores_nothing(agent, client):
-    from episodes import services
+    from episodes.services import ingestion
 
     batch = [item(session_id="a"), item(session_id="b")]
-    real = services._interactions_insert
+    real = ingestion._interactions_insert
     calls = []
 
     def fail_second(rows):
@@ -159,7 +159,7 @@ def test_a_failure_midway_through_a_batch_stores_nothing(agent, client):
             raise RuntimeError("boom")
         return real(rows)
 
-    with mock.patch("episodes.services._interactions_insert", side_effect=fail_second):
+    with mock.patch("episodes.services.ingestion._interactions_insert", side_effect=fail_second):
         response = client.post(url(agent.pk), {"interactions": batch}, format="json")
     assert response.status_code == 500
     assert calls == [1, 1]

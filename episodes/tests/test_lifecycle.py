@@ -9,7 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from episodes.models import AgentSession, Episode, EpisodeStatus, Interaction
-from episodes.services import episodes_lifecycle_run, interactions_ingest
+from episodes.services.ingestion import interactions_ingest
+from episodes.services.lifecycle import episodes_lifecycle_run
 from episodes.tasks import episodes_lifecycle_task
 from episodes.tests.factories import conversation, episode_from, make_agent, make_input
 from governance.models import AgentOutcome

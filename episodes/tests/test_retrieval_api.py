@@ -247,7 +247,7 @@ def test_archived_and_consolidated_episodes_are_left_out_unless_asked(intern, cl
 
 
 def test_semantic_search_sees_status_changes_made_through_services(intern, client_for):
-    from episodes.services import episodes_lifecycle_run
+    from episodes.services.lifecycle import episodes_lifecycle_run
 
     memory_of(intern)
     client = client_for(intern.owner)

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from episodes.models import AgentSession, Episode, EpisodeStatus, Interaction, Outcome, Segment, SegmentKind
-from episodes.services import episode_segment, interactions_ingest
+from episodes.services.ingestion import interactions_ingest
+from episodes.services.segmenting import episode_segment
 from episodes.tasks import episode_segment_task
 from episodes.tests.factories import conversation, episode_from, make_agent, make_input
 
@@ -144,7 +145,7 @@ def test_it_streams_a_long_session_in_chunks_with_full_segments(settings):
     settings.EPISODES_SEGMENT_MAX_SIZE = 7
     agent = make_agent()
     items = conversation(contents=[DEPLOY] * 40, gap=timedelta(seconds=1))
-    with mock.patch("episodes.services.STREAM_CHUNK", 9), mock.patch("episodes.services.SEGMENT_WRITE_BATCH", 2):
+    with mock.patch("episodes.services.segmenting.STREAM_CHUNK", 9), mock.patch("episodes.services.segmenting.SEGMENT_WRITE_BATCH", 2):
         episode = episode_from(agent, items)
     sizes = list(Segment.objects.filter(episode=episode).order_by("order").values_list("seq_start", "seq_end"))
     assert sizes == [(start, min(start + 6, 39)) for start in range(0, 40, 7)]
@@ -166,7 +167,7 @@ def test_a_failure_midway_leaves_no_episode_no_segment_and_the_interactions_inta
         return original_bulk_create(*args, **kwargs)
 
     with (
-        mock.patch("episodes.services.SEGMENT_WRITE_BATCH", 3),
+        mock.patch("episodes.services.segmenting.SEGMENT_WRITE_BATCH", 3),
         mock.patch.object(Segment.objects, "bulk_create", side_effect=failing_bulk_create),
         pytest.raises(RuntimeError),
     ):
@@ -185,7 +186,10 @@ def test_a_failure_while_appending_keeps_the_previous_episode_as_it_was():
     episode = episode_from(agent, items[:3])
     before = list(Segment.objects.values_list("id", "seq_start", "seq_end"))
     interactions_ingest(actor=agent.owner, agent_id=agent.pk, items=items[3:])
-    with mock.patch("episodes.services._index_version_bump", side_effect=RuntimeError("lost connection")), pytest.raises(RuntimeError):
+    with (
+        mock.patch("episodes.services.segmenting._index_version_bump", side_effect=RuntimeError("lost connection")),
+        pytest.raises(RuntimeError),
+    ):
         episode_segment(session_pk=episode.session_id)
     assert list(Segment.objects.values_list("id", "seq_start", "seq_end")) == before
     assert Episode.objects.get().segmented_through == 2

@@ -127,7 +127,7 @@ def test_a_transient_error_is_retried_with_growing_capped_delays_then_fails_for_
         countdowns.append(kwargs["countdown"])
         return retry(*args, **kwargs)
 
-    monkeypatch.setattr("episodes.tasks.episode_segment", flaky_database)
+    monkeypatch.setattr("episodes.services.segmenting.episode_segment", flaky_database)
     monkeypatch.setattr(episode_segment_task, "retry", recording_retry)
 
     result = episode_segment_task.apply(args=(7,))

@@ -11,7 +11,7 @@ from django.utils.module_loading import import_string
 # Each app's services expose ``demo_data_seed(*, large: bool, stdout: TextIO) -> None``, idempotent.
 SEEDERS: tuple[str, ...] = (
     "governance.demo.demo_data_seed",
-    "episodes.services.demo_data_seed",
+    "episodes.demo.demo_data_seed",
     "bugs.services.demo_data_seed",
 )
 
