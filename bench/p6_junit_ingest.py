@@ -39,7 +39,8 @@ def run(scale: float) -> list[Result]:
 
     from bugs.models import Bug, BugResult, RegressionTest
     from bugs.parsers import parse_report
-    from bugs.services import bug_create, run_import
+    from bugs.services.bugs import bug_create
+    from bugs.services.results import run_import
 
     cases = max(1000, int(CASES * scale))
     linked = min(cases, 5000)

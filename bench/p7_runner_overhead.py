@@ -36,7 +36,7 @@ def make_suite(root: Path, *, tests: int, sleep: float, per_file: int = 50) -> l
 def run_and_wait(**trigger: Any) -> float:
     """Trigger a run and return the seconds until it is final."""
     from bugs.models import TERMINAL_RUN_STATUSES, Run
-    from bugs.services import run_trigger
+    from bugs.services.runs import run_trigger
 
     start = time.perf_counter()
     run = run_trigger(trigger=Run.Trigger.CLI, **trigger)
@@ -69,7 +69,7 @@ def run(scale: float) -> list[Result]:
 
     from atom.testing import worker_start, worker_stop
     from bugs.models import Suite
-    from bugs.services.runs import pytest_env
+    from bugs.services.shards import pytest_env
 
     tests = max(40, int(400 * scale))
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,8 +27,9 @@ def run(scale: float) -> list[Result]:
     from bugs.parsers import ParsedResult
     from bugs.report import TriageFilters, triage_report
     from bugs.selectors import triage_data
-    from bugs.services import results_store, suite_default
-    from bugs.services.runs import run_apply_rules
+    from bugs.services.results import results_store
+    from bugs.services.status import run_apply_rules
+    from bugs.services.suites import suite_default
 
     bugs = max(100, int(BUGS * scale))
     results = max(10_000, int(RESULTS * scale))

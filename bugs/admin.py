@@ -1,6 +1,6 @@
 """The operators' console for the hardening loop: bugs, runs with live progress, suites, SLA policy.
 
-Every write goes through bugs.services, so the admin obeys the same status rules as the API.
+Every write goes through the services of bugs.services, so the admin obeys the same status rules as the API.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from django.utils.html import format_html
 
 from atom.admin import ReadOnlyAdminMixin
 from atom.errors import DomainError
-from bugs import git, report, selectors, services
+from bugs import git, report, selectors
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
+from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_create, bug_update, severity_policy_update
+from bugs.services.runs import run_cancel, run_trigger
+from bugs.services.status import bug_mark_duplicate, bug_status_refusal, bug_transition
 
 
 class SlaBreachedFilter(admin.SimpleListFilter):
@@ -120,7 +123,7 @@ class BugForm(forms.ModelForm):  # type: ignore[type-arg]
             original = Bug.objects.get(pk=instance.pk)
             if data["status"] == original.status and data.get("fix_commit", original.fix_commit) == original.fix_commit:
                 return data
-            refusal = services.bug_status_refusal(
+            refusal = bug_status_refusal(
                 bug=original, to_status=data["status"], fix_commit=data.get("fix_commit"), duplicate_of=data.get("duplicate_of")
             )
             if refusal:
@@ -174,15 +177,15 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: Bug, form: Any, change: bool) -> None:
         data = form.cleaned_data
-        fields = {k: data[k] for k in services.bugs.EDITABLE_FIELDS if k in data and k != "fix_commit"}
+        fields = {k: data[k] for k in EDITABLE_FIELDS if k in data and k != "fix_commit"}
         reason = data.get("reason") or "Changed in the admin."
         if not change:
-            created = services.bug_create(key=obj.key, actor=request.user, reason=reason, **fields)
+            created = bug_create(key=obj.key, actor=request.user, reason=reason, **fields)
             obj.pk = created.pk
             obj.refresh_from_db()
             return
-        bug = services.bug_update(bug=Bug.objects.get(pk=obj.pk), actor=request.user, **fields)
-        services.bug_transition(
+        bug = bug_update(bug=Bug.objects.get(pk=obj.pk), actor=request.user, **fields)
+        bug_transition(
             bug=bug,
             to_status=data.get("status", bug.status),
             fix_commit=data.get("fix_commit", bug.fix_commit),
@@ -195,9 +198,7 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Run regression tests of the selected bugs")
     def run_regression_tests(self, request: HttpRequest, queryset: QuerySet[Bug]) -> None:
         try:
-            run = services.run_trigger(
-                bug_keys=list(queryset.values_list("key", flat=True)), trigger=Run.Trigger.ADMIN, triggered_by=request.user
-            )
+            run = run_trigger(bug_keys=list(queryset.values_list("key", flat=True)), trigger=Run.Trigger.ADMIN, triggered_by=request.user)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
@@ -215,8 +216,8 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def mark_duplicate(self, request: HttpRequest, queryset: QuerySet[Bug]) -> None:
         key = (request.POST.get("duplicate_of") or "").strip()
         try:
-            target = services.bug_by_key(key)
-            moved = services.bug_mark_duplicate(bugs=list(queryset), of=target, actor=request.user)
+            target = bug_by_key(key)
+            moved = bug_mark_duplicate(bugs=list(queryset), of=target, actor=request.user)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
@@ -345,7 +346,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def cancel_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         for run in queryset:
             try:
-                services.run_cancel(run=run)
+                run_cancel(run=run)
             except DomainError as exc:
                 self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.WARNING)
 
@@ -358,7 +359,7 @@ class SuiteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Run the selected suites")
     def run_suite(self, request: HttpRequest, queryset: QuerySet[Suite]) -> None:
         for suite in queryset:
-            run = services.run_trigger(suite=suite, trigger=Run.Trigger.ADMIN, triggered_by=request.user)
+            run = run_trigger(suite=suite, trigger=Run.Trigger.ADMIN, triggered_by=request.user)
             self.message_user(request, f"Run #{run.pk} of {suite.name} queued.", messages.SUCCESS)
 
 
@@ -368,7 +369,7 @@ class SeverityPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_editable = ["sla_hours"]
 
     def save_model(self, request: HttpRequest, obj: SeverityPolicy, form: Any, change: bool) -> None:
-        policy = services.severity_policy_update(severity=obj.severity, sla_hours=obj.sla_hours)
+        policy = severity_policy_update(severity=obj.severity, sla_hours=obj.sla_hours)
         if obj.description != policy.description:
             SeverityPolicy.objects.filter(pk=policy.pk).update(description=obj.description)
         obj.pk = policy.pk

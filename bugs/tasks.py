@@ -11,8 +11,6 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from bugs.services import runs
-
 # Only a lost database connection is worth retrying; anything else is a terminal state on the row.
 _RETRY_ON = (OperationalError, InterfaceError)
 
@@ -32,7 +30,9 @@ _RETRY_ON = (OperationalError, InterfaceError)
 )
 def run_shard_task(shard_id: int, finalize: bool) -> None:
     """Execute one shard of a run (and finalize the run when it is its only shard)."""
-    runs.run_shard_execute(shard_id=shard_id, finalize=finalize)
+    from bugs.services.shards import run_shard_execute
+
+    run_shard_execute(shard_id=shard_id, finalize=finalize)
 
 
 @shared_task(
@@ -49,7 +49,9 @@ def run_shard_task(shard_id: int, finalize: bool) -> None:
 )
 def run_finalize_task(run_id: int) -> None:
     """Merge a sharded run's shards (the chord callback) and apply the status rules."""
-    runs.run_finalize(run_id=run_id)
+    from bugs.services.results import run_finalize
+
+    run_finalize(run_id=run_id)
 
 
 @shared_task(
@@ -65,10 +67,14 @@ def run_finalize_task(run_id: int) -> None:
 )
 def reap_stale_runs_task() -> int:
     """Periodic: hand the shards of dead workers to live ones, so no run stays stuck in running."""
-    return runs.run_reap_stale()
+    from bugs.services.shards import run_reap_stale
+
+    return run_reap_stale()
 
 
 @shared_task(name="bugs.scheduled_regression_run", acks_late=True, time_limit=120, soft_time_limit=90)
 def scheduled_regression_run_task() -> int:
     """Periodic (ATOM_BUGS_SCHEDULED_RUN_SECONDS): queue a run of Atom's own regression tests, unless one is in flight."""
-    return runs.run_trigger_scheduled().pk
+    from bugs.services.runs import run_trigger_scheduled
+
+    return run_trigger_scheduled().pk

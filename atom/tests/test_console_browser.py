@@ -13,7 +13,7 @@ from django.conf import settings
 
 from atom.tests.factories import dashboard_data_fill
 from bugs.models import Bug, RegressionTest, Run, Suite
-from bugs.services import bug_create
+from bugs.services.bugs import bug_create
 from governance.models import ActionExecution, AuditEntry, Maturity
 from governance.services.actions import agent_action_request
 from governance.services.decision import action_map_seed

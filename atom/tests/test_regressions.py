@@ -170,7 +170,7 @@ def test_p2_crash_crafted_pagination_cursor_regression(staff_user, client_for, r
     """
     import base64
 
-    from bugs.services import bug_create
+    from bugs.services.bugs import bug_create
 
     bug_create(key="BUG-001", title="x", severity="P2")
     response = client_for(staff_user).get(route, {"cursor": base64.b64encode(cursor.encode()).decode()})

@@ -22,7 +22,7 @@ from atom.api.pagination import CursorPagination
 from atom.api.parsers import JSONParser
 from atom.api.permissions import HasAppPermissions
 from atom.errors import DomainError, NotFoundError
-from bugs import report, selectors, services
+from bugs import report, selectors
 from bugs.api.serializers import (
     BugCreateInput,
     BugOutput,
@@ -34,6 +34,11 @@ from bugs.api.serializers import (
     TriageReportInput,
 )
 from bugs.models import Bug, Run, Suite
+from bugs.services.bugs import bug_by_key, bug_create, bug_link_test, bug_update
+from bugs.services.results import run_import
+from bugs.services.runs import run_trigger
+from bugs.services.status import bug_transition
+from bugs.validators import bug_key_validate
 
 
 def _page(name: str, item: serializers.Serializer[Any], *, counted: bool = True) -> serializers.Serializer[Any]:
@@ -80,7 +85,7 @@ def _suite_named(name: str | None) -> Suite | None:
 
 def _bug_or_404(key: str) -> Bug:
     try:
-        bug = selectors.bug_list(keys=[services.bug_key_validate(key)]).first()
+        bug = selectors.bug_list(keys=[bug_key_validate(key)]).first()
     except DomainError:
         bug = None
     if bug is None:
@@ -112,9 +117,9 @@ class BugListView(BugsView):
         values = dict(data.validated_data)
         tests = values.pop("regression_tests", [])
         with transaction.atomic():
-            bug = services.bug_create(actor=request.user, **values)
+            bug = bug_create(actor=request.user, **values)
             for node_id in tests:
-                services.bug_link_test(bug=bug, node_id=node_id)
+                bug_link_test(bug=bug, node_id=node_id)
         return Response(BugOutput(_bug_or_404(bug.key)).data, status=status.HTTP_201_CREATED)
 
 
@@ -141,14 +146,14 @@ class BugDetailView(BugsView):
         with transaction.atomic():
             # Links first: a severity that needs a regression test may come with its test.
             for node_id in tests:
-                services.bug_link_test(bug=bug, node_id=node_id)
-            bug = services.bug_update(bug=bug, actor=request.user, **values)
+                bug_link_test(bug=bug, node_id=node_id)
+            bug = bug_update(bug=bug, actor=request.user, **values)
             if to_status is not None or fix_commit is not None:
-                services.bug_transition(
+                bug_transition(
                     bug=bug,
                     to_status=to_status or bug.status,
                     fix_commit=fix_commit,
-                    duplicate_of=services.bug_by_key(duplicate_key) if duplicate_key else None,
+                    duplicate_of=bug_by_key(duplicate_key) if duplicate_key else None,
                     actor=request.user,
                     reason=reason,
                 )
@@ -185,7 +190,7 @@ class RunListView(BugsView):
         data = RunCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        run = services.run_trigger(
+        run = run_trigger(
             suite=_suite_named(values.get("suite")),
             bug_keys=values.get("bugs", []),
             node_ids=values.get("node_ids", []),
@@ -245,7 +250,7 @@ class RunImportView(BugsView):
             stream = io.BytesIO(request.data["_raw"])
         else:
             raise DomainError("Send the report as the raw body or as the multipart field 'file'.", code="INVALID_REPORT")
-        run = services.run_import(
+        run = run_import(
             stream=stream,
             suite=_suite_named(data.validated_data.get("suite")),
             commit_sha=data.validated_data.get("commit_sha", ""),

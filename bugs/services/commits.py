@@ -15,8 +15,11 @@ from django.db import transaction
 from atom.errors import DomainError
 from bugs import git
 from bugs.models import Bug, BugStatus, RegressionTest, Suite
-from bugs.services.bugs import bug_status_refusal, bug_transition, bug_update, suite_checkout
-from bugs.services.runs import node_id_validate, pytest_env
+from bugs.services.bugs import bug_update
+from bugs.services.shards import pytest_env
+from bugs.services.status import bug_status_refusal, bug_transition
+from bugs.services.suites import suite_checkout
+from bugs.validators import node_id_validate
 
 FIX_TRAILER = re.compile(
     r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+((?:BUG-[0-9]+)(?:\s*(?:,|and)\s*BUG-[0-9]+)*)", re.IGNORECASE

@@ -13,8 +13,9 @@ from django.utils.dateparse import parse_datetime
 from atom.errors import DomainError
 from bugs.models import Bug, BugStatus, RegressionTest, Severity
 from bugs.report import ParsedBug, TriageFormatError, triage_parse
-from bugs.services.bugs import bug_create, bug_status_refusal, bug_transition, bug_update
-from bugs.services.runs import node_id_validate
+from bugs.services.bugs import bug_create, bug_update
+from bugs.services.status import bug_status_refusal, bug_transition
+from bugs.validators import node_id_validate
 
 _IMPORT_REASON = "Imported from a triage report."
 

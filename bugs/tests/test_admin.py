@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from bugs.models import Bug, Run, SeverityPolicy
-from bugs.services import bug_create, bug_link_test
+from bugs.services.bugs import bug_create, bug_link_test
 from bugs.tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +163,7 @@ def test_p2_crash_admin_save_domain_error_regression(admin_client, monkeypatch):
     def refuse(**kwargs: object) -> None:
         raise DomainError("Refused by the rules.", code="REFUSED")
 
-    monkeypatch.setattr("bugs.services.bug_transition", refuse)
+    monkeypatch.setattr("bugs.admin.bug_transition", refuse)
     bug = bug_create(key="BUG-001", title="x", severity="P3")
     url = reverse("admin:bugs_bug_change", args=[bug.pk])
     response = admin_client.post(url, _change_form_data(bug, title="renamed"), follow=True)
@@ -182,7 +182,7 @@ def test_p3_crash_huge_sla_hours_regression(admin_client, staff_user, client_for
     counts as the bound (commit recorded in the catalog).
     """
     from atom.errors import DomainError
-    from bugs.services import severity_policy_update
+    from bugs.services.bugs import severity_policy_update
 
     policy = SeverityPolicy.objects.get(severity="P1")
     response = admin_client.post(

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.test import override_settings
 
 from bugs.models import Bug, Run, RunShard
-from bugs.services import bug_create, bug_link_test
+from bugs.services.bugs import bug_create, bug_link_test
 from bugs.tests.factories import make_bug, make_regression_test, make_result, make_run
 
 pytestmark = pytest.mark.django_db
@@ -124,7 +124,7 @@ def test_unknown_bug_key_is_a_404(staff_user, client_for):
 
 def test_bug_results_lists_the_attached_results(staff_user, client_for):
     from bugs.parsers import ParsedResult
-    from bugs.services import results_store
+    from bugs.services.results import results_store
 
     bug = bug_create(key="BUG-001", title="x", severity="P2")
     bug_link_test(bug=bug, node_id="tests/test_a.py::test_a")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bugs.services import bug_create, bug_link_test
+from bugs.services.bugs import bug_create, bug_link_test
 from bugs.tests.factories import make_run
 from tests.security.schema import openapi_schema, resolve
 

@@ -7,8 +7,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from bugs.models import Bug, RegressionTest, Run
-from bugs.services import bug_create, bug_link_test, run_shard_execute, run_trigger
+from bugs.services.bugs import bug_create, bug_link_test
 from bugs.services.commits import fixes_in
+from bugs.services.runs import run_trigger
+from bugs.services.shards import run_shard_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -133,8 +135,7 @@ def test_run_regressions_refuses_unknown_bugs_and_suites():
 def test_seed_demo_data_loads_the_catalog_idempotently():
     from io import StringIO
 
-    from bugs.services import demo_data_seed
-    from bugs.services.seed import catalog_load
+    from bugs.demo import catalog_load, demo_data_seed
 
     demo_data_seed(large=False, stdout=StringIO())
     count = Bug.objects.count()

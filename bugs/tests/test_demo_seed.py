@@ -10,10 +10,9 @@ from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bugs import demo as seed_module
+from bugs.demo import DEMO_BRANCH, DEMO_KEY_START, DEMO_TITLE_PREFIX, catalog_load, demo_data_seed, demo_keys, demo_large_seed
 from bugs.models import ACTIVE_STATUSES, Bug, BugStatus, Outcome, Result, Run
-from bugs.services import demo_data_seed
-from bugs.services import seed as seed_module
-from bugs.services.seed import DEMO_BRANCH, DEMO_KEY_START, DEMO_TITLE_PREFIX, catalog_load, demo_keys, demo_large_seed
 
 pytestmark = pytest.mark.django_db
 

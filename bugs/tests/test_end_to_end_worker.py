@@ -11,8 +11,10 @@ import pytest
 
 from atom.testing import wait_until
 from bugs.models import TERMINAL_RUN_STATUSES, Bug, BugResult, RegressionTest, Result, Run
-from bugs.services import bug_create, bug_transition, commits_link, regression_tests_sync, run_trigger
-from bugs.services.commits import regression_markers_collect
+from bugs.services.bugs import bug_create
+from bugs.services.commits import commits_link, regression_markers_collect, regression_tests_sync
+from bugs.services.runs import run_trigger
+from bugs.services.status import bug_transition
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from django.db import connection
 from tqdm import tqdm
 
 from bugs.models import Bug
-from bugs.services import triage_import
+from bugs.services.triage import triage_import
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from bugs.models import BugResult, Result, Run
 from bugs.parsers import ReportFormatError, node_id_from_junit, parse_report
-from bugs.services import bug_create, bug_link_test
+from bugs.services.bugs import bug_create, bug_link_test
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.db.models.signals import post_init
 
 from bugs.models import Bug
 from bugs.report import triage_report
-from bugs.services import bug_create, bug_link_test
-from bugs.services.runs import _flaky_node_ids
+from bugs.services.bugs import bug_create, bug_link_test
+from bugs.services.status import _flaky_node_ids
 from bugs.tests.factories import make_result, make_run
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bugs.models import Bug, BugResult, Result, Run, RunShard
-from bugs.services import bug_create, bug_link_test, bug_transition, run_shard_execute, run_trigger
-from bugs.services.runs import node_id_validate
+from bugs.services.bugs import bug_create, bug_link_test
+from bugs.services.runs import run_trigger
+from bugs.services.shards import run_shard_execute
+from bugs.services.status import bug_transition
+from bugs.validators import node_id_validate
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +32,7 @@ def _run_inline(run: Run) -> Run:
     for shard in run.shards.all():
         run_shard_execute(shard_id=shard.pk, finalize=run.shards.count() == 1)
     if run.shards.count() > 1:
-        from bugs.services import run_finalize
+        from bugs.services.results import run_finalize
 
         run_finalize(run_id=run.pk)
     run.refresh_from_db()

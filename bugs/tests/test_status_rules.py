@@ -10,7 +10,9 @@ from django.db import IntegrityError, transaction
 
 from bugs.models import Bug, BugStatus
 from bugs.parsers import ParsedResult
-from bugs.services import ALLOWED_TRANSITIONS, StatusRefused, bug_create, bug_link_test, bug_transition, results_store
+from bugs.services.bugs import bug_create, bug_link_test
+from bugs.services.results import results_store
+from bugs.services.status import ALLOWED_TRANSITIONS, StatusRefused, bug_transition
 from bugs.tests.factories import make_bug, make_run
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +69,7 @@ def _bug_in(case: Case) -> Bug:
         results_store(run=run, parsed=[ParsedResult(node_id="tests/test_x.py::test_guard", outcome="passed", attempts=1)])
     fields: dict[str, object] = {"status": case.start, "fix_commit": case.fix_commit if case.start in ("fixed", "resolved") else ""}
     if case.start == "resolved":
-        from bugs.services import bug_evidence
+        from bugs.services.status import bug_evidence
 
         bug.fix_commit = case.fix_commit
         evidence = bug_evidence(bug=bug)
@@ -117,7 +119,7 @@ def test_the_database_refuses_what_the_rules_refuse(fields, constraint):
 
 
 def test_the_sla_due_follows_the_editable_policy():
-    from bugs.services import severity_policy_update
+    from bugs.services.bugs import severity_policy_update
 
     bug = bug_create(title="t", severity="P0")
     assert (bug.sla_due_at - bug.discovered_at).total_seconds() == 24 * 3600
@@ -128,7 +130,7 @@ def test_the_sla_due_follows_the_editable_policy():
 
 
 def test_a_changed_severity_moves_the_sla():
-    from bugs.services import bug_update
+    from bugs.services.bugs import bug_update
 
     bug = bug_create(title="t", severity="P3")
     bug = bug_update(bug=bug, severity="P1")

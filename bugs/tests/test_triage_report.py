@@ -14,7 +14,10 @@ from django.core.management import call_command
 from bugs.models import Bug, RegressionTest
 from bugs.parsers import ParsedResult
 from bugs.report import TriageFilters, triage_parse, triage_report
-from bugs.services import bug_create, bug_link_test, bug_transition, results_store, triage_import
+from bugs.services.bugs import bug_create, bug_link_test
+from bugs.services.results import results_store
+from bugs.services.status import bug_transition
+from bugs.services.triage import triage_import
 from bugs.tests.factories import make_regression_test, make_result, make_run
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +34,7 @@ def _catalog() -> None:
     bug_transition(bug=guard, to_status="fixed", fix_commit="abc1234", reason="fix")
     run = make_run(commit_sha="abc1234" + "0" * 33, status="running")
     results_store(run=run, parsed=[ParsedResult(node_id="tests/test_auth.py::test_alg_none", outcome="passed", attempts=1)])
-    from bugs.services import run_finalize
+    from bugs.services.results import run_finalize
 
     run_finalize(run_id=run.pk)
     bug_create(key="BUG-002", title="Retry storm", severity="P1", category="cost_leak", discovered_at=old)

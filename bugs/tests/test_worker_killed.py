@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from atom.testing import wait_until, worker_env
 from bugs.models import Result, Run, RunShard
-from bugs.services import run_reap_stale, run_trigger
+from bugs.services.runs import run_trigger
+from bugs.services.shards import run_reap_stale
 from bugs.tasks import run_shard_task
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

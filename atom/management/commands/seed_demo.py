@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 SEEDERS: tuple[str, ...] = (
     "governance.demo.demo_data_seed",
     "episodes.demo.demo_data_seed",
-    "bugs.services.demo_data_seed",
+    "bugs.demo.demo_data_seed",
 )
 
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from atom.errors import DomainError
 from bugs.report import TriageFormatError, triage_parse
-from bugs.services import triage_import
+from bugs.services.triage import triage_import
 
 
 class BugsReached:

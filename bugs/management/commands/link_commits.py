@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from atom.errors import DomainError
-from bugs.services import commits_link, suite_checkout, suite_default
+from bugs.services.commits import commits_link
+from bugs.services.suites import suite_checkout, suite_default
 
 
 class Command(BaseCommand):

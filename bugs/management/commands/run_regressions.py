@@ -11,8 +11,8 @@ from tqdm import tqdm
 
 from atom.errors import DomainError
 from bugs.models import FAILING_OUTCOMES, TERMINAL_RUN_STATUSES, BugResult, Run, RunStatus, Suite
-from bugs.services import run_trigger
-from bugs.services.bugs import TEST_REQUIRED_SEVERITIES
+from bugs.services.runs import run_trigger
+from bugs.services.status import TEST_REQUIRED_SEVERITIES
 
 EXIT_P0_P1_FAILED = 1
 EXIT_RUN_BROKEN = 2

@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from atom.errors import DomainError
 from bugs.models import Suite
-from bugs.services import regression_tests_sync, suite_default
-from bugs.services.commits import regression_markers_collect
+from bugs.services.commits import regression_markers_collect, regression_tests_sync
+from bugs.services.suites import suite_default
 
 
 class Command(BaseCommand):

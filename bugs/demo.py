@@ -14,10 +14,12 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from bugs.models import Bug, BugStatus, Category, Outcome, RegressionTest, Result, Run, RunStatus, Severity, Suite
-from bugs.services.bugs import bug_create, bug_transition, bug_update, sla_hours_for, suite_default
-from bugs.services.runs import node_id_validate
+from bugs.services.bugs import bug_create, bug_update, sla_hours_for
+from bugs.services.status import bug_transition
+from bugs.services.suites import suite_default
+from bugs.validators import node_id_validate
 
-CATALOG = Path(__file__).resolve().parent.parent / "catalog" / "atom_bugs.json"
+CATALOG = Path(__file__).resolve().parent / "catalog" / "atom_bugs.json"
 _CATALOG_FIELDS = ("category", "component", "description", "root_cause", "reproduction", "expected", "actual", "fix_strategy")
 
 

@@ -1,0 +1,301 @@
+"""Every status rule of SPEC section 6, in one place.
+
+The transitions a person may make, the evidence a resolution needs, the test a P0 or P1 needs, and the
+automatic part applied after each run: verification, reopening of confirmed regressions, flaky tests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from atom.errors import DomainError
+from bugs import git
+from bugs.models import (
+    FAILING_OUTCOMES,
+    Bug,
+    BugResult,
+    BugStatus,
+    BugStatusChange,
+    Outcome,
+    RegressionTest,
+    Result,
+    Run,
+    Severity,
+    Suite,
+)
+from bugs.services.runs import run_trigger
+from bugs.services.suites import suite_checkout
+
+# Severities that may not be resolved, or closed as fixed, without a linked regression test.
+TEST_REQUIRED_SEVERITIES = (Severity.P0, Severity.P1)
+
+# The status machine of SPEC section 6: from each status, where a person may move a bug.
+# "resolved" is reachable only with evidence (a passing linked test on a commit containing the fix).
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    BugStatus.OPEN: frozenset({BugStatus.IN_PROGRESS, BugStatus.FIXED, BugStatus.DOCUMENTED, BugStatus.WONT_FIX, BugStatus.DUPLICATE}),
+    BugStatus.IN_PROGRESS: frozenset({BugStatus.OPEN, BugStatus.FIXED, BugStatus.DOCUMENTED, BugStatus.WONT_FIX, BugStatus.DUPLICATE}),
+    BugStatus.FIXED: frozenset({BugStatus.IN_PROGRESS, BugStatus.RESOLVED, BugStatus.REOPENED}),
+    BugStatus.RESOLVED: frozenset({BugStatus.REOPENED}),
+    BugStatus.REOPENED: frozenset({BugStatus.IN_PROGRESS, BugStatus.FIXED, BugStatus.DOCUMENTED, BugStatus.WONT_FIX, BugStatus.DUPLICATE}),
+    BugStatus.DOCUMENTED: frozenset({BugStatus.REOPENED}),
+    BugStatus.WONT_FIX: frozenset({BugStatus.REOPENED}),
+    BugStatus.DUPLICATE: frozenset({BugStatus.REOPENED}),
+}
+
+
+class StatusRefused(DomainError):
+    """A status change the rules do not allow."""
+
+    status_code = 409
+    code = "STATUS_REFUSED"
+
+
+def _record(bug: Bug, *, from_status: str, to_status: str, actor: Any, reason: str, automatic: bool, run: Run | None = None) -> None:
+    BugStatusChange.objects.create(
+        bug=bug, from_status=from_status, to_status=to_status, actor=actor, automatic=automatic, reason=reason[:5000], run=run
+    )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The passing result that proves a fix, and the run it came from."""
+
+    result: Result
+    run: Run
+
+
+def bug_evidence(*, bug: Bug, flaky_node_ids: frozenset[str] = frozenset()) -> Evidence | None:
+    """The latest passing result of a linked test on a run whose commit contains the fix commit.
+
+    Results of tests that are flaky on their commit are no evidence.
+    """
+    if not bug.fix_commit:
+        return None
+    linked = set(RegressionTest.objects.filter(bug=bug).values_list("node_id", flat=True))
+    flaky_commits = dict(RegressionTest.objects.filter(bug=bug, is_flaky=True).values_list("node_id", "flaky_commit"))
+    candidates = (
+        Result.objects.filter(pk__in=BugResult.objects.filter(bug=bug).values("result"), outcome=Outcome.PASSED, node_id__in=linked)
+        .exclude(run__commit_sha="")
+        .select_related("run__suite")
+        .order_by("-run_id")[:50]
+    )
+    for result in candidates:
+        if result.node_id in flaky_node_ids or result.is_flaky or flaky_commits.get(result.node_id) == result.run.commit_sha:
+            continue
+        if git.contains(_repo_of(result.run.suite), commit=result.run.commit_sha, ancestor=bug.fix_commit):
+            return Evidence(result=result, run=result.run)
+    return None
+
+
+def _repo_of(suite: Suite) -> Path | None:
+    path = suite_checkout(suite)
+    return path if path.is_dir() else None
+
+
+def bug_status_refusal(*, bug: Bug, to_status: str, fix_commit: str | None = None, duplicate_of: Bug | None = None) -> str | None:
+    """Why the rules refuse moving the bug to ``to_status`` (None when they allow it).
+
+    One function answers for the services, the admin form and the API, so the rules live once.
+    """
+    if to_status not in BugStatus.values:
+        return f"{to_status!r} is not a status."
+    if to_status == bug.status:
+        return _fix_commit_change_refusal(bug=bug, fix_commit=fix_commit)
+    if to_status not in ALLOWED_TRANSITIONS[bug.status]:
+        return f"A {bug.get_status_display().lower()} bug cannot move to {BugStatus(to_status).label.lower()}."
+    commit = bug.fix_commit if fix_commit is None else fix_commit
+    needs_test = bug.severity in TEST_REQUIRED_SEVERITIES
+    if to_status == BugStatus.FIXED:
+        if not commit:
+            return "A bug is fixed by a commit: give the fix commit."
+        if needs_test and not bug.regression_tests.exists():
+            return f"A {bug.severity} bug cannot be closed as fixed without a linked regression test."
+    if to_status == BugStatus.RESOLVED:
+        if needs_test and not bug.regression_tests.exists():
+            return f"A {bug.severity} bug cannot be resolved without a linked regression test."
+        if bug_evidence(bug=bug) is None:
+            return "Resolved needs a linked regression test that passed on a run whose commit contains the fix commit."
+    if to_status == BugStatus.DUPLICATE:
+        if duplicate_of is None:
+            return "A duplicate names the bug it duplicates."
+        if _duplicate_chain_reaches(start=duplicate_of, bug=bug):
+            return "A bug cannot duplicate itself, directly or through a chain of duplicates."
+    return None
+
+
+def _duplicate_chain_reaches(*, start: Bug, bug: Bug) -> bool:
+    """Whether ``start`` or a bug it is (transitively) a duplicate of is ``bug``."""
+    seen: set[int] = set()
+    current: int | None = start.pk
+    while current is not None and current not in seen:
+        if current == bug.pk:
+            return True
+        seen.add(current)
+        current = Bug.objects.filter(pk=current).values_list("duplicate_of_id", flat=True).first()
+    return False
+
+
+def _fix_commit_change_refusal(*, bug: Bug, fix_commit: str | None) -> str | None:
+    """Why the rules refuse changing the fix commit while the status stays (None when they allow it)."""
+    if fix_commit is None or fix_commit == bug.fix_commit:
+        return None
+    if bug.status in (BugStatus.FIXED, BugStatus.RESOLVED) and not fix_commit:
+        return "A fixed or resolved bug keeps its fix commit."
+    if bug.status == BugStatus.RESOLVED:
+        return "A resolved bug's fix commit was verified by a run: reopen the bug to change it."
+    return None
+
+
+@transaction.atomic
+def bug_transition(
+    *,
+    bug: Bug,
+    to_status: str,
+    actor: Any = None,
+    reason: str,
+    fix_commit: str | None = None,
+    duplicate_of: Bug | None = None,
+    automatic: bool = False,
+    run: Run | None = None,
+    evidence: Evidence | None = None,
+) -> Bug:
+    """Move a bug to another status under the rules of SPEC section 6 and record who, when and why."""
+    bug = Bug.objects.select_for_update().get(pk=bug.pk)
+    if fix_commit is not None:
+        fix_commit = git.sha_normalize(fix_commit)
+        if fix_commit and not git.is_sha(fix_commit):
+            raise DomainError("The fix commit must be a commit hash.", code="INVALID_COMMIT")
+    if evidence is None:
+        refusal = bug_status_refusal(bug=bug, to_status=to_status, fix_commit=fix_commit, duplicate_of=duplicate_of)
+        if refusal:
+            raise StatusRefused(refusal, details={"bug": bug.key, "from": bug.status, "to": to_status})
+    if to_status == bug.status and fix_commit in (None, bug.fix_commit):
+        return bug
+    previous = bug.status
+    if fix_commit is not None:
+        bug.fix_commit = fix_commit
+    if to_status == BugStatus.RESOLVED:
+        found = evidence or bug_evidence(bug=bug)
+        assert found is not None  # bug_status_refusal checked it
+        bug.verified_by = found.result
+        bug.resolved_at = timezone.now()
+        bug.is_regression = False
+        bug.verification_note = (
+            f"{found.result.node_id} passed on run #{found.run.pk} at {found.run.commit_sha[:12]}, which contains {bug.fix_commit[:12]}."
+        )
+    elif to_status == BugStatus.REOPENED:
+        bug.verified_by = None
+        bug.resolved_at = None
+    bug.duplicate_of = duplicate_of if to_status == BugStatus.DUPLICATE else None
+    bug.status = to_status
+    bug.save()
+    _record(bug, from_status=previous, to_status=to_status, actor=actor, reason=reason, automatic=automatic, run=run)
+    return bug
+
+
+def bug_mark_duplicate(*, bugs: list[Bug], of: Bug, actor: Any = None, reason: str = "") -> int:
+    """Close each bug as a duplicate of ``of`` (skipping ``of`` itself); return how many moved."""
+    moved = 0
+    for bug in bugs:
+        if bug.pk == of.pk or (bug.status == BugStatus.DUPLICATE and bug.duplicate_of_id == of.pk):
+            continue
+        bug_transition(bug=bug, to_status=BugStatus.DUPLICATE, duplicate_of=of, actor=actor, reason=reason or f"Duplicate of {of.key}.")
+        moved += 1
+    return moved
+
+
+def _flaky_node_ids(run: Run) -> set[str]:
+    """Linked tests of this run that both passed and failed on its commit (in this run or another).
+
+    Only tests linked to a bug are looked at: flakiness is flagged on the links, and a 55,000-case
+    import must not group every result of the commit to find the few hundred that matter.
+    """
+    ran_linked = Result.objects.filter(run=run, node_id__in=RegressionTest.objects.values("node_id")).values("node_id")
+    flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
+    if run.commit_sha:
+        mixed = (
+            Result.objects.filter(run__in=Run.objects.filter(commit_sha=run.commit_sha).values("pk"), node_id__in=ran_linked)
+            .values("node_id")
+            .annotate(
+                passes=Count("pk", filter=Q(outcome=Outcome.PASSED)),
+                fails=Count("pk", filter=Q(outcome__in=FAILING_OUTCOMES)),
+            )
+            .filter(passes__gt=0, fails__gt=0)
+            .values_list("node_id", flat=True)
+        )
+        flaky.update(mixed)
+    return flaky
+
+
+def run_apply_rules(*, run: Run) -> None:
+    """The automatic part of SPEC section 6, applied to the bugs whose tests ran in this run.
+
+    - Every linked test keeps its latest result; a test that passed and failed on one commit is flagged
+      flaky and moves no bug.
+    - fixed → resolved when a linked test passed here and the run's commit contains the fix commit.
+    - resolved → reopened (flagged as a regression) when a linked test fails again on a commit that
+      contains the fix, once a rerun confirms it: a rerun inside the run (attempts > 1) or a
+      confirmation run queued here.
+    """
+    RegressionTest.objects.filter(node_id__in=Result.objects.filter(run=run).values("node_id")).update(
+        last_result=Subquery(Result.objects.filter(run=run, node_id=OuterRef("node_id")).values("pk")[:1])
+    )
+    flaky = _flaky_node_ids(run)
+    if flaky:
+        RegressionTest.objects.filter(node_id__in=flaky).update(is_flaky=True, flaky_commit=run.commit_sha)
+    attached: dict[int, list[Result]] = defaultdict(list)
+    for link in BugResult.objects.filter(result__run=run, bug__status__in=(BugStatus.FIXED, BugStatus.RESOLVED)).select_related("result"):
+        attached[link.bug_id].append(link.result)
+    if not attached:
+        return
+    repo = suite_checkout(run.suite)
+    repo_or_none = repo if repo.is_dir() else None
+    to_confirm: set[str] = set()
+    confirmed_by = _confirmed_failures(run)
+    for bug in Bug.objects.filter(pk__in=attached):
+        results = [r for r in attached[bug.pk] if r.node_id not in flaky]
+        failing = [r for r in results if r.outcome in FAILING_OUTCOMES]
+        passing = [r for r in results if r.outcome == Outcome.PASSED]
+        contains_fix = git.contains(repo_or_none, commit=run.commit_sha, ancestor=bug.fix_commit)
+        if not contains_fix:
+            continue
+        if bug.status == BugStatus.FIXED and passing and not failing:
+            bug_transition(
+                bug=bug,
+                to_status=BugStatus.RESOLVED,
+                reason=f"{passing[0].node_id} passed on run #{run.pk} at {run.commit_sha[:12]}, which contains the fix.",
+                automatic=True,
+                run=run,
+                evidence=Evidence(result=passing[0], run=run),
+            )
+        elif bug.status == BugStatus.RESOLVED and failing:
+            confirmed = [r for r in failing if r.attempts > 1 or r.node_id in confirmed_by]
+            if confirmed:
+                reopened = bug_transition(
+                    bug=bug,
+                    to_status=BugStatus.REOPENED,
+                    reason=(
+                        f"Regression: {confirmed[0].node_id} failed again on run #{run.pk} at {run.commit_sha[:12]}, confirmed by a rerun."
+                    ),
+                    automatic=True,
+                    run=run,
+                )
+                Bug.objects.filter(pk=reopened.pk).update(is_regression=True)
+            else:
+                to_confirm.update(r.node_id for r in failing)
+    if to_confirm and run.trigger not in (Run.Trigger.IMPORT, Run.Trigger.RERUN) and not run.reruns.exists():
+        run_trigger(suite=run.suite, node_ids=sorted(to_confirm), trigger=Run.Trigger.RERUN, rerun_of=run)
+
+
+def _confirmed_failures(run: Run) -> set[str]:
+    """For a confirmation rerun: the tests that failed in the run it reruns too."""
+    if run.trigger != Run.Trigger.RERUN or run.rerun_of_id is None:
+        return set()
+    return set(Result.objects.filter(run_id=run.rerun_of_id, outcome__in=FAILING_OUTCOMES).values_list("node_id", flat=True))
