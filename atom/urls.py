@@ -4,7 +4,6 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from atom.api.views import ApiNotFoundView, healthz
-from atom.dashboard import dashboard_view
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("atom.api.urls")),
@@ -16,7 +15,7 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
-    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
+    path("admin/dashboard/", include("console.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

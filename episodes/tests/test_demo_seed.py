@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from atom.management.commands.seed_demo import SEEDERS
+from console.management.commands.seed_demo import SEEDERS
 from episodes.models import Episode, Interaction
 
 pytestmark = pytest.mark.django_db

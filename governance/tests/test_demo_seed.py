@@ -23,7 +23,7 @@ def test_the_demo_owner_gets_an_agent_of_every_tier_and_reruns_change_nothing():
 
 
 def test_seed_demo_runs_the_governance_seeder_first():
-    from atom.management.commands.seed_demo import SEEDERS
+    from console.management.commands.seed_demo import SEEDERS
 
     assert SEEDERS[0] == "governance.demo.demo_data_seed"
     ActionPolicy.objects.filter(name="read").delete()

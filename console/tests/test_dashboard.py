@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from atom.tests.factories import dashboard_data_fill
 from bugs.models import Bug, Run
 from bugs.selectors import dashboard_open_bugs_by_day, dashboard_run_pass_rates, dashboard_sla_by_severity
 from bugs.tests.factories import SuiteFactory, make_bug, make_run
+from console.tests.factories import dashboard_data_fill
 from governance.models import AuditEntry, Decision, Proposal
 from governance.tests.factories import make_agent
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from tqdm import tqdm
 
-from atom.management.commands.seed_demo import SEEDERS
+from console.management.commands.seed_demo import SEEDERS
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def _seeder_with_a_bar(*, large: bool, stdout) -> None:
 
 
 def test_progress_bars_are_redrawn_in_place_not_one_line_per_update(monkeypatch):
-    monkeypatch.setattr("atom.management.commands.seed_demo.SEEDERS", ("atom.tests.test_seed_demo._seeder_with_a_bar",))
+    monkeypatch.setattr("console.management.commands.seed_demo.SEEDERS", ("console.tests.test_seed_demo._seeder_with_a_bar",))
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     lines = out.getvalue().split("\n")

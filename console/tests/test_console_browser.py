@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from atom.tests.factories import dashboard_data_fill
 from bugs.models import Bug, RegressionTest, Run, Suite
 from bugs.services.bugs import bug_create
+from console.tests.factories import dashboard_data_fill
 from governance.models import ActionExecution, AuditEntry, Maturity
 from governance.services.actions import agent_action_request
 from governance.services.decision import action_map_seed
