@@ -29,6 +29,7 @@ from bugs.models import (
     Suite,
 )
 from bugs.parsers import ParsedResult, ReportFormatError, clean_text, parse_report
+from bugs.services.runs import run_trigger
 from bugs.services.status import run_apply_rules
 from bugs.services.suites import suite_default
 
@@ -170,5 +171,7 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
     run.duration_seconds = duration if duration is not None else ((now - run.started_at).total_seconds() if run.started_at else None)
     run.error_message = "\n".join(message for _, message in shard_statuses if message)[:10000]
     run.save()
-    run_apply_rules(run=run)
+    to_confirm = run_apply_rules(run=run)
+    if to_confirm:
+        run_trigger(suite=run.suite, node_ids=to_confirm, trigger=Run.Trigger.RERUN, rerun_of=run)
     return True

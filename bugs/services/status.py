@@ -30,7 +30,6 @@ from bugs.models import (
     Severity,
     Suite,
 )
-from bugs.services.runs import run_trigger
 from bugs.services.suites import suite_checkout
 
 # Severities that may not be resolved, or closed as fixed, without a linked regression test.
@@ -165,8 +164,12 @@ def bug_transition(
     automatic: bool = False,
     run: Run | None = None,
     evidence: Evidence | None = None,
+    regression: bool = False,
 ) -> Bug:
-    """Move a bug to another status under the rules of SPEC section 6 and record who, when and why."""
+    """Move a bug to another status under the rules of SPEC section 6 and record who, when and why.
+
+    ``regression`` marks a reopening as a confirmed regression (a resolved bug whose test failed again).
+    """
     bug = Bug.objects.select_for_update().get(pk=bug.pk)
     if fix_commit is not None:
         fix_commit = git.sha_normalize(fix_commit)
@@ -193,6 +196,8 @@ def bug_transition(
     elif to_status == BugStatus.REOPENED:
         bug.verified_by = None
         bug.resolved_at = None
+        if regression:
+            bug.is_regression = True
     bug.duplicate_of = duplicate_of if to_status == BugStatus.DUPLICATE else None
     bug.status = to_status
     bug.save()
@@ -234,7 +239,7 @@ def _flaky_node_ids(run: Run) -> set[str]:
     return flaky
 
 
-def run_apply_rules(*, run: Run) -> None:
+def run_apply_rules(*, run: Run) -> list[str]:
     """The automatic part of SPEC section 6, applied to the bugs whose tests ran in this run.
 
     - Every linked test keeps its latest result; a test that passed and failed on one commit is flagged
@@ -242,7 +247,9 @@ def run_apply_rules(*, run: Run) -> None:
     - fixed → resolved when a linked test passed here and the run's commit contains the fix commit.
     - resolved → reopened (flagged as a regression) when a linked test fails again on a commit that
       contains the fix, once a rerun confirms it: a rerun inside the run (attempts > 1) or a
-      confirmation run queued here.
+      confirmation run.
+
+    Returns the node ids that need a confirmation run (empty when none is due); the caller queues it.
     """
     RegressionTest.objects.filter(node_id__in=Result.objects.filter(run=run).values("node_id")).update(
         last_result=Subquery(Result.objects.filter(run=run, node_id=OuterRef("node_id")).values("pk")[:1])
@@ -254,7 +261,7 @@ def run_apply_rules(*, run: Run) -> None:
     for link in BugResult.objects.filter(result__run=run, bug__status__in=(BugStatus.FIXED, BugStatus.RESOLVED)).select_related("result"):
         attached[link.bug_id].append(link.result)
     if not attached:
-        return
+        return []
     repo = suite_checkout(run.suite)
     repo_or_none = repo if repo.is_dir() else None
     to_confirm: set[str] = set()
@@ -278,7 +285,7 @@ def run_apply_rules(*, run: Run) -> None:
         elif bug.status == BugStatus.RESOLVED and failing:
             confirmed = [r for r in failing if r.attempts > 1 or r.node_id in confirmed_by]
             if confirmed:
-                reopened = bug_transition(
+                bug_transition(
                     bug=bug,
                     to_status=BugStatus.REOPENED,
                     reason=(
@@ -286,12 +293,13 @@ def run_apply_rules(*, run: Run) -> None:
                     ),
                     automatic=True,
                     run=run,
+                    regression=True,
                 )
-                Bug.objects.filter(pk=reopened.pk).update(is_regression=True)
             else:
                 to_confirm.update(r.node_id for r in failing)
     if to_confirm and run.trigger not in (Run.Trigger.IMPORT, Run.Trigger.RERUN) and not run.reruns.exists():
-        run_trigger(suite=run.suite, node_ids=sorted(to_confirm), trigger=Run.Trigger.RERUN, rerun_of=run)
+        return sorted(to_confirm)
+    return []
 
 
 def _confirmed_failures(run: Run) -> set[str]:
