@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench migrate clean browser-deps verify report audit
+.PHONY: run test check lint format bench migrate clean browser-deps verify report audit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,11 +34,13 @@ run: migrate
 	$(VENV)/bin/celery -A atom worker --beat --loglevel INFO --concurrency 2 & \
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
-## lint: ruff (lint + format check), mypy, and bandit (medium severity and above; findings print on stdout)
+## lint: ruff (lint + format check), mypy, the architecture contracts (import-linter), and bandit
+## (medium severity and above; findings print on stdout)
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/bandit -q -c pyproject.toml -r atom governance episodes bugs console --severity-level medium 2>/dev/null
 
 ## audit: pip-audit of every pinned requirement against PyPI's advisory data (needs that service reachable).
@@ -58,6 +60,10 @@ browser-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
 	      || echo "Could not install chromium: browser tests will skip (and fail under CI)"; \
 	  else echo "Chromium not installed and cannot be installed here: browser tests will skip"; fi; }
+
+## check: the fast inner loop: lint, then every test that needs no Celery worker and no browser
+check: lint
+	$(PY) -m pytest -q -x -m "not worker and not browser" $(PYTEST_ARGS)
 
 ## test: venv, dev install, lint, migrations check, the whole pytest suite, then the hardening loop
 test: lint browser-deps
