@@ -1,0 +1,187 @@
+"""Reading a triage report back: this module's Markdown shape and the origin platform's older one.
+
+:func:`triage_parse` turns the text into :class:`ParsedBug` records for ``import_triage``; it writes
+nothing. The renderer lives in :mod:`bugs.report`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.utils.dateparse import parse_datetime
+
+from bugs.models import BugStatus, Category
+
+# What the report writes for a field with no value; the reader skips it.
+EMPTY = "—"
+
+_HEADING = re.compile(r"^###\s+(BUG-[0-9]+)\s*(?:[:\u2014\u2013-]\s*(.*))?$")
+_SECTION = re.compile(r"^#{1,2}\s+(.*)$")
+_FIELD = re.compile(r"^(?:[-*]\s+)?\*\*(?P<name>[^*]+?):?\*\*:?\s*(?P<value>.*)$")
+_PLAIN_FIELD = re.compile(r"^(?:[-*]\s+)?(?P<name>[A-Za-z][A-Za-z /]{1,30}):\s+(?P<value>.*)$")
+_SEVERITY = re.compile(r"\b(P[0-3])\b")
+_SHA = re.compile(r"\b([0-9a-f]{7,64})\b")
+# A shorter hash (the API accepts 4 hex characters and up) only when it is the whole value: in prose,
+# words such as "added" or "decade" would pass for one.
+_SHORT_SHA = re.compile(r"[0-9a-f]{4,6}")
+_NODE = re.compile(r"`([^`]+)`")
+_DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
+
+_NAMES = {
+    "severity": "severity",
+    "priority": "severity",
+    "category": "category",
+    "type": "category",
+    "component": "component",
+    "file": "component",
+    "files": "component",
+    "discovered": "discovered_at",
+    "tests": "tests",
+    "test": "tests",
+    "regression test": "regression_test",
+    "description": "description",
+    "error": "actual",
+    "actual": "actual",
+    "expected": "expected",
+    "root cause": "root_cause",
+    "reproduction": "reproduction",
+    "steps to reproduce": "reproduction",
+    "fix strategy": "fix_strategy",
+    "fix": "fix_strategy",
+    "fix commit": "fix_commit",
+    "fixed": "fix_commit",
+    "commit": "fix_commit",
+    "verification": "verification_note",
+    "verified": "verification_note",
+    "status": "status",
+}
+_STATUSES = {
+    "RESOLVED": BugStatus.RESOLVED,
+    "VERIFIED": BugStatus.RESOLVED,
+    "FIXED": BugStatus.FIXED,
+    "OPEN": BugStatus.OPEN,
+    "NEW": BugStatus.OPEN,
+    "IN PROGRESS": BugStatus.IN_PROGRESS,
+    "REOPENED": BugStatus.REOPENED,
+    "DOCUMENTED": BugStatus.DOCUMENTED,
+    "WONT FIX": BugStatus.WONT_FIX,
+    "WON'T FIX": BugStatus.WONT_FIX,
+    "DUPLICATE": BugStatus.DUPLICATE,
+}
+
+
+class TriageFormatError(ValueError):
+    """A report states a field in a form that cannot be read (an impossible date, say)."""
+
+
+@dataclass
+class ParsedBug:
+    """One bug as a report states it; fields it leaves out stay out."""
+
+    key: str
+    title: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+    node_ids: list[str] = field(default_factory=list)
+    status: str | None = None
+    duplicate_of: str | None = None
+
+
+def _category(value: str) -> str:
+    normal = re.sub(r"[^a-z]+", "_", value.lower()).strip("_")
+    aliases = {"data_corruption": Category.DATA_LOSS, "resource_exhaustion": Category.COST_LEAK, "cost": Category.COST_LEAK}
+    if normal in Category.values:
+        return normal
+    return str(aliases.get(normal, Category.QUALITY))
+
+
+def _apply(bug: ParsedBug, name: str, value: str) -> None:
+    key = _NAMES.get(name.strip().lower())
+    value = value.strip()
+    if key is None or value in ("", EMPTY):
+        return
+    if key == "severity":
+        found = _SEVERITY.search(value.upper())
+        if found:
+            bug.fields["severity"] = found.group(1)
+    elif key == "category":
+        bug.fields["category"] = _category(value)
+    elif key in ("tests", "regression_test"):
+        nodes = _NODE.findall(value) or ([value.split()[0]] if "::" in value or value.endswith(".py") else [])
+        bug.node_ids.extend(n for n in nodes if n not in bug.node_ids)
+    elif key == "fix_commit":
+        sha = _SHA.search(value.lower())
+        if sha:
+            bug.fields["fix_commit"] = sha.group(1)
+        elif _SHORT_SHA.fullmatch(value.lower()):
+            bug.fields["fix_commit"] = value.lower()
+    elif key == "discovered_at":
+        try:
+            parsed = parse_datetime(value.replace("Z", "+00:00")) if "T" in value else None
+        except ValueError as exc:  # well formed but impossible, such as month 13
+            raise TriageFormatError(f"{bug.key}: Discovered {value[:40]!r} is not a valid date and time.") from exc
+        if parsed:
+            bug.fields["discovered_at"] = parsed.isoformat()
+    elif key == "status":
+        word = re.sub(r"[^A-Z' ]", " ", value.upper().replace("_", " ")).split("  ")[0].strip()
+        for label, status in _STATUSES.items():
+            if word.startswith(label):
+                bug.status = status
+                break
+        dup = _DUP.search(value)
+        if dup:
+            bug.duplicate_of = dup.group(1)
+        sha = _SHA.search(value.lower())
+        if sha and "fix_commit" not in bug.fields:
+            bug.fields["fix_commit"] = sha.group(1)
+    else:
+        bug.fields[key] = value
+
+
+def triage_parse(text: str) -> list[ParsedBug]:
+    """Bugs stated by a triage report of this module's shape or the origin's older shape.
+
+    Older reports group bugs under ``## P0 (Critical) Bugs`` headings, write fields as
+    ``**Root Cause:** …`` or ``Fixed: <hash>`` / ``Status: RESOLVED`` lines; both are understood.
+    """
+    bugs: list[ParsedBug] = []
+    current: ParsedBug | None = None
+    section_severity: str | None = None
+    last_field: str | None = None
+    blanks = 0  # blank lines inside a multi-line field, kept if an indented line follows
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = raw.rstrip()
+        if not line.strip():
+            blanks += 1
+            continue
+        if current is not None and last_field and line.startswith("  "):
+            # An indented line continues the field above, whatever it says (even "### BUG-…").
+            name = _NAMES.get(last_field.lower())
+            if name and name in current.fields:
+                current.fields[name] += "\n" * (blanks + 1) + line[2:]
+            blanks = 0
+            continue
+        blanks = 0
+        heading = _HEADING.match(line)
+        if heading:
+            current = ParsedBug(key=heading.group(1), title=(heading.group(2) or "").strip())
+            if section_severity:
+                current.fields["severity"] = section_severity
+            bugs.append(current)
+            last_field = None
+            continue
+        section = _SECTION.match(line)
+        if section:
+            current, last_field = None, None
+            found = _SEVERITY.search(section.group(1))
+            section_severity = found.group(1) if found else None
+            continue
+        if current is None:
+            continue
+        match = _FIELD.match(line.strip()) or _PLAIN_FIELD.match(line.strip())
+        if match:
+            last_field = match.group("name").strip()
+            _apply(current, last_field, match.group("value"))
+        else:
+            last_field = None
+    return bugs
