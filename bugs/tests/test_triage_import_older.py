@@ -68,3 +68,28 @@ def test_p1_integrity_emoji_statuses_import_as_open_regression():
     assert notes["BUG-003"] == "Report status: ⚠️ DOCUMENTED - Test requires mark package"
     again = triage_import(text=report)
     assert (again.created, again.updated) == ([], [])
+
+
+@pytest.mark.regression("BUG-071")
+def test_p2_integrity_fix_commit_line_read_as_strategy_regression():
+    """BUG-071 (P2, integrity): ``**Fix:** Commit 41fa1643 (…)`` landed in the fix strategy.
+
+    The reader took every ``Fix`` field for a strategy, so the commit was lost, the bug's real fix
+    strategy was overwritten, and a bug the report calls fixed could not be fixed for want of a
+    commit. Fix: a Fix field that names a commit sets the fix commit; what follows the commit is
+    reported as a warning (commit recorded in the catalog).
+    """
+    report = _report(
+        """
+### BUG-007: Coverage Configuration Warnings
+- **Severity:** P2 - CoverageWarning (downgraded from P0)
+- **Fix Strategy:** Update .coveragerc to remove unsupported options
+- **Fix:** Commit 41fa1643 (Phase 6 Plan 02, Task 1)
+- **Status:** FIXED
+"""
+    )
+    summary = triage_import(text=report)
+    bug = Bug.objects.get(key="BUG-007")
+    assert (bug.status, bug.fix_commit) == ("fixed", "41fa1643")
+    assert bug.fix_strategy == "Update .coveragerc to remove unsupported options"
+    assert summary.warnings == ["BUG-007: Fix: '(Phase 6 Plan 02, Task 1)' after the commit is not kept."]
