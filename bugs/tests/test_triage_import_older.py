@@ -93,3 +93,37 @@ def test_p2_integrity_fix_commit_line_read_as_strategy_regression():
     assert (bug.status, bug.fix_commit) == ("fixed", "41fa1643")
     assert bug.fix_strategy == "Update .coveragerc to remove unsupported options"
     assert summary.warnings == ["BUG-007: Fix: '(Phase 6 Plan 02, Task 1)' after the commit is not kept."]
+
+
+@pytest.mark.regression("BUG-072")
+def test_p2_integrity_field_with_empty_first_line_dropped_regression():
+    """BUG-072 (P2, integrity): a field whose first line is empty was dropped.
+
+    A fenced code block under ``**Reproduction:**``, a numbered list under ``**Fix Strategy:**`` and
+    a bullet list under ``**Tests:**`` all start on the line after the field name; the reader kept
+    the indented lines only for a field that already had a value, so all three were lost. Fix: a
+    field collects its indented lines whatever its first line holds (commit recorded in the catalog).
+    """
+    report = _report(
+        """
+### BUG-005: Security Test Import Errors
+- **Severity:** P2 - ImportError/TypeError
+- **Tests:**
+  - tests/security/test_auth_flows.py
+  - tests/security/test_jwt_security.py
+- **Reproduction:**
+  ```bash
+  cd backend && source venv/bin/activate && python -m pytest tests/security/test_auth_flows.py -v
+  ```
+- **Fix Strategy:**
+  1. Fix import paths in security test fixtures
+  2. Update mock imports for compatibility
+"""
+    )
+    triage_import(text=report)
+    bug = Bug.objects.get(key="BUG-005")
+    assert bug.reproduction == (
+        "```bash\ncd backend && source venv/bin/activate && python -m pytest tests/security/test_auth_flows.py -v\n```"
+    )
+    assert bug.fix_strategy == "1. Fix import paths in security test fixtures\n2. Update mock imports for compatibility"
+    assert _links("BUG-005") == ["tests/security/test_auth_flows.py", "tests/security/test_jwt_security.py"]
