@@ -127,3 +127,27 @@ def test_p2_integrity_field_with_empty_first_line_dropped_regression():
     )
     assert bug.fix_strategy == "1. Fix import paths in security test fixtures\n2. Update mock imports for compatibility"
     assert _links("BUG-005") == ["tests/security/test_auth_flows.py", "tests/security/test_jwt_security.py"]
+
+
+@pytest.mark.regression("BUG-073")
+def test_p2_integrity_comma_separated_tests_keep_only_the_first_regression():
+    """BUG-073 (P2, integrity): a comma-separated list of tests kept at most the first.
+
+    ``**Tests:** tests/test_browser_agent_ai.py, tests/test_react_loop.py`` was read as its first
+    word, comma included, which is no node id: no test was linked, and a P1 bug the report calls
+    resolved stayed open. Fix: the list is split on commas outside brackets and every test is
+    linked (commit recorded in the catalog).
+    """
+    report = _report(
+        """
+### BUG-008: Calculator Script Opening During Tests
+- **Severity:** P1 - User Experience
+- **Tests:** tests/test_browser_agent_ai.py, tests/test_react_loop.py
+- **Fixed:** fe27acd7
+- **Status:** FIXED
+"""
+    )
+    summary = triage_import(text=report)
+    assert _links("BUG-008") == ["tests/test_browser_agent_ai.py", "tests/test_react_loop.py"]
+    assert Bug.objects.get(key="BUG-008").status == "fixed"
+    assert summary.warnings == []
