@@ -7,9 +7,13 @@ is written out by hand, never computed by the reader under test.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 
 from bugs.models import Bug
+from bugs.report import triage_report
 from bugs.services import triage_import
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +155,30 @@ def test_p2_integrity_comma_separated_tests_keep_only_the_first_regression():
     assert _links("BUG-008") == ["tests/test_browser_agent_ai.py", "tests/test_react_loop.py"]
     assert Bug.objects.get(key="BUG-008").status == "fixed"
     assert summary.warnings == []
+
+
+@pytest.mark.regression("BUG-074")
+def test_p2_integrity_report_sla_and_generated_date_ignored_regression():
+    """BUG-074 (P2, integrity): ``**SLA:** Fix by …`` and ``**Generated:**`` were ignored.
+
+    Every imported bug was discovered "now" with a fresh SLA, so a report full of breached bugs
+    imported with none breached. Fix: the report's deadline is kept as the SLA due; the discovery
+    is the Generated date, or the deadline less the severity's SLA when the report gives only the
+    deadline (commit recorded in the catalog).
+    """
+    bug = """
+### BUG-007: Coverage Configuration Warnings
+- **Severity:** P2 - CoverageWarning (downgraded from P0)
+- **SLA:** Fix by 2026-02-14 18:00
+"""
+    triage_import(text=_report(bug, generated="2026-02-11"))
+    stored = Bug.objects.get(key="BUG-007")
+    assert stored.discovered_at == datetime(2026, 2, 11, tzinfo=UTC)
+    assert stored.sla_due_at == datetime(2026, 2, 14, 18, 0, tzinfo=UTC)
+    assert json.loads(triage_report(fmt="json", now=datetime(2026, 11, 24, tzinfo=UTC)))["sla_breaches"] == ["BUG-007"]
+
+    Bug.objects.all().delete()
+    triage_import(text=_report(bug))
+    stored = Bug.objects.get(key="BUG-007")
+    assert stored.sla_due_at == datetime(2026, 2, 14, 18, 0, tzinfo=UTC)
+    assert stored.discovered_at == datetime(2026, 2, 7, 18, 0, tzinfo=UTC)  # seven days (P2) before the deadline
