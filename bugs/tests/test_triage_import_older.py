@@ -182,3 +182,31 @@ def test_p2_integrity_report_sla_and_generated_date_ignored_regression():
     stored = Bug.objects.get(key="BUG-007")
     assert stored.sla_due_at == datetime(2026, 2, 14, 18, 0, tzinfo=UTC)
     assert stored.discovered_at == datetime(2026, 2, 7, 18, 0, tzinfo=UTC)  # seven days (P2) before the deadline
+
+
+@pytest.mark.regression("BUG-075")
+@pytest.mark.parametrize(
+    ("word", "category", "kept"),
+    [
+        ("Test Framework", "infrastructure", "Test Framework"),
+        ("Configuration", "infrastructure", "Configuration"),
+        ("Data Integrity", "integrity", "Data Integrity"),
+        ("Code Quality", "quality", "Code Quality"),
+        ("User Experience", "quality", "User Experience"),
+        ("Test Behavior", "quality", "Test Behavior"),
+        ("Infrastructure", "infrastructure", ""),
+        ("Data Loss", "data_loss", ""),
+    ],
+)
+def test_p2_integrity_report_categories_become_quality_regression(word, category, kept):
+    """BUG-075 (P2, integrity): categories of the older report became quality without a trace.
+
+    "Test Framework", "Configuration", "Data Integrity" and others are not Atom's category names;
+    the reader turned each into quality and forgot the word. Fix: the words map through a
+    documented table, and the report's word is kept on the bug when it differs from the category
+    (commit recorded in the catalog).
+    """
+    triage_import(text=_report(f"### BUG-001: Some bug\n- **Severity:** P2\n- **Category:** {word}\n"))
+    bug = Bug.objects.get(key="BUG-001")
+    assert bug.category == category
+    assert bug.reported_category == kept
