@@ -14,7 +14,7 @@ import pytest
 
 from bugs.models import Bug
 from bugs.report import triage_report
-from bugs.services import triage_import
+from bugs.services import bug_create, triage_import
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +210,34 @@ def test_p2_integrity_report_categories_become_quality_regression(word, category
     bug = Bug.objects.get(key="BUG-001")
     assert bug.category == category
     assert bug.reported_category == kept
+
+
+@pytest.mark.regression("BUG-076")
+def test_p1_integrity_report_bug_merged_into_another_with_the_same_key_regression():
+    """BUG-076 (P1, integrity): a report bug was merged into a different bug that had its key.
+
+    Keys are numbered per project, so another team's report names its own BUG-001; the import
+    overwrote this catalog's BUG-001 with the other bug's title, fields and status. Fix: a report
+    bug whose key exists with a different title is refused with a warning and changes nothing
+    (commit recorded in the catalog).
+    """
+    bug_create(key="BUG-001", title="Unsigned tokens accepted", severity="P0", category="security", root_cause="alg from the header")
+    report = _report(
+        """
+### BUG-001: Missing Dependencies (Flask, fastapi, mark)
+- **Severity:** P2 - ImportError
+- **Category:** Infrastructure
+- **Root Cause:** test_github_oauth_server.py imports flask but flask is not installed in venv
+- **Status:** ⚠️ DOCUMENTED - Test requires mark package
+"""
+    )
+    summary = triage_import(text=report)
+    bug = Bug.objects.get(key="BUG-001")
+    assert (bug.title, bug.severity, bug.category, bug.status, bug.root_cause) == (
+        "Unsigned tokens accepted", "P0", "security", "open", "alg from the header"
+    )  # fmt: skip
+    assert summary.updated == []
+    assert summary.warnings == [
+        "BUG-001: refused: here it is 'Unsigned tokens accepted', the report's is 'Missing Dependencies (Flask, fastapi, mark)';"
+        " nothing imported."
+    ]
