@@ -241,3 +241,32 @@ def test_p1_integrity_report_bug_merged_into_another_with_the_same_key_regressio
         "BUG-001: refused: here it is 'Unsigned tokens accepted', the report's is 'Missing Dependencies (Flask, fastapi, mark)';"
         " nothing imported."
     ]
+
+
+@pytest.mark.regression("BUG-077")
+def test_p2_integrity_fields_not_understood_dropped_silently_regression():
+    """BUG-077 (P2, integrity): what the reader did not understand was dropped without a word.
+
+    The older report describes a bug under ``**Issue:**``, which the reader did not know, so the
+    description was lost; an unknown field, a stray line or a test list entry that is no test
+    vanished the same way. Fix: Issue is read as the description, and anything else not understood
+    gives a warning naming the bug and the field (commit recorded in the catalog).
+    """
+    report = _report(
+        """
+### BUG-009: Low Assertion Density (0.054)
+- **Severity:** P2 - Quality
+- **Tests:** All tests
+- **Issue:** Test files have very low assertion density (0.05 assertions per line vs 0.15 target)
+- **Impact:** Reviews miss weak tests
+A line that belongs to no field
+"""
+    )
+    summary = triage_import(text=report)
+    bug = Bug.objects.get(key="BUG-009")
+    assert bug.description == "Test files have very low assertion density (0.05 assertions per line vs 0.15 target)"
+    assert summary.warnings == [
+        "BUG-009: Tests: 'All tests' is not a test; not linked.",
+        "BUG-009: Impact: not a field of a bug; not imported.",
+        "BUG-009: line 'A line that belongs to no field' is not a field; not imported.",
+    ]
