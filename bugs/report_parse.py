@@ -27,6 +27,7 @@ _SHA = re.compile(r"\b([0-9a-f]{7,64})\b")
 _SHORT_SHA = re.compile(r"[0-9a-f]{4,6}")
 _NODE = re.compile(r"`([^`]+)`")
 _DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
+_STATUS_LEAD = re.compile(r"^[\W_]+")
 
 _NAMES = {
     "severity": "severity",
@@ -84,6 +85,7 @@ class ParsedBug:
     fields: dict[str, str] = field(default_factory=dict)
     node_ids: list[str] = field(default_factory=list)
     status: str | None = None
+    status_note: str = ""
     duplicate_of: str | None = None
 
 
@@ -93,6 +95,34 @@ def _category(value: str) -> str:
     if normal in Category.values:
         return normal
     return str(aliases.get(normal, Category.QUALITY))
+
+
+def _apply_status(bug: ParsedBug, value: str) -> None:
+    """The status word, wherever the report puts it: ``RESOLVED (abc1234)``, ``✅ FIXED - what was done``."""
+    # The older shape puts a symbol (an emoji, often with a variation selector) before the word.
+    text = _STATUS_LEAD.sub("", value)
+    upper = text.upper().replace("_", " ")
+    for label, status in _STATUSES.items():
+        if upper.startswith(label) and not upper[len(label) : len(label) + 1].isalpha():
+            bug.status = status
+            # "FIXED - File renamed…": the older shape says what was done after a dash; keep all of it.
+            if text[len(label) :].strip().startswith("- "):
+                bug.status_note = value
+            break
+    dup = _DUP.search(value)
+    if dup:
+        bug.duplicate_of = dup.group(1)
+    sha = _SHA.search(value.lower())
+    if sha and "fix_commit" not in bug.fields:
+        bug.fields["fix_commit"] = sha.group(1)
+
+
+def _finish(bug: ParsedBug) -> None:
+    """What a bug's fields say together, once all are read: the status note joins the verification."""
+    if bug.status_note:
+        note = f"Report status: {bug.status_note}"
+        verification = bug.fields.get("verification_note")
+        bug.fields["verification_note"] = f"{verification}\n\n{note}" if verification else note
 
 
 def _apply(bug: ParsedBug, name: str, value: str) -> None:
@@ -123,17 +153,7 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
         if parsed:
             bug.fields["discovered_at"] = parsed.isoformat()
     elif key == "status":
-        word = re.sub(r"[^A-Z' ]", " ", value.upper().replace("_", " ")).split("  ")[0].strip()
-        for label, status in _STATUSES.items():
-            if word.startswith(label):
-                bug.status = status
-                break
-        dup = _DUP.search(value)
-        if dup:
-            bug.duplicate_of = dup.group(1)
-        sha = _SHA.search(value.lower())
-        if sha and "fix_commit" not in bug.fields:
-            bug.fields["fix_commit"] = sha.group(1)
+        _apply_status(bug, value)
     else:
         bug.fields[key] = value
 
@@ -184,4 +204,6 @@ def triage_parse(text: str) -> list[ParsedBug]:
             _apply(current, last_field, match.group("value"))
         else:
             last_field = None
+    for bug in bugs:
+        _finish(bug)
     return bugs
