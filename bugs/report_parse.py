@@ -28,6 +28,8 @@ _SHORT_SHA = re.compile(r"[0-9a-f]{4,6}")
 _NODE = re.compile(r"`([^`]+)`")
 _DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
 _STATUS_LEAD = re.compile(r"^[\W_]+")
+# "**Fix:** Commit 41fa1643 (Phase 6 Plan 02)": the older shape names the fix commit under "Fix".
+_FIX_COMMIT = re.compile(r"^(?:commit\s+)?`?(?P<sha>[0-9a-f]{7,64})`?(?![0-9a-z])", re.IGNORECASE)
 
 _NAMES = {
     "severity": "severity",
@@ -49,7 +51,7 @@ _NAMES = {
     "reproduction": "reproduction",
     "steps to reproduce": "reproduction",
     "fix strategy": "fix_strategy",
-    "fix": "fix_strategy",
+    "fix": "fix",
     "fix commit": "fix_commit",
     "fixed": "fix_commit",
     "commit": "fix_commit",
@@ -87,6 +89,7 @@ class ParsedBug:
     status: str | None = None
     status_note: str = ""
     duplicate_of: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _category(value: str) -> str:
@@ -115,6 +118,19 @@ def _apply_status(bug: ParsedBug, value: str) -> None:
     sha = _SHA.search(value.lower())
     if sha and "fix_commit" not in bug.fields:
         bug.fields["fix_commit"] = sha.group(1)
+
+
+def _apply_fix(bug: ParsedBug, value: str) -> None:
+    """A Fix field names the fix commit (the older shape) or else says how the bug is fixed."""
+    found = _FIX_COMMIT.match(value)
+    if found is None:
+        strategy = bug.fields.get("fix_strategy")
+        bug.fields["fix_strategy"] = f"{strategy}\n\n{value}" if strategy else value
+        return
+    bug.fields["fix_commit"] = found.group("sha").lower()
+    rest = value[found.end() :].strip()
+    if rest:
+        bug.warnings.append(f"{bug.key}: Fix: {rest!r} after the commit is not kept.")
 
 
 def _finish(bug: ParsedBug) -> None:
@@ -154,6 +170,8 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
             bug.fields["discovered_at"] = parsed.isoformat()
     elif key == "status":
         _apply_status(bug, value)
+    elif key == "fix":
+        _apply_fix(bug, value)
     else:
         bug.fields[key] = value
 

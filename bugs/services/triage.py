@@ -94,6 +94,7 @@ def _differs(bug: Bug, name: str, value: Any) -> bool:
 
 
 def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> None:
+    summary.warnings.extend(parsed.warnings)
     values = _field_values(parsed)
     severity = parsed.fields.get("severity")
     bug = Bug.objects.filter(key=parsed.key).first()
