@@ -27,6 +27,7 @@ _SHA = re.compile(r"\b([0-9a-f]{7,64})\b")
 _SHORT_SHA = re.compile(r"[0-9a-f]{4,6}")
 _NODE = re.compile(r"`([^`]+)`")
 _DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
+_LIST_MARKER = re.compile(r"^(?:[-*+]|[0-9]+[.)])\s+")
 _STATUS_LEAD = re.compile(r"^[\W_]+")
 # "**Fix:** Commit 41fa1643 (Phase 6 Plan 02)": the older shape names the fix commit under "Fix".
 _FIX_COMMIT = re.compile(r"^(?:commit\s+)?`?(?P<sha>[0-9a-f]{7,64})`?(?![0-9a-z])", re.IGNORECASE)
@@ -100,6 +101,21 @@ def _category(value: str) -> str:
     return str(aliases.get(normal, Category.QUALITY))
 
 
+def _test_ids(value: str) -> list[str]:
+    """The tests a Tests field names: one per line of a list, or code spans."""
+    found: list[str] = []
+    for line in value.split("\n"):
+        item = _LIST_MARKER.sub("", line.strip())
+        spans = _NODE.findall(item)
+        if spans:
+            found += spans
+            continue
+        first = item.split(" ", 1)[0]
+        if "::" in first or first.endswith(".py"):
+            found.append(first)
+    return found
+
+
 def _apply_status(bug: ParsedBug, value: str) -> None:
     """The status word, wherever the report puts it: ``RESOLVED (abc1234)``, ``✅ FIXED - what was done``."""
     # The older shape puts a symbol (an emoji, often with a variation selector) before the word.
@@ -153,8 +169,7 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
     elif key == "category":
         bug.fields["category"] = _category(value)
     elif key in ("tests", "regression_test"):
-        nodes = _NODE.findall(value) or ([value.split()[0]] if "::" in value or value.endswith(".py") else [])
-        bug.node_ids.extend(n for n in nodes if n not in bug.node_ids)
+        bug.node_ids.extend(n for n in _test_ids(value) if n not in bug.node_ids)
     elif key == "fix_commit":
         sha = _SHA.search(value.lower())
         if sha:
@@ -176,52 +191,70 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
         bug.fields[key] = value
 
 
+class _Reader:
+    """Reads a report line by line; a field is applied once its last line is known.
+
+    A field's value may start on the line after its name (a code block, a numbered list, a list of
+    tests): every indented line below a field belongs to it, so the whole value is gathered first.
+    """
+
+    def __init__(self) -> None:
+        self.bugs: list[ParsedBug] = []
+        self.current: ParsedBug | None = None
+        self.section_severity: str | None = None
+        self.field_name: str | None = None
+        self.field_lines: list[str] = []
+        self.blanks = 0  # blank lines inside a multi-line field, kept if an indented line follows
+
+    def feed(self, raw: str) -> None:
+        line = raw.rstrip()
+        if not line.strip():
+            self.blanks += 1
+            return
+        if self.field_name is not None and line.startswith("  "):
+            # An indented line continues the field above, whatever it says (even "### BUG-…").
+            self.field_lines += [""] * self.blanks + [line[2:]]
+            self.blanks = 0
+            return
+        self.blanks = 0
+        self.close_field()
+        heading = _HEADING.match(line)
+        if heading:
+            self.current = ParsedBug(key=heading.group(1), title=(heading.group(2) or "").strip())
+            if self.section_severity:
+                self.current.fields["severity"] = self.section_severity
+            self.bugs.append(self.current)
+            return
+        section = _SECTION.match(line)
+        if section:
+            self.current = None
+            found = _SEVERITY.search(section.group(1))
+            self.section_severity = found.group(1) if found else None
+            return
+        if self.current is None:
+            return
+        match = _FIELD.match(line.strip()) or _PLAIN_FIELD.match(line.strip())
+        if match:
+            self.field_name = match.group("name").strip()
+            self.field_lines = [match.group("value")]
+
+    def close_field(self) -> None:
+        if self.current is not None and self.field_name is not None:
+            _apply(self.current, self.field_name, "\n".join(self.field_lines))
+        self.field_name = None
+        self.field_lines = []
+
+
 def triage_parse(text: str) -> list[ParsedBug]:
     """Bugs stated by a triage report of this module's shape or the origin's older shape.
 
     Older reports group bugs under ``## P0 (Critical) Bugs`` headings, write fields as
     ``**Root Cause:** …`` or ``Fixed: <hash>`` / ``Status: RESOLVED`` lines; both are understood.
     """
-    bugs: list[ParsedBug] = []
-    current: ParsedBug | None = None
-    section_severity: str | None = None
-    last_field: str | None = None
-    blanks = 0  # blank lines inside a multi-line field, kept if an indented line follows
+    reader = _Reader()
     for raw in text.replace("\r\n", "\n").split("\n"):
-        line = raw.rstrip()
-        if not line.strip():
-            blanks += 1
-            continue
-        if current is not None and last_field and line.startswith("  "):
-            # An indented line continues the field above, whatever it says (even "### BUG-…").
-            name = _NAMES.get(last_field.lower())
-            if name and name in current.fields:
-                current.fields[name] += "\n" * (blanks + 1) + line[2:]
-            blanks = 0
-            continue
-        blanks = 0
-        heading = _HEADING.match(line)
-        if heading:
-            current = ParsedBug(key=heading.group(1), title=(heading.group(2) or "").strip())
-            if section_severity:
-                current.fields["severity"] = section_severity
-            bugs.append(current)
-            last_field = None
-            continue
-        section = _SECTION.match(line)
-        if section:
-            current, last_field = None, None
-            found = _SEVERITY.search(section.group(1))
-            section_severity = found.group(1) if found else None
-            continue
-        if current is None:
-            continue
-        match = _FIELD.match(line.strip()) or _PLAIN_FIELD.match(line.strip())
-        if match:
-            last_field = match.group("name").strip()
-            _apply(current, last_field, match.group("value"))
-        else:
-            last_field = None
-    for bug in bugs:
+        reader.feed(raw)
+    reader.close_field()
+    for bug in reader.bugs:
         _finish(bug)
-    return bugs
+    return reader.bugs
