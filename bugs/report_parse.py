@@ -102,7 +102,7 @@ def _category(value: str) -> str:
 
 
 def _test_ids(value: str) -> list[str]:
-    """The tests a Tests field names: one per line of a list, or code spans."""
+    """The tests a Tests field names: code spans, or one or more per line of a list, separated by commas."""
     found: list[str] = []
     for line in value.split("\n"):
         item = _LIST_MARKER.sub("", line.strip())
@@ -110,10 +110,25 @@ def _test_ids(value: str) -> list[str]:
         if spans:
             found += spans
             continue
-        first = item.split(" ", 1)[0]
-        if "::" in first or first.endswith(".py"):
-            found.append(first)
+        for piece in _outside_brackets_split(item, ","):
+            first = piece.strip().split(" ", 1)[0]
+            if "::" in first or first.endswith(".py"):
+                found.append(first)
     return found
+
+
+def _outside_brackets_split(text: str, separator: str) -> list[str]:
+    """``text`` split at each ``separator`` that is not inside brackets (a test's parameters hold commas)."""
+    pieces, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char in "[(":
+            depth += 1
+        elif char in "])":
+            depth = max(depth - 1, 0)
+        elif char == separator and depth == 0:
+            pieces.append(text[start:index])
+            start = index + 1
+    return [*pieces, text[start:]]
 
 
 def _apply_status(bug: ParsedBug, value: str) -> None:
