@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 
@@ -27,6 +28,7 @@ _SHA = re.compile(r"\b([0-9a-f]{7,64})\b")
 _SHORT_SHA = re.compile(r"[0-9a-f]{4,6}")
 _NODE = re.compile(r"`([^`]+)`")
 _DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
+_DATE = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?P<zone>Z|[+-]\d{2}:?\d{2})?)?", re.ASCII)
 _LIST_MARKER = re.compile(r"^(?:[-*+]|[0-9]+[.)])\s+")
 _STATUS_LEAD = re.compile(r"^[\W_]+")
 # "**Fix:** Commit 41fa1643 (Phase 6 Plan 02)": the older shape names the fix commit under "Fix".
@@ -41,6 +43,8 @@ _NAMES = {
     "file": "component",
     "files": "component",
     "discovered": "discovered_at",
+    "sla": "sla_due_at",
+    "sla due": "sla_due_at",
     "tests": "tests",
     "test": "tests",
     "regression test": "regression_test",
@@ -89,6 +93,8 @@ class ParsedBug:
     node_ids: list[str] = field(default_factory=list)
     status: str | None = None
     status_note: str = ""
+    # When the report was generated: the older shape's bugs have no date of their own.
+    report_date: str | None = None
     duplicate_of: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -99,6 +105,25 @@ def _category(value: str) -> str:
     if normal in Category.values:
         return normal
     return str(aliases.get(normal, Category.QUALITY))
+
+
+def _when(value: str, *, bug: str, label: str) -> datetime | None:
+    """The first date (and time) in a field: ``2026-02-12T18:00:00Z``, ``Fix by 2026-02-12 18:00``, ``2026-02-11``.
+
+    A date without a time is its midnight, a time without a zone is UTC (the older shape writes
+    neither). A date that cannot exist (month 13) refuses the report.
+    """
+    found = _DATE.search(value)
+    if found is None:
+        return None
+    text = f"{found.group('date')}T{found.group('time') or '00:00'}{found.group('zone') or '+00:00'}"
+    try:
+        parsed = parse_datetime(text.replace("Z", "+00:00"))
+    except ValueError as exc:  # well formed but impossible, such as month 13
+        raise TriageFormatError(f"{bug}: {label} {value[:40]!r} is not a valid date and time.") from exc
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _test_ids(value: str) -> list[str]:
@@ -191,13 +216,10 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
             bug.fields["fix_commit"] = sha.group(1)
         elif _SHORT_SHA.fullmatch(value.lower()):
             bug.fields["fix_commit"] = value.lower()
-    elif key == "discovered_at":
-        try:
-            parsed = parse_datetime(value.replace("Z", "+00:00")) if "T" in value else None
-        except ValueError as exc:  # well formed but impossible, such as month 13
-            raise TriageFormatError(f"{bug.key}: Discovered {value[:40]!r} is not a valid date and time.") from exc
-        if parsed:
-            bug.fields["discovered_at"] = parsed.isoformat()
+    elif key in ("discovered_at", "sla_due_at"):
+        when = _when(value, bug=bug.key, label=name.strip())
+        if when is not None:
+            bug.fields[key] = when.isoformat()
     elif key == "status":
         _apply_status(bug, value)
     elif key == "fix":
@@ -220,6 +242,7 @@ class _Reader:
         self.field_name: str | None = None
         self.field_lines: list[str] = []
         self.blanks = 0  # blank lines inside a multi-line field, kept if an indented line follows
+        self.generated: str | None = None
 
     def feed(self, raw: str) -> None:
         line = raw.rstrip()
@@ -246,9 +269,12 @@ class _Reader:
             found = _SEVERITY.search(section.group(1))
             self.section_severity = found.group(1) if found else None
             return
-        if self.current is None:
-            return
         match = _FIELD.match(line.strip()) or _PLAIN_FIELD.match(line.strip())
+        if self.current is None:
+            if match and match.group("name").strip().lower() == "generated" and not self.bugs:
+                when = _when(match.group("value"), bug="the report", label="Generated")
+                self.generated = when.isoformat() if when else None
+            return
         if match:
             self.field_name = match.group("name").strip()
             self.field_lines = [match.group("value")]
@@ -271,5 +297,6 @@ def triage_parse(text: str) -> list[ParsedBug]:
         reader.feed(raw)
     reader.close_field()
     for bug in reader.bugs:
+        bug.report_date = reader.generated
         _finish(bug)
     return reader.bugs

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from atom.api.errors import DomainError
 from bugs.models import Bug, BugStatus, RegressionTest, Severity
 from bugs.report import ParsedBug, TriageFormatError, triage_parse
-from bugs.services.bugs import bug_create, bug_status_refusal, bug_transition, bug_update
+from bugs.services.bugs import bug_create, bug_status_refusal, bug_transition, bug_update, sla_hours_for
 from bugs.services.runs import node_id_validate
 
 _IMPORT_REASON = "Imported from a triage report."
@@ -37,7 +38,7 @@ def _wanted_status(parsed: ParsedBug, bug: Bug) -> str | None:
 
 
 def _field_values(parsed: ParsedBug) -> dict[str, Any]:
-    values: dict[str, Any] = {k: v for k, v in parsed.fields.items() if k != "severity"}
+    values: dict[str, Any] = {k: v for k, v in parsed.fields.items() if k not in ("severity", "sla_due_at")}
     if "discovered_at" in values:
         values["discovered_at"] = parse_datetime(values["discovered_at"])
     if parsed.title:
@@ -88,9 +89,39 @@ def _reason(exc: ValidationError) -> str:
 def _differs(bug: Bug, name: str, value: Any) -> bool:
     """Whether the report's value differs from the bug's; times are compared to the second, as the report writes them."""
     current = getattr(bug, name)
-    if name == "discovered_at" and current is not None:
+    if name in ("discovered_at", "sla_due_at") and current is not None:
         return bool(current.replace(microsecond=0) != value)
     return bool(current != value)
+
+
+def _discovered(parsed: ParsedBug, *, deadline: datetime | None, severity: str | None, summary: ImportSummary) -> datetime | None:
+    """When a bug was discovered by what the report says, if it gives no date of its own.
+
+    The older shape dates the whole report (Generated) and gives each bug a deadline; with only the
+    deadline, the discovery is the deadline less the severity's SLA, so the SLA due stays the report's.
+    """
+    if parsed.report_date:
+        return parse_datetime(parsed.report_date)
+    if deadline is None or severity is None:
+        return None
+    try:
+        return deadline - timedelta(hours=sla_hours_for(severity))
+    except OverflowError:
+        summary.warnings.append(f"{parsed.key}: SLA: the deadline {deadline:%Y-%m-%d} is too early to date the discovery.")
+        return None
+
+
+def _keep_deadline(bug: Bug, deadline: datetime, *, summary: ImportSummary) -> bool:
+    """Set the report's own SLA deadline on the bug, unless it falls before the discovery."""
+    if deadline < bug.discovered_at:
+        summary.warnings.append(
+            f"{bug.key}: SLA: the deadline {deadline:%Y-%m-%d %H:%M} is before the discovery; the policy's SLA is kept."
+        )
+        return False
+    # The SLA due is derived from the severity everywhere else, so no service sets it; the report's deadline is the exception.
+    Bug.objects.filter(pk=bug.pk).update(sla_due_at=deadline, updated_at=timezone.now())
+    bug.sla_due_at = deadline
+    return True
 
 
 def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> None:
@@ -99,6 +130,11 @@ def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> Non
     severity = parsed.fields.get("severity")
     bug = Bug.objects.filter(key=parsed.key).first()
     changed = False
+    deadline = parse_datetime(parsed.fields["sla_due_at"]) if "sla_due_at" in parsed.fields else None
+    if values.get("discovered_at") is None:
+        discovered_by_report = _discovered(parsed, deadline=deadline, severity=severity or (bug.severity if bug else None), summary=summary)
+        if discovered_by_report is not None:
+            values["discovered_at"] = discovered_by_report
     if bug is None:
         if not severity or not parsed.title:
             summary.warnings.append(f"{parsed.key}: a new bug needs a title and a severity; skipped.")
@@ -116,6 +152,8 @@ def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> Non
     if differing:
         bug = bug_update(bug=bug, actor=actor, **differing)
         changed = True
+    if deadline is not None and _differs(bug, "sla_due_at", deadline):
+        changed = _keep_deadline(bug, deadline, summary=summary) or changed
     for node_id in parsed.node_ids:
         try:
             _, created = RegressionTest.objects.get_or_create(
