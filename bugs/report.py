@@ -88,6 +88,7 @@ def _bug_entry(bug: dict[str, Any], tests: list[dict[str, Any]], now: datetime) 
         "status": bug["status"],
         "status_label": status_label(status=bug["status"], fix_commit=bug["fix_commit"], duplicate_of=bug["duplicate_of__key"]),
         "category": bug["category"],
+        "reported_category": bug["reported_category"],
         "component": bug["component"],
         "discovered_at": _iso(bug["discovered_at"]),
         "sla_due_at": _iso(bug["sla_due_at"]),
@@ -208,7 +209,7 @@ def _markdown(doc: dict[str, Any]) -> str:
             _field("Severity", b["severity"]),
             _field("Discovered", b["discovered_at"]),
             _field("SLA due", sla),
-            _field("Category", b["category"]),
+            _field("Category", b["category"] + (f" ({b['reported_category']})" if b["reported_category"] else "")),
             _field("Component", b["component"]),
             _field("Tests", tests),
             _field("Description", b["description"]),
@@ -240,7 +241,7 @@ def _markdown(doc: dict[str, Any]) -> str:
 
 
 _CSV_COLUMNS = [
-    "key", "title", "severity", "status", "category", "component", "discovered_at", "sla_due_at", "sla_breached",
+    "key", "title", "severity", "status", "category", "reported_category", "component", "discovered_at", "sla_due_at", "sla_breached",
     "fix_commit", "tests", "latest_results", "flaky", "is_regression", "duplicate_of", "error", "root_cause",
     "reproduction", "fix_strategy", "verification",
 ]  # fmt: skip

@@ -99,12 +99,60 @@ class ParsedBug:
     warnings: list[str] = field(default_factory=list)
 
 
-def _category(value: str) -> str:
-    normal = re.sub(r"[^a-z]+", "_", value.lower()).strip("_")
-    aliases = {"data_corruption": Category.DATA_LOSS, "resource_exhaustion": Category.COST_LEAK, "cost": Category.COST_LEAK}
-    if normal in Category.values:
-        return normal
-    return str(aliases.get(normal, Category.QUALITY))
+# The category words of older reports and what they are here. A report word is compared in lower
+# case with runs of other characters read as one space; Atom's own names ("data_loss") are in it too.
+# The word the report used is kept on the bug (reported_category) unless it is the category's own name.
+CATEGORY_TABLE: dict[str, str] = {
+    "security": Category.SECURITY,
+    "authentication": Category.SECURITY,
+    "authorization": Category.SECURITY,
+    "data loss": Category.DATA_LOSS,
+    "data corruption": Category.DATA_LOSS,
+    "cost leak": Category.COST_LEAK,
+    "cost": Category.COST_LEAK,
+    "resource exhaustion": Category.COST_LEAK,
+    "resource leak": Category.COST_LEAK,
+    "crash": Category.CRASH,
+    "integrity": Category.INTEGRITY,
+    "data integrity": Category.INTEGRITY,
+    "consistency": Category.INTEGRITY,
+    "infrastructure": Category.INFRASTRUCTURE,
+    "configuration": Category.INFRASTRUCTURE,
+    "dependencies": Category.INFRASTRUCTURE,
+    "test framework": Category.INFRASTRUCTURE,
+    "test infrastructure": Category.INFRASTRUCTURE,
+    "performance": Category.PERFORMANCE,
+    "quality": Category.QUALITY,
+    "code quality": Category.QUALITY,
+    "test behavior": Category.QUALITY,
+    "test coverage": Category.QUALITY,
+    "coverage": Category.QUALITY,
+    "user experience": Category.QUALITY,
+    "documentation": Category.QUALITY,
+}
+# Atom's own report writes "infrastructure (Test Framework)": the category, then the report's word.
+_CATEGORY_WITH_WORD = re.compile(r"^(?P<category>[a-z_]+) \((?P<word>.+)\)$")
+REPORTED_CATEGORY_MAX = 100
+
+
+def _category_words(value: str) -> str:
+    return " ".join(re.sub(r"[^a-z]+", " ", value.lower()).split())
+
+
+def _apply_category(bug: ParsedBug, value: str) -> None:
+    """The category through :data:`CATEGORY_TABLE`, and the word the report used when it is another."""
+    own = _CATEGORY_WITH_WORD.match(value)
+    if own and own.group("category") in Category.values:
+        category, word = own.group("category"), own.group("word")
+    else:
+        words = _category_words(value)
+        found = CATEGORY_TABLE.get(words)
+        category = str(found or Category.QUALITY)
+        word = "" if words == _category_words(category) else value
+        if found is None:
+            bug.warnings.append(f"{bug.key}: Category: {value!r} is not in the category table; read as quality.")
+    bug.fields["category"] = category
+    bug.fields["reported_category"] = word[:REPORTED_CATEGORY_MAX]
 
 
 def _when(value: str, *, bug: str, label: str) -> datetime | None:
@@ -207,7 +255,7 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
         if found:
             bug.fields["severity"] = found.group(1)
     elif key == "category":
-        bug.fields["category"] = _category(value)
+        _apply_category(bug, value)
     elif key in ("tests", "regression_test"):
         bug.node_ids.extend(n for n in _test_ids(value) if n not in bug.node_ids)
     elif key == "fix_commit":

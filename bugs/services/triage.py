@@ -38,7 +38,7 @@ def _wanted_status(parsed: ParsedBug, bug: Bug) -> str | None:
 
 
 def _field_values(parsed: ParsedBug) -> dict[str, Any]:
-    values: dict[str, Any] = {k: v for k, v in parsed.fields.items() if k not in ("severity", "sla_due_at")}
+    values: dict[str, Any] = {k: v for k, v in parsed.fields.items() if k not in ("severity", "sla_due_at", "reported_category")}
     if "discovered_at" in values:
         values["discovered_at"] = parse_datetime(values["discovered_at"])
     if parsed.title:
@@ -151,6 +151,12 @@ def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> Non
     differing = {k: v for k, v in values.items() if v is not None and _differs(bug, k, v) and k != "fix_commit"}
     if differing:
         bug = bug_update(bug=bug, actor=actor, **differing)
+        changed = True
+    reported = parsed.fields.get("reported_category")
+    if reported is not None and reported != bug.reported_category:
+        # Kept for the record only; no rule reads it, so the services do not edit it.
+        Bug.objects.filter(pk=bug.pk).update(reported_category=reported, updated_at=timezone.now())
+        bug.reported_category = reported
         changed = True
     if deadline is not None and _differs(bug, "sla_due_at", deadline):
         changed = _keep_deadline(bug, deadline, summary=summary) or changed
