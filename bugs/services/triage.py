@@ -27,6 +27,7 @@ class ImportSummary:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -51,8 +52,9 @@ def triage_import(*, text: str, actor: Any = None) -> ImportSummary:
     """Create or update the bugs a triage report states; a second import of the same report changes nothing.
 
     Blank fields never erase stored values. Status changes go through the status rules: a refused one
-    is reported as a warning and the bug keeps its status. A field that cannot be read or stored refuses
-    the whole report (INVALID_REPORT, naming the bug and the field) and nothing is imported.
+    is reported as a warning and the bug keeps its status. A report bug whose key names another bug
+    here (another title) is refused with a warning and changes nothing. A field that cannot be read or
+    stored refuses the whole report (INVALID_REPORT, naming the bug and the field) and nothing is imported.
     """
     try:
         parsed_bugs = triage_parse(text)
@@ -67,11 +69,14 @@ def triage_import(*, text: str, actor: Any = None) -> ImportSummary:
         except ValidationError as exc:
             raise DomainError(f"{parsed.key}: {_reason(exc)}", code="INVALID_REPORT", details={"bug": parsed.key}) from exc
     for parsed in parsed_bugs:
-        if parsed.status == BugStatus.DUPLICATE and parsed.duplicate_of:
-            bug = Bug.objects.get(key=parsed.key)
+        if parsed.status != BugStatus.DUPLICATE or not parsed.duplicate_of or parsed.key in summary.refused:
+            continue
+        bug = Bug.objects.filter(key=parsed.key).first()
+        if bug is not None:
             target = Bug.objects.filter(key=parsed.duplicate_of).first()
-            if target is None:
-                summary.warnings.append(f"{parsed.key}: duplicate of unknown {parsed.duplicate_of}.")
+            if target is None or parsed.duplicate_of in summary.refused:
+                # A refused key names another bug here: marking a duplicate of it would point at the wrong bug.
+                summary.warnings.append(f"{parsed.key}: Status: duplicate of unknown {parsed.duplicate_of}; not marked.")
             elif bug.status != BugStatus.DUPLICATE:
                 _move(bug, BugStatus.DUPLICATE, actor=actor, summary=summary, duplicate_of=target)
     return summary
@@ -124,11 +129,26 @@ def _keep_deadline(bug: Bug, deadline: datetime, *, summary: ImportSummary) -> b
     return True
 
 
+def _other_bug(parsed: ParsedBug, bug: Bug | None) -> bool:
+    """Whether the report's bug is another bug than the one with its key here (keys are numbered per catalog)."""
+    if bug is None or not parsed.title:
+        return False
+    return _one_line(parsed.title)[:300] != _one_line(bug.title)[:300]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> None:
+    bug = Bug.objects.filter(key=parsed.key).first()
+    if bug is not None and _other_bug(parsed, bug):
+        summary.refused.append(parsed.key)
+        summary.warnings.append(f"{parsed.key}: refused: here it is {bug.title!r}, the report's is {parsed.title!r}; nothing imported.")
+        return
     summary.warnings.extend(parsed.warnings)
     values = _field_values(parsed)
     severity = parsed.fields.get("severity")
-    bug = Bug.objects.filter(key=parsed.key).first()
     changed = False
     deadline = parse_datetime(parsed.fields["sla_due_at"]) if "sla_due_at" in parsed.fields else None
     if values.get("discovered_at") is None:
