@@ -29,6 +29,7 @@ _SHORT_SHA = re.compile(r"[0-9a-f]{4,6}")
 _NODE = re.compile(r"`([^`]+)`")
 _DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
 _DATE = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?P<zone>Z|[+-]\d{2}:?\d{2})?)?", re.ASCII)
+_THEMATIC_BREAK = re.compile(r"^(?:-{3,}|\*{3,}|_{3,})$")
 _LIST_MARKER = re.compile(r"^(?:[-*+]|[0-9]+[.)])\s+")
 _STATUS_LEAD = re.compile(r"^[\W_]+")
 # "**Fix:** Commit 41fa1643 (Phase 6 Plan 02)": the older shape names the fix commit under "Fix".
@@ -49,6 +50,7 @@ _NAMES = {
     "test": "tests",
     "regression test": "regression_test",
     "description": "description",
+    "issue": "description",
     "error": "actual",
     "actual": "actual",
     "expected": "expected",
@@ -174,20 +176,26 @@ def _when(value: str, *, bug: str, label: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _test_ids(value: str) -> list[str]:
-    """The tests a Tests field names: code spans, or one or more per line of a list, separated by commas."""
+def _test_ids(value: str) -> tuple[list[str], list[str]]:
+    """The tests a Tests field names (code spans, or one or more per list item, separated by commas),
+    and the text around them that names no test."""
     found: list[str] = []
+    rest: list[str] = []
     for line in value.split("\n"):
         item = _LIST_MARKER.sub("", line.strip())
         spans = _NODE.findall(item)
         if spans:
             found += spans
+            rest.append(_NODE.sub("", item))
             continue
         for piece in _outside_brackets_split(item, ","):
-            first = piece.strip().split(" ", 1)[0]
+            first, _, after = piece.strip().partition(" ")
             if "::" in first or first.endswith(".py"):
                 found.append(first)
-    return found
+                rest.append(after)
+            else:
+                rest.append(piece)
+    return found, [text.strip() for text in rest if text.strip(" ,;")]
 
 
 def _outside_brackets_split(text: str, separator: str) -> list[str]:
@@ -246,34 +254,60 @@ def _finish(bug: ParsedBug) -> None:
 
 
 def _apply(bug: ParsedBug, name: str, value: str) -> None:
-    key = _NAMES.get(name.strip().lower())
+    """Read one field into the bug; what cannot be read becomes a warning naming the bug and the field."""
+    label = name.strip()
+    key = _NAMES.get(label.lower())
     value = value.strip()
-    if key is None or value in ("", EMPTY):
+    if key is None:
+        bug.warnings.append(f"{bug.key}: {label}: not a field of a bug; not imported.")
+        return
+    if value in ("", EMPTY):
         return
     if key == "severity":
         found = _SEVERITY.search(value.upper())
         if found:
             bug.fields["severity"] = found.group(1)
+        else:
+            bug.warnings.append(f"{bug.key}: {label}: {value!r} is not one of P0 to P3; not imported.")
     elif key == "category":
         _apply_category(bug, value)
     elif key in ("tests", "regression_test"):
-        bug.node_ids.extend(n for n in _test_ids(value) if n not in bug.node_ids)
+        _apply_tests(bug, label, value, listed=key == "tests")
     elif key == "fix_commit":
         sha = _SHA.search(value.lower())
         if sha:
             bug.fields["fix_commit"] = sha.group(1)
         elif _SHORT_SHA.fullmatch(value.lower()):
             bug.fields["fix_commit"] = value.lower()
+        else:
+            bug.warnings.append(f"{bug.key}: {label}: {value!r} is not a commit hash; not imported.")
     elif key in ("discovered_at", "sla_due_at"):
-        when = _when(value, bug=bug.key, label=name.strip())
+        when = _when(value, bug=bug.key, label=label)
         if when is not None:
             bug.fields[key] = when.isoformat()
+        else:
+            bug.warnings.append(f"{bug.key}: {label}: {value!r} holds no date; not imported.")
     elif key == "status":
         _apply_status(bug, value)
+        if bug.status is None:
+            bug.warnings.append(f"{bug.key}: {label}: {value!r} is not a status; the status is left as it is.")
     elif key == "fix":
         _apply_fix(bug, value)
     else:
-        bug.fields[key] = value
+        # Two fields of a report can fill one of the bug (Description and Issue): keep both.
+        before = bug.fields.get(key)
+        bug.fields[key] = f"{before}\n\n{value}" if before and before != value else value
+
+
+def _apply_tests(bug: ParsedBug, label: str, value: str, *, listed: bool) -> None:
+    """Link the tests a field names. A Tests field is a list, so anything else in it is reported;
+    a Regression test field may say more after each test (Atom writes the latest result there)."""
+    found, rest = _test_ids(value)
+    bug.node_ids.extend(n for n in found if n not in bug.node_ids)
+    if listed:
+        bug.warnings += [f"{bug.key}: {label}: {text!r} is not a test; not linked." for text in rest]
+    elif not found and value != "MISSING":
+        bug.warnings.append(f"{bug.key}: {label}: {value!r} names no test; not linked.")
 
 
 class _Reader:
@@ -326,6 +360,8 @@ class _Reader:
         if match:
             self.field_name = match.group("name").strip()
             self.field_lines = [match.group("value")]
+        elif not _THEMATIC_BREAK.match(line.strip()):
+            self.current.warnings.append(f"{self.current.key}: line {line.strip()[:80]!r} is not a field; not imported.")
 
     def close_field(self) -> None:
         if self.current is not None and self.field_name is not None:
