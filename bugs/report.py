@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bugs.models import ACTIVE_STATUSES, BugStatus, Severity
-from bugs.report_parse import EMPTY, ParsedBug, TriageFormatError, triage_parse
+from bugs.report_parse import EMPTY, ParsedBug, TriageFormatError, code_span, triage_parse
 from bugs.selectors import TriageData, triage_data
 
 # The reader lives in bugs.report_parse; its public names are reached from here too.
@@ -176,9 +176,9 @@ def _result_text(test: dict[str, Any]) -> str:
     result = test["latest_result"]
     flaky = " (flaky)" if test["flaky"] else ""
     if result is None:
-        return f"`{test['node_id']}` — not run yet{flaky}"
+        return f"{code_span(test['node_id'])} — not run yet{flaky}"
     commit = f" at {result['commit']}" if result["commit"] else ""
-    return f"`{test['node_id']}` — {result['outcome']} (run #{result['run']}{commit}){flaky}"
+    return f"{code_span(test['node_id'])} — {result['outcome']} (run #{result['run']}{commit}){flaky}"
 
 
 def _markdown(doc: dict[str, Any]) -> str:
@@ -201,7 +201,7 @@ def _markdown(doc: dict[str, Any]) -> str:
     out += ["", "## Bugs"]
     for b in doc["bugs"]:
         sla = b["sla_due_at"] + (" (BREACHED)" if b["sla_breached"] else "")
-        tests = ", ".join(f"`{t['node_id']}`" for t in b["tests"])
+        tests = ", ".join(code_span(t["node_id"]) for t in b["tests"])
         lines = [
             "",
             f"### {b['key']}: {_one_line(b['title'])}",
@@ -232,7 +232,7 @@ def _markdown(doc: dict[str, Any]) -> str:
     out += ["", "## New regressions", ""]
     out += [f"- {k}: {_one_line(by_key[k]['title'])}" for k in doc["new_regressions"]] or ["None."]
     out += ["", "## Flaky tests", ""]
-    out += [f"- `{f['node_id']}` ({', '.join(f['bugs'])})" for f in doc["flaky_tests"]] or ["None."]
+    out += [f"- {code_span(f['node_id'])} ({', '.join(f['bugs'])})" for f in doc["flaky_tests"]] or ["None."]
     out += ["", "## Missing a regression test", ""]
     out += [f"- {k} ({by_key[k]['severity']}): {_one_line(by_key[k]['title'])}" for k in doc["missing_regression_test"]] or ["None."]
     out += ["", "## Missing a fix commit", ""]

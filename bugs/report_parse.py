@@ -26,7 +26,6 @@ _SHA = re.compile(r"\b([0-9a-f]{7,64})\b")
 # A shorter hash (the API accepts 4 hex characters and up) only when it is the whole value: in prose,
 # words such as "added" or "decade" would pass for one.
 _SHORT_SHA = re.compile(r"[0-9a-f]{4,6}")
-_NODE = re.compile(r"`([^`]+)`")
 _DUP = re.compile(r"\bof\s+(BUG-[0-9]+)")
 _DATE = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?P<zone>Z|[+-]\d{2}:?\d{2})?)?", re.ASCII)
 _THEMATIC_BREAK = re.compile(r"^(?:-{3,}|\*{3,}|_{3,})$")
@@ -176,6 +175,54 @@ def _when(value: str, *, bug: str, label: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def code_span(text: str) -> str:
+    """``text`` as a Markdown code span that nothing in it can close early (CommonMark, code spans).
+
+    The span is fenced with one backtick more than the longest run of backticks in the text. A text
+    that starts or ends with a backtick (or with a space at both ends) is padded with one space on
+    each side, which a reader strips again.
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = text[:1] == "`" or text[-1:] == "`" or (text[:1] == text[-1:] == " " and bool(text.strip(" ")))
+    pad = " " if padded else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def code_spans(line: str) -> list[tuple[int, int, str]]:
+    """The code spans of one line, as (start, end, content), by the CommonMark rules.
+
+    A run of n backticks opens a span that the next run of exactly n backticks closes; an opening run
+    with no such closing run is literal text. One space is stripped from each end of a content that
+    starts and ends with a space and is not only spaces.
+    """
+    spans: list[tuple[int, int, str]] = []
+    index = 0
+    while (start := line.find("`", index)) >= 0:
+        opened = _run_end(line, start)
+        width = opened - start
+        close = opened
+        while (close := line.find("`", close)) >= 0 and _run_end(line, close) - close != width:
+            close = _run_end(line, close)
+        if close < 0:
+            index = opened
+            continue
+        content = line[opened:close]
+        if len(content) >= 2 and content[0] == content[-1] == " " and content.strip(" "):
+            content = content[1:-1]
+        spans.append((start, close + width, content))
+        index = close + width
+    return spans
+
+
+def _run_end(line: str, start: int) -> int:
+    """Where the run of backticks that starts at ``start`` ends."""
+    end = start
+    while end < len(line) and line[end] == "`":
+        end += 1
+    return end
+
+
 def _test_ids(value: str) -> tuple[list[str], list[str]]:
     """The tests a Tests field names (code spans, or one or more per list item, separated by commas),
     and the text around them that names no test."""
@@ -183,10 +230,11 @@ def _test_ids(value: str) -> tuple[list[str], list[str]]:
     rest: list[str] = []
     for line in value.split("\n"):
         item = _LIST_MARKER.sub("", line.strip())
-        spans = _NODE.findall(item)
+        spans = code_spans(item)
         if spans:
-            found += spans
-            rest.append(_NODE.sub("", item))
+            found += [content for _, _, content in spans]
+            bounds = [0, *(edge for start, end, _ in spans for edge in (start, end)), len(item)]
+            rest += [item[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2)]
             continue
         for piece in _outside_brackets_split(item, ","):
             first, _, after = piece.strip().partition(" ")
