@@ -186,7 +186,7 @@ def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> Non
                 bug=bug, node_id=node_id_validate(node_id), defaults={"source": RegressionTest.Source.IMPORT}
             )
         except DomainError:
-            summary.warnings.append(f"{parsed.key}: {node_id!r} is not a pytest node id; not linked.")
+            summary.warnings.append(f"{parsed.key}: Tests: {node_id!r} is not a pytest node id; not linked.")
             continue
         changed = changed or created
     fix_commit = values.get("fix_commit")
@@ -207,7 +207,7 @@ def _move(
     bug.refresh_from_db()
     refusal = bug_status_refusal(bug=bug, to_status=to_status, fix_commit=fix_commit, duplicate_of=duplicate_of)
     if refusal:
-        summary.warnings.append(f"{bug.key}: stays {bug.status}: {refusal}")
+        summary.warnings.append(f"{bug.key}: Status: stays {bug.status}: {refusal}")
         return False
     bug_transition(bug=bug, to_status=to_status, actor=actor, reason=_IMPORT_REASON, fix_commit=fix_commit, duplicate_of=duplicate_of)
     return True
