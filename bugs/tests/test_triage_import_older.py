@@ -428,3 +428,18 @@ def test_import_triage_exits_with_one_line_on_unreadable_input(tmp_path, content
     assert str(raised.value).startswith(f"Cannot read {path}: ")
     assert "\n" not in str(raised.value)
     assert not Bug.objects.exists()
+
+
+@pytest.mark.regression("BUG-079")
+def test_p3_integrity_byte_order_mark_hides_the_first_bug_regression(tmp_path, capsys):
+    """BUG-079 (P3, integrity): a report that starts with a byte-order mark lost its first bug.
+
+    Editors on Windows save UTF-8 with a byte-order mark; the mark stuck to the first line, so a
+    report starting with its first ``### BUG-…`` heading was read without that bug, silently.
+    Fix: the reader ignores a byte-order mark at the start of the text (commit recorded in the catalog).
+    """
+    path = tmp_path / "report.md"
+    path.write_text("### BUG-001: First\n- **Severity:** P2\n\n### BUG-002: Second\n- **Severity:** P3\n", encoding="utf-8-sig")
+    call_command("import_triage", str(path))
+    assert capsys.readouterr().out == "2 created, 0 updated, 0 unchanged, 0 refused.\n"
+    assert list(Bug.objects.order_by("key").values_list("key", flat=True)) == ["BUG-001", "BUG-002"]
