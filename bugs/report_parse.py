@@ -425,7 +425,8 @@ def triage_parse(text: str) -> list[ParsedBug]:
     ``**Root Cause:** …`` or ``Fixed: <hash>`` / ``Status: RESOLVED`` lines; both are understood.
     """
     reader = _Reader()
-    for raw in text.replace("\r\n", "\n").split("\n"):
+    # A byte-order mark (UTF-8 as some editors save it) would stick to the first line and hide its heading.
+    for raw in text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n"):
         reader.feed(raw)
     reader.close_field()
     for bug in reader.bugs:
