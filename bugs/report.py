@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from bugs.models import ACTIVE_STATUSES, BugStatus, Severity
-from bugs.report_parse import EMPTY, ParsedBug, TriageFormatError, code_span, triage_parse
+from bugs.report_markdown import EMPTY, code_span
+from bugs.report_parse import ParsedBug, TriageFormatError, triage_parse
 from bugs.selectors import TriageData, triage_data
 
 # The reader lives in bugs.report_parse; its public names are reached from here too.

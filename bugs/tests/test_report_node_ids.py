@@ -11,7 +11,7 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from bugs.models import Bug
 from bugs.report import triage_report
-from bugs.report_parse import code_span, code_spans
+from bugs.report_markdown import code_span, code_spans
 from bugs.services import bug_create, bug_link_test, triage_import
 
 
