@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bugs.models import ACTIVE_STATUSES, BugStatus, Severity
-from bugs.report_markdown import EMPTY, code_span
+from bugs.report_markdown import EMPTY, code_span, one_line
 from bugs.report_parse import ParsedBug, TriageFormatError, triage_parse
 from bugs.selectors import TriageData, triage_data
 
@@ -161,11 +161,6 @@ def _hours(hours: int) -> str:
     return f"{hours // 24} d" if hours % 24 == 0 and hours >= 48 else f"{hours} h"
 
 
-def _one_line(text: str) -> str:
-    """The text on one line, whitespace runs collapsed: a line break in a heading would start a new bug."""
-    return " ".join(text.split())
-
-
 def _field(name: str, value: str) -> str:
     """One ``- **Name:** value`` line; further lines of the value are indented so they stay inside it."""
     text = value.strip().replace("\r\n", "\n") or EMPTY
@@ -205,7 +200,7 @@ def _markdown(doc: dict[str, Any]) -> str:
         tests = ", ".join(code_span(t["node_id"]) for t in b["tests"])
         lines = [
             "",
-            f"### {b['key']}: {_one_line(b['title'])}",
+            f"### {b['key']}: {one_line(b['title'])}",
             "",
             _field("Severity", b["severity"]),
             _field("Discovered", b["discovered_at"]),
@@ -231,11 +226,11 @@ def _markdown(doc: dict[str, Any]) -> str:
         f"- {k} ({by_key[k]['severity']}): due {by_key[k]['sla_due_at']}, {by_key[k]['status_label']}" for k in doc["sla_breaches"]
     ] or ["None."]
     out += ["", "## New regressions", ""]
-    out += [f"- {k}: {_one_line(by_key[k]['title'])}" for k in doc["new_regressions"]] or ["None."]
+    out += [f"- {k}: {one_line(by_key[k]['title'])}" for k in doc["new_regressions"]] or ["None."]
     out += ["", "## Flaky tests", ""]
     out += [f"- {code_span(f['node_id'])} ({', '.join(f['bugs'])})" for f in doc["flaky_tests"]] or ["None."]
     out += ["", "## Missing a regression test", ""]
-    out += [f"- {k} ({by_key[k]['severity']}): {_one_line(by_key[k]['title'])}" for k in doc["missing_regression_test"]] or ["None."]
+    out += [f"- {k} ({by_key[k]['severity']}): {one_line(by_key[k]['title'])}" for k in doc["missing_regression_test"]] or ["None."]
     out += ["", "## Missing a fix commit", ""]
     out += [f"- {k} ({by_key[k]['severity']}): {by_key[k]['status_label']}" for k in doc["missing_fix_commit"]] or ["None."]
     return "\n".join(out) + "\n"

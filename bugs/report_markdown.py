@@ -1,7 +1,7 @@
 """Markdown the triage report's writer (:mod:`bugs.report`) and reader (:mod:`bugs.report_parse`) share.
 
 Both sides follow the same rules here, so that whatever the writer puts in a field the reader gets
-back: the marker of an empty field, and code spans by CommonMark's rule.
+back: the marker of an empty field, titles on one line, and code spans by CommonMark's rule.
 """
 
 from __future__ import annotations
@@ -10,6 +10,11 @@ import re
 
 # What the report writes for a field with no value; the reader skips it.
 EMPTY = "—"
+
+
+def one_line(text: str) -> str:
+    """The text on one line, whitespace runs collapsed: a line break in a heading would start a new bug."""
+    return " ".join(text.split())
 
 
 def code_span(text: str) -> str:

@@ -210,14 +210,18 @@ def _outside_brackets_split(text: str, separator: str) -> list[str]:
     return [*pieces, text[start:]]
 
 
-def _apply_status(bug: ParsedBug, value: str) -> None:
-    """The status word, wherever the report puts it: ``RESOLVED (abc1234)``, ``✅ FIXED - what was done``."""
+def _apply_status(bug: ParsedBug, value: str) -> bool:
+    """The status word, wherever the report puts it: ``RESOLVED (abc1234)``, ``✅ FIXED - what was done``.
+
+    Whether a status word was found; a duplicate's target and a commit hash are read either way.
+    """
     # The older shape puts a symbol (an emoji, often with a variation selector) before the word.
     text = _STATUS_LEAD.sub("", value)
     upper = text.upper().replace("_", " ")
+    found = False
     for label, status in _STATUSES.items():
         if upper.startswith(label) and not upper[len(label) : len(label) + 1].isalpha():
-            bug.status = status
+            bug.status, found = status, True
             # "FIXED - File renamed…": the older shape says what was done after a dash; keep all of it.
             if text[len(label) :].strip().startswith("- "):
                 bug.status_note = value
@@ -228,6 +232,7 @@ def _apply_status(bug: ParsedBug, value: str) -> None:
     sha = _SHA.search(value.lower())
     if sha and "fix_commit" not in bug.fields:
         bug.fields["fix_commit"] = sha.group(1)
+    return found
 
 
 def _apply_fix(bug: ParsedBug, value: str) -> None:
@@ -286,8 +291,7 @@ def _apply(bug: ParsedBug, name: str, value: str) -> None:
         else:
             bug.warnings.append(f"{bug.key}: {label}: {value!r} holds no date; not imported.")
     elif key == "status":
-        _apply_status(bug, value)
-        if bug.status is None:
+        if not _apply_status(bug, value):
             bug.warnings.append(f"{bug.key}: {label}: {value!r} is not a status; the status is left as it is.")
     elif key == "fix":
         _apply_fix(bug, value)

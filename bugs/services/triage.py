@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from atom.api.errors import DomainError
 from bugs.models import Bug, BugStatus, RegressionTest, Severity
 from bugs.report import ParsedBug, TriageFormatError, triage_parse
+from bugs.report_markdown import one_line
 from bugs.services.bugs import bug_create, bug_status_refusal, bug_transition, bug_update, sla_hours_for
 from bugs.services.runs import node_id_validate
 
@@ -133,11 +134,7 @@ def _other_bug(parsed: ParsedBug, bug: Bug | None) -> bool:
     """Whether the report's bug is another bug than the one with its key here (keys are numbered per catalog)."""
     if bug is None or not parsed.title:
         return False
-    return _one_line(parsed.title)[:300] != _one_line(bug.title)[:300]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return one_line(parsed.title)[:300] != one_line(bug.title)[:300]
 
 
 def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> None:
