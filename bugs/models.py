@@ -83,6 +83,9 @@ class Bug(models.Model):
     title = models.CharField(max_length=300, validators=[validate_one_line])
     severity = models.CharField(max_length=2, choices=Severity.choices, db_index=True)
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.QUALITY, db_index=True)
+    reported_category = models.CharField(
+        max_length=100, blank=True, help_text="The category word of the imported report, when it is not the category's own name."
+    )
     status = models.CharField(max_length=16, choices=BugStatus.choices, default=BugStatus.OPEN, db_index=True)
     component = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)

@@ -83,7 +83,7 @@ def run_latest_finished(*, suite_name: str | None = None) -> Run | None:
 
 
 REPORT_BUG_FIELDS = (
-    "pk", "key", "title", "severity", "status", "category", "component", "discovered_at", "sla_due_at", "description",
+    "pk", "key", "title", "severity", "status", "category", "reported_category", "component", "discovered_at", "sla_due_at", "description",
     "actual", "expected", "root_cause", "reproduction", "fix_strategy", "fix_commit", "verification_note",
     "is_regression", "duplicate_of__key",
 )  # fmt: skip

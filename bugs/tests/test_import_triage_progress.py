@@ -29,7 +29,7 @@ def test_it_shows_a_progress_bar_that_reaches_every_bug(tmp_path, capsys):
     report.write_text(_report(60))
     call_command("import_triage", str(report))
     captured = capsys.readouterr()
-    assert captured.out == "60 created, 0 updated, 0 unchanged.\n"
+    assert captured.out == "60 created, 0 updated, 0 unchanged, 0 refused.\n"
     assert "import_triage: 100%" in captured.err
     assert "60/60" in captured.err
     assert Bug.objects.count() == 60
@@ -42,7 +42,7 @@ def test_a_second_import_reports_everything_unchanged(tmp_path, capsys):
     capsys.readouterr()
     call_command("import_triage", str(report))
     captured = capsys.readouterr()
-    assert captured.out == "0 created, 0 updated, 10 unchanged.\n"
+    assert captured.out == "0 created, 0 updated, 10 unchanged, 0 refused.\n"
     assert "10/10" in captured.err
 
 

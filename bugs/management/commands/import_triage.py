@@ -62,4 +62,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         for warning in summary.warnings:
             self.stderr.write(f"warning: {warning}")
-        self.stdout.write(f"{len(summary.created)} created, {len(summary.updated)} updated, {len(summary.unchanged)} unchanged.")
+        self.stdout.write(
+            f"{len(summary.created)} created, {len(summary.updated)} updated, {len(summary.unchanged)} unchanged, "
+            f"{len(summary.refused)} refused."
+        )
