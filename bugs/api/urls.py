@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern, path
 
+from atom.api import converters  # noqa: F401  (registers <id64:…>)
 from bugs.api import views
 
 urlpatterns: list[URLPattern] = [
@@ -10,6 +11,6 @@ urlpatterns: list[URLPattern] = [
     path("bugs/<str:key>/results/", views.BugResultsView.as_view(), name="bug-results"),
     path("runs/", views.RunListView.as_view(), name="run-list"),
     path("runs/import/", views.RunImportView.as_view(), name="run-import"),
-    path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run-detail"),
+    path("runs/<id64:pk>/", views.RunDetailView.as_view(), name="run-detail"),
     path("triage-report/", views.TriageReportView.as_view(), name="triage-report"),
 ]
