@@ -31,3 +31,27 @@ def test_p1_integrity_junit_repeated_testcase_failure_dropped_regression():
     assert len(results) == 3
     assert sorted(r.outcome for r in results) == ["failed", "passed", "passed"]
     assert len({r.node_id for r in results}) == 3
+
+
+@pytest.mark.regression("BUG-057")
+def test_p1_integrity_junit_same_name_in_two_suites_merged_regression():
+    """BUG-057 (P1, integrity): tests of different suites with one name and no classname became one result.
+
+    jest-junit writes an empty classname for a test outside any describe block and no ``file=`` by
+    default. The reader built the node id from classname and name only, so every such test of every
+    suite collapsed into ``.py::<name>``: one report lost 304 of 4,239 tests and two failures became one.
+    """
+    body = b"""<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="jest tests" tests="3" failures="2">
+  <testsuite name="Widget" tests="1" failures="0"><testcase classname="" name="Load widget via link" time="0.1"/></testsuite>
+  <testsuite name="Embed" tests="1" failures="1">
+    <testcase classname="" name="Load widget via link" time="0.1"><failure>Error: embed missing</failure></testcase>
+  </testsuite>
+  <testsuite name="Popup" tests="1" failures="1">
+    <testcase classname="" name="Load widget via link" time="0.1"><failure>Error: popup blocked</failure></testcase>
+  </testsuite>
+</testsuites>"""
+    results = _read(body)
+    assert len(results) == 3
+    assert len({r.node_id for r in results}) == 3
+    assert sorted(r.outcome for r in results) == ["failed", "failed", "passed"]
