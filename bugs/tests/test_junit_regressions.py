@@ -55,3 +55,23 @@ def test_p1_integrity_junit_same_name_in_two_suites_merged_regression():
     assert len(results) == 3
     assert len({r.node_id for r in results}) == 3
     assert sorted(r.outcome for r in results) == ["failed", "failed", "passed"]
+
+
+@pytest.mark.regression("BUG-058")
+def test_p1_integrity_junit_first_result_child_wins_regression():
+    """BUG-058 (P1, integrity): a testcase with several result children took the first one.
+
+    ``<skipped/>`` followed by ``<failure/>`` (a skip recorded, then a failure in teardown or a retry
+    harness) was stored as skipped, so a run holding only that failure was stored as passed. The worst
+    child must win, and every child's message must stay readable.
+    """
+    body = b"""<testsuites><testsuite name="checkout">
+  <testcase classname="checkout.Payment" name="refund" time="0.2">
+    <skipped message="gateway sandbox offline"/>
+    <failure message="refund posted twice" type="AssertionError">ledger has 2 rows</failure>
+  </testcase>
+</testsuite></testsuites>"""
+    [result] = _read(body)
+    assert result.outcome == "failed"
+    assert "refund posted twice" in result.message
+    assert "gateway sandbox offline" in result.message
