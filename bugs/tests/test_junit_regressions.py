@@ -75,3 +75,29 @@ def test_p1_integrity_junit_first_result_child_wins_regression():
     assert result.outcome == "failed"
     assert "refund posted twice" in result.message
     assert "gateway sandbox offline" in result.message
+
+
+_DOTNET = (
+    '<?xml version="1.0" encoding="utf-8"?><testsuite name="Acme.Tests"><testcase classname="Acme.Tests.Cart" name="Adds"/></testsuite>'
+)
+
+
+@pytest.mark.regression("BUG-059")
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xef\xbb\xbf" + _DOTNET.encode(),
+        _DOTNET.replace("utf-8", "utf-16").encode("utf-16"),
+    ],
+    ids=["utf-8-bom", "utf-16"],
+)
+def test_p2_quality_junit_byte_order_mark_refused_regression(body):
+    """BUG-059 (P2, quality): a JUnit file starting with a byte-order mark was refused as "not a report".
+
+    xUnit.net and NUnit converters, and other .NET tools, write a UTF-8 byte-order mark; some write
+    UTF-16. The format was detected from the first byte being ``<``, so these files answered 400
+    "neither JUnit XML nor a pytest report log".
+    """
+    [result] = _read(body)
+    assert result.outcome == "passed"
+    assert result.node_id == "Acme.Tests::Acme.Tests.Cart::Adds"
