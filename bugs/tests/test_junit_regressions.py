@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bugs.parsers import parse_report
+from bugs.parsers import ReportFormatError, parse_report
 
 
 def _read(body: bytes) -> list:
@@ -101,3 +101,21 @@ def test_p2_quality_junit_byte_order_mark_refused_regression(body):
     [result] = _read(body)
     assert result.outcome == "passed"
     assert result.node_id == "Acme.Tests::Acme.Tests.Cart::Adds"
+
+
+@pytest.mark.regression("BUG-060")
+def test_p1_integrity_non_junit_xml_accepted_as_passed_regression():
+    """BUG-060 (P1, integrity): well-formed XML that is not JUnit was stored as a passed run of 0 tests.
+
+    NUnit 3's own ``<test-run>`` report, with failures, was accepted (201, 0 tests, PASSED): the reader
+    looked only for ``<testcase>`` elements anywhere and found none.
+    """
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<test-run id="0" testcasecount="2" result="Failed" total="2" passed="1" failed="1">
+  <test-suite type="Assembly" name="Acme.Tests.dll" result="Failed">
+    <test-case id="0-1001" name="Adds" fullname="Acme.Tests.CartTests.Adds" result="Passed"/>
+    <test-case id="0-1002" name="Removes" fullname="Acme.Tests.CartTests.Removes" result="Failed"/>
+  </test-suite>
+</test-run>"""
+    with pytest.raises(ReportFormatError, match="test-run"):
+        _read(body)
