@@ -119,3 +119,29 @@ def test_p1_integrity_non_junit_xml_accepted_as_passed_regression():
 </test-run>"""
     with pytest.raises(ReportFormatError, match="test-run"):
         _read(body)
+
+
+@pytest.mark.regression("BUG-061")
+def test_p1_integrity_junit_rerun_elements_ignored_regression():
+    """BUG-061 (P1, integrity): Surefire's and nextest's rerun elements were ignored.
+
+    A test that passed only after two ``<flakyFailure>`` attempts was stored as a clean pass of one
+    attempt (it could verify a fix), and a test whose ``<failure>`` came with two ``<rerunFailure>``
+    attempts was stored with one attempt, so the confirmation rule never saw an external failure confirmed.
+    """
+    body = b"""<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="io.acme.FlakyTest" tests="2" failures="1">
+  <testcase name="eventuallyPasses" classname="io.acme.FlakyTest" time="0.001">
+    <flakyFailure message="obvious fail" type="AssertionFailedError"><stackTrace>at io.acme.FlakyTest</stackTrace></flakyFailure>
+    <flakyFailure message="try one more time" type="AssertionFailedError"/>
+  </testcase>
+  <testcase name="alwaysFails" classname="io.acme.FlakyTest" time="0.002">
+    <failure message="still broken" type="java.lang.AssertionError"/>
+    <rerunFailure message="still broken" type="java.lang.AssertionError"/>
+    <rerunFailure message="still broken" type="java.lang.AssertionError"/>
+  </testcase>
+</testsuite>"""
+    results = {r.node_id.rpartition("::")[2]: r for r in _read(body)}
+    flaky, failing = results["eventuallyPasses"], results["alwaysFails"]
+    assert (flaky.outcome, flaky.is_flaky, flaky.attempts) == ("passed", True, 3)
+    assert (failing.outcome, failing.is_flaky, failing.attempts) == ("failed", False, 3)
