@@ -145,3 +145,32 @@ def test_p1_integrity_junit_rerun_elements_ignored_regression():
     flaky, failing = results["eventuallyPasses"], results["alwaysFails"]
     assert (flaky.outcome, flaky.is_flaky, flaky.attempts) == ("passed", True, 3)
     assert (failing.outcome, failing.is_flaky, failing.attempts) == ("failed", False, 3)
+
+
+@pytest.mark.regression("BUG-062")
+@pytest.mark.parametrize(
+    ("suite", "classname", "name", "expected"),
+    [
+        (
+            "org.apache.pulsar.AddMissingPatchVersionTest",
+            "org.apache.pulsar.AddMissingPatchVersionTest",
+            "testVersionStrings",
+            "org.apache.pulsar.AddMissingPatchVersionTest::testVersionStrings",
+        ),
+        ("package/pass", "package/pass", "TestPass", "package/pass::TestPass"),
+        ("Widget", "Widget", "", 'Widget::""'),
+    ],
+    ids=["surefire", "go-junit-report", "empty-name"],
+)
+def test_p2_integrity_junit_invented_python_node_ids_regression(suite, classname, name, expected):
+    """BUG-062 (P2, integrity): identities of other tools' tests were rebuilt as invented Python paths.
+
+    Every JUnit testcase went through pytest's node-id rebuild, giving
+    ``org/apache/pulsar.py::AddMissingPatchVersionTest::testVersionStrings``, ``package/pass.py::TestPass``
+    or a trailing ``::`` for an empty name: nobody could link a bug to a test by writing what their CI shows.
+    """
+    body = f'<testsuite name="{suite}"><testcase classname="{classname}" name="{name}"/></testsuite>'.encode()
+    [result] = _read(body)
+    assert result.node_id == expected
+    assert ".py" not in result.node_id
+    assert not result.node_id.endswith("::")
