@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 
@@ -174,3 +175,27 @@ def test_p2_integrity_junit_invented_python_node_ids_regression(suite, classname
     assert result.node_id == expected
     assert ".py" not in result.node_id
     assert not result.node_id.endswith("::")
+
+
+def _seconds_to_read(megabytes: int) -> float:
+    body = b'<testsuite name="t"><testcase classname="c" name="n"><failure message="'
+    body += b"x" * (megabytes << 20) + b'">trace</failure></testcase></testsuite>'
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        [result] = _read(body)
+        best = min(best, time.perf_counter() - start)
+        assert result.outcome == "failed"
+    return best
+
+
+@pytest.mark.regression("BUG-063")
+def test_p2_crash_junit_huge_attribute_quadratic_regression():
+    """BUG-063 (P2, crash): one long attribute made the JUnit parse quadratic.
+
+    An 8 MB failure message took 7.4 s and a 20 MB upload outlived the worker's 30 s limit (HTML 500):
+    the expat bundled with this Python re-scans a large token on every buffer it receives. Reading
+    8 MB must cost about eight times 1 MB; the bound leaves room for a noisy machine (quadratic is 64x).
+    """
+    small, large = _seconds_to_read(1), _seconds_to_read(8)
+    assert large / max(small, 0.005) < 24, (small, large)
