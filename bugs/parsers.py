@@ -1,7 +1,7 @@
-"""Readers for pytest's JUnit XML and report log (JSON lines) into one result shape.
+"""Readers for JUnit XML (``bugs.junit``) and pytest's report log (JSON lines) into one result shape.
 
-Both readers stream: a 55,000-case file is never held as a tree. XML goes through defusedxml with
-DTDs forbidden, which refuses entity expansion and external entities before any is resolved.
+Both readers stream: a 55,000-case file is never held as a tree. The format is told from the first
+byte that is not a byte-order mark or blank: ``<`` (or a UTF-16 mark) is XML, anything else a report log.
 """
 
 from __future__ import annotations
@@ -9,13 +9,9 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
 
 MESSAGE_MAX = 2000
 TRACEBACK_MAX = 8000
@@ -27,9 +23,15 @@ class ReportFormatError(ValueError):
     """The uploaded report is not JUnit XML or a pytest report log, or is hostile."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedResult:
-    """One test's outcome, merged over its phases (setup, call, teardown) and reruns."""
+    """One test's outcome, merged over its phases (setup, call, teardown) and reruns.
+
+    ``node_id`` is the text that links a result to bugs: pytest's node id for pytest's own reports, the
+    text form of the tool's identity (``bugs.junit.identity_text``) for any other. The identity's parts
+    are kept beside it: ``kind`` ("pytest" or "junit"), the suite, the scope (file, else suite) it is
+    named in, classname, name, file and line as the tool wrote them, and the ordinal of a repeat.
+    """
 
     node_id: str
     outcome: str = "passed"
@@ -38,6 +40,14 @@ class ParsedResult:
     is_flaky: bool = False
     message: str = ""
     traceback: str = ""
+    kind: str = "pytest"
+    suite: str = ""
+    scope: str = ""
+    classname: str = ""
+    name: str = ""
+    file: str = ""
+    line: int | None = None
+    ordinal: int = 1
     _seen_outcomes: set[str] = field(default_factory=set, repr=False)
     _phases: set[str] = field(default_factory=set, repr=False)
 
@@ -47,7 +57,7 @@ def clean_text(text: str) -> str:
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def _duration(value: Any) -> float:
+def duration_seconds(value: Any) -> float:
     """Seconds from a report: a missing one is 0, a negative one 0; a non-number, NaN or absurd size is refused."""
     if value is None or value == "":
         return 0.0
@@ -62,68 +72,13 @@ def _duration(value: Any) -> float:
     return max(0.0, seconds)
 
 
-def _clip(text: str, limit: int) -> str:
+TRUNCATED = "… [truncated]"
+
+
+def clip(text: str, limit: int) -> str:
+    """The cleaned text, cut to ``limit`` characters with a visible marker when it was longer."""
     text = clean_text(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --- JUnit XML -----------------------------------------------------------------------------------
-
-_CLASS_PART = re.compile(r"^[A-Z]")
-
-
-def node_id_from_junit(classname: str, name: str, file: str | None) -> str:
-    """Rebuild pytest's node id from a JUnit testcase.
-
-    pytest writes the module path dotted (``pkg.tests.test_x``) followed by class names; classes are
-    told apart by their capital letter, as pytest's ``Test*`` convention makes them.
-    """
-    parts = [p for p in classname.split(".") if p] if classname else []
-    module: list[str] = []
-    classes: list[str] = []
-    for part in parts:
-        if classes or (module and _CLASS_PART.match(part)):
-            classes.append(part)
-        else:
-            module.append(part)
-    path = file.replace("\\", "/") if file else "/".join(module) + ".py"
-    return "::".join([path, *classes, name])
-
-
-def parse_junit(stream: IO[bytes]) -> list[ParsedResult]:
-    """Read JUnit XML (pytest's or any CI's) into results; raise ReportFormatError when it is not one."""
-    results: dict[str, ParsedResult] = {}
-    try:
-        for _event, element in iterparse(stream, events=("end",), forbid_dtd=True, forbid_entities=True, forbid_external=True):
-            if element.tag != "testcase":
-                if element.tag in ("testsuite", "testsuites"):
-                    element.clear()
-                continue
-            node_id = node_id_from_junit(element.get("classname", ""), element.get("name", ""), element.get("file"))
-            parsed = ParsedResult(node_id=node_id, attempts=1)
-            parsed.duration_seconds = _duration(element.get("time"))
-            for child in element:
-                tag = child.tag
-                if tag in ("failure", "error", "skipped"):
-                    parsed.outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                    if child.get("type") == "pytest.xfail":
-                        parsed.outcome = "xfailed"
-                    parsed.message = _clip(child.get("message") or "", MESSAGE_MAX)
-                    parsed.traceback = _clip(child.text or "", TRACEBACK_MAX)
-                    break
-            previous = results.get(node_id)
-            if previous is not None:
-                # pytest reports a teardown error as a second testcase with the same name.
-                if parsed.outcome == "error" and previous.outcome == "passed":
-                    previous.outcome, previous.message, previous.traceback = "error", parsed.message, parsed.traceback
-            else:
-                results[node_id] = parsed
-            element.clear()
-    except DefusedXmlException as exc:
-        raise ReportFormatError("The XML uses a DTD, entities or external references, which are refused.") from exc
-    except SyntaxError as exc:  # xml.etree.ElementTree.ParseError
-        raise ReportFormatError(f"The XML is malformed: {exc}") from exc
-    return list(results.values())
+    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
 
 
 # --- pytest report log -----------------------------------------------------------------------------
@@ -164,7 +119,7 @@ def _merge_report(parsed: ParsedResult, report: dict[str, Any]) -> None:
     when = report.get("when")
     outcome = report.get("outcome")
     parsed._phases.add(str(when))
-    parsed.duration_seconds += _duration(report.get("duration"))
+    parsed.duration_seconds += duration_seconds(report.get("duration"))
     if when == "call" or (when == "setup" and outcome != "passed"):
         parsed.attempts += 1
     if outcome == "rerun":
@@ -186,8 +141,8 @@ def _merge_report(parsed: ParsedResult, report: dict[str, Any]) -> None:
         parsed.outcome = "error"
     if failing or outcome == "skipped":
         message, traceback = _longrepr_text(report.get("longrepr"))
-        parsed.message = _clip(message, MESSAGE_MAX)
-        parsed.traceback = _clip(traceback, TRACEBACK_MAX)
+        parsed.message = clip(message, MESSAGE_MAX)
+        parsed.traceback = clip(traceback, TRACEBACK_MAX)
 
 
 def parse_report_log(lines: Iterable[str | bytes]) -> list[ParsedResult]:
@@ -231,17 +186,36 @@ def parse_report_log(lines: Iterable[str | bytes]) -> list[ParsedResult]:
     return list(results.values())
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
+
+
 def parse_report(stream: IO[bytes]) -> list[ParsedResult]:
-    """Detect the format from the first non-blank byte and read the report."""
-    head = stream.read(1)
-    while head and head.isspace():
-        head = stream.read(1)
-    if not head:
-        raise ReportFormatError("The report is empty.")
+    """Detect the format from the first byte past a byte-order mark and blanks, and read the report."""
+    head = stream.read(2)
+    if head in _UTF16_STARTS:
+        # UTF-16 XML: the parser reads the mark or the declaration itself.
+        return _parse_junit(_Prefixed(head, stream))
+    head += stream.read(1)
+    if head == _UTF8_BOM:
+        head = b""  # the mark only says UTF-8, which both readers assume
+    head = head.lstrip()
+    while not head:
+        byte = stream.read(1)
+        if not byte:
+            raise ReportFormatError("The report is empty.")
+        head = byte.lstrip()
     rest = _Prefixed(head, stream)
-    if head == b"<":
-        return parse_junit(rest)  # type: ignore[arg-type]
+    if head[:1] == b"<":
+        return _parse_junit(rest)
     return parse_report_log(_lines(rest))
+
+
+def _parse_junit(stream: io.RawIOBase) -> list[ParsedResult]:
+    # Imported here: the JUnit reader builds on the result shape and helpers this module defines.
+    from bugs.junit import parse_junit
+
+    return parse_junit(stream)  # type: ignore[arg-type]
 
 
 class _Prefixed(io.RawIOBase):

@@ -8,8 +8,9 @@ import json
 import pytest
 from django.test import override_settings
 
+from bugs.junit import node_id_from_junit
 from bugs.models import BugResult, Result, Run
-from bugs.parsers import ReportFormatError, node_id_from_junit, parse_report
+from bugs.parsers import ReportFormatError, parse_report
 from bugs.services import bug_create, bug_link_test
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from bugs.parsers import ReportFormatError, parse_report
+from bugs.parsers import ParsedResult, ReportFormatError, parse_report
 
 
-def _read(body: bytes) -> list:
+def _read(body: bytes) -> list[ParsedResult]:
     return parse_report(io.BytesIO(body))
 
 
