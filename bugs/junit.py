@@ -98,46 +98,42 @@ def identity_text(identity: TestIdentity) -> str:
 
 def identity_parse(text: str) -> TestIdentity:
     """Read the text form written by ``identity_text``; raise ValueError for a text it cannot have written."""
-    parts: list[str] = [""]
-    escaped: list[bool] = []
-    ordinal = 1
+    body, ordinal = text, 1
     match = _ORDINAL.search(text)
     if match and not _escaped_at(text, match.start()):
-        ordinal = int(match.group(1))
-        if ordinal < 2:
-            raise ValueError("An ordinal starts at [#2]; the first of a repeated test has none.")
-        text = text[: match.start()]
-    i = 0
+        body, ordinal = text[: match.start()], int(match.group(1))
+    raw = _split_raw(body)
+    if len(raw) > 3:
+        raise ValueError("A test identity has at most three parts: scope::classname::name.")
+    *head, raw_name = raw
+    name = "" if raw_name == EMPTY_NAME else _unescape(raw_name)
+    scope, classname = (["", "", *(_unescape(part) for part in head)])[-2:]
+    identity = TestIdentity(scope=scope, classname=classname, name=name, ordinal=ordinal)
+    # Every text has one reading; one that identity_text would not write (an empty part left in, a
+    # needless escape, [#1]) is refused rather than guessed at.
+    if identity_text(identity) != text:
+        raise ValueError(f"Not the text form of a test identity: {text[:200]!r}.")
+    return identity
+
+
+def _split_raw(text: str) -> list[str]:
+    """The parts between unescaped separators, still escaped."""
+    parts, start, i = [], 0, 0
     while i < len(text):
-        char = text[i]
-        if char == "\\":
+        if text[i] == "\\":
             if i + 1 == len(text):
                 raise ValueError("A test identity cannot end with a lone backslash.")
-            parts[-1] += text[i + 1]
-            escaped.append(True)
             i += 2
         elif text.startswith(SEPARATOR, i):
-            parts.append("")
-            i += 2
+            parts.append(text[start:i])
+            start = i = i + 2
         else:
-            parts[-1] += char
             i += 1
-    if len(parts) > 3:
-        raise ValueError("A test identity has at most three parts: scope::classname::name.")
-    *head, name = parts
-    if name == EMPTY_NAME and not text.endswith('\\""'):
-        name = ""
-    elif name == "" and not (text.endswith('\\""') or escaped):
-        raise ValueError('An empty test name is written "".')
-    scope, classname = (["", "", *head])[-2:]
-    if len(parts) == 3 and not scope:
-        raise ValueError("An empty scope is left out of a test identity.")
-    if len(parts) == 2 and not classname:
-        raise ValueError("An empty classname without a scope is left out of a test identity.")
-    identity = TestIdentity(scope=scope, classname=classname, name=name, ordinal=ordinal)
-    if identity_text(identity) != text + (f"[#{ordinal}]" if ordinal > 1 else ""):
-        raise ValueError("Not the canonical text of a test identity.")
-    return identity
+    return [*parts, text[start:]]
+
+
+def _unescape(part: str) -> str:
+    return re.sub(r"\\(.)", r"\1", part, flags=re.DOTALL)
 
 
 def _escaped_at(text: str, index: int) -> bool:
@@ -155,10 +151,10 @@ def _is_pytest(in_pytest_suite: bool, classname: str, name: str, file: str) -> b
     """Whether a testcase is one of pytest's own, whose node id can be rebuilt without invention.
 
     The report must be pytest's (root ``<testsuites name="pytest tests">`` or a ``<testsuite
-    name="pytest">``, the names pytest writes), the classname a dotted Python path (or empty, for a
-    collection error of a module whose dotted path is the name), and a ``file=`` when given a ``.py`` file.
+    name="pytest">``, the names pytest writes), the name not empty, the classname a dotted Python path (or
+    empty, for a collection error of a module whose dotted path is the name), and ``file=`` a ``.py`` file.
     """
-    if not in_pytest_suite or (file and not file.endswith(".py")):
+    if not in_pytest_suite or not name or (file and not file.endswith(".py")):
         return False
     return bool(_PYTHON_DOTTED.match(classname)) if classname else bool(_PYTHON_DOTTED.match(name))
 
@@ -228,10 +224,11 @@ def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
             reruns += 1
         else:
             continue
-        message = (child.get("message") or "").strip()
+        text = _child_text(child)
+        # Without a message= (jest-junit, CTest), the first line of the text is the message.
+        message = (child.get("message") or "").strip() or text.partition("\n")[0].strip()
         if message:
             messages.append(message if tag in _OUTCOME_OF else f"{tag}: {message}")
-        text = _child_text(child)
         if text:
             tracebacks.append(text)
     if _is_pytest(suite.pytest, classname, name, file):
