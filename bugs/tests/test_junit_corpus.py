@@ -94,7 +94,12 @@ IDENTITIES = {
         ('/home/ci/shop/tests/Unit/CartTest.php::Acme.Tests.Unit.CartTest::testTotals with data set "empty cart"', "passed", 1)
     ],
     "xunit_net_converted_bom.xml": [
-        ("Acme.Shop.Tests.dll::Acme.Shop.Tests.CartTests::Acme.Shop.Tests.CartTests.Totals(items: 2, expected: 20)[#2]", "passed", 1)
+        (
+            "Test collection for Acme.Shop.Tests.CartTests::Acme.Shop.Tests.CartTests::"
+            "Acme.Shop.Tests.CartTests.Totals(items: 2, expected: 20)[#2]",
+            "passed",
+            1,
+        )
     ],
     "nunit3_junit_transform_bom.xml": [("Acme.Shop.Tests.CartTests.::Acme.Shop.Tests.CartTests::AppliesCoupon", "skipped", 1)],
     "nunit3_junit_transform_utf16.xml": [("Acme.Shop.Tests.CartTests.::Acme.Shop.Tests.CartTests::TalksToStock", "failed", 1)],
