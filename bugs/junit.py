@@ -14,7 +14,8 @@ What counts (Jenkins and most dashboards count the same way):
 Identity: a testcase of pytest's own report keeps pytest's node id (see ``_is_pytest``); any other keeps
 (scope, classname, name, ordinal) where the scope is the testcase's file, else its suite's file, else its
 suite's name, and is left out when it only repeats the classname (Surefire, Gradle, Go and nextest name
-the suite after the class). Its text form is ``identity_text``; ``identity_parse`` reads it back.
+the suite after the class) or, with no classname, the name (Bazel names both after the test). Its text
+form is ``identity_text``; ``identity_parse`` reads it back.
 
 The parse is lxml's streaming iterparse: linear in the size of the file whatever its shape (a 16 MB
 attribute included), with each finished testcase freed. A DOCTYPE is refused before anything in it can be
@@ -235,7 +236,8 @@ def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
         kind, node_id, scope = "pytest", node_id_from_junit(classname, name, file or None), file
     else:
         scope = file or suite.file or suite.name
-        identity = TestIdentity(scope="" if scope == classname else scope, classname=classname, name=name)
+        redundant = scope == classname or (not classname and scope == name)
+        identity = TestIdentity(scope="" if redundant else scope, classname=classname, name=name)
         kind, node_id = "junit", identity_text(identity)
     ordinal = seen[node_id] = seen.get(node_id, 0) + 1
     if ordinal > 1:

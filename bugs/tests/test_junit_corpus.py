@@ -103,7 +103,7 @@ IDENTITIES = {
     ],
     "nunit3_junit_transform_bom.xml": [("Acme.Shop.Tests.CartTests.::Acme.Shop.Tests.CartTests::AppliesCoupon", "skipped", 1)],
     "nunit3_junit_transform_utf16.xml": [("Acme.Shop.Tests.CartTests.::Acme.Shop.Tests.CartTests::TalksToStock", "failed", 1)],
-    "bazel.xml": [("shop/pay/pay_test::::shop/pay/pay_test", "error", 1), ("shop/cart/cart_test::::shop/cart/cart_test", "passed", 1)],
+    "bazel.xml": [("shop/pay/pay_test", "error", 1), ("shop/cart/cart_test", "passed", 1)],
     "ctest.xml": [("Linux-c++::unit_io::unit_io", "failed", 1)],
     "catch2.xml": [
         ("shop_tests::shop_tests.global::Vector can be sized and resized/resizing bigger changes size and capacity", "passed", 1)
@@ -263,6 +263,5 @@ def test_a_generated_identity_reads_back_from_its_node_id(classname, name, suite
     case = ET.tostring(ET.Element("testcase", classname=classname, name=name), encoding="unicode")
     [result] = parse_report(io.BytesIO(f"{body}{case}</testsuite>".encode()))
     if result.kind == "junit":
-        assert identity_parse(result.node_id) == TestIdentity(
-            result.scope if result.scope != result.classname else "", result.classname, result.name
-        )
+        redundant = result.scope in (result.classname, "" if result.classname else result.name)
+        assert identity_parse(result.node_id) == TestIdentity("" if redundant else result.scope, result.classname, result.name)
