@@ -24,6 +24,7 @@ used, entities are never resolved and nothing is fetched from the network.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ class TestIdentity:
 
 
 def _escape(part: str) -> str:
+    if ":" not in part and "\\" not in part:
+        return part
     # A colon is escaped when it could join another into a separator: before a colon, or last.
     out = []
     for i, char in enumerate(part):
@@ -167,21 +170,24 @@ def node_id_from_junit(classname: str, name: str, file: str | None) -> str:
     (``junit_family=xunit1``) the module's part of the classname is known; without it, classes are told
     apart by their capital letter, as pytest's ``Test*`` convention makes them.
     """
-    parts = [p for p in classname.split(".") if p]
-    if not parts:  # a collection error: the name is the module
+    if not classname.strip("."):  # a collection error: the name is the module
         return file.replace("\\", "/") if file else name.replace(".", "/") + ".py"
+    return f"{_pytest_prefix(classname, file or '')}{SEPARATOR}{name}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _pytest_prefix(classname: str, file: str) -> str:
+    """The node id's path and classes for a classname: the same for every test of a class, so computed once."""
+    parts = [p for p in classname.split(".") if p]
+    first_class = next((i for i, p in enumerate(parts) if i and _CLASS_PART.match(p)), len(parts))
     if file:
         path = file.replace("\\", "/")
         module_parts = path.removesuffix(".py").split("/")
-        split = (
-            len(module_parts)
-            if parts[: len(module_parts)] == module_parts
-            else next((i for i, p in enumerate(parts) if i and _CLASS_PART.match(p)), len(parts))
-        )
+        split = len(module_parts) if parts[: len(module_parts)] == module_parts else first_class
     else:
-        split = next((i for i, p in enumerate(parts) if i and _CLASS_PART.match(p)), len(parts))
+        split = first_class
         path = "/".join(parts[:split]) + ".py"
-    return SEPARATOR.join([path, *parts[split:], name])
+    return SEPARATOR.join([path, *parts[split:]])
 
 
 # --- the reader --------------------------------------------------------------------------------------
@@ -208,12 +214,13 @@ def _child_text(child: Any) -> str:
 
 
 def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
-    classname = (element.get("classname") or element.get("class") or "").strip()
-    name = (element.get("name") or "").strip()
-    file = (element.get("file") or "").strip()
-    line = element.get("line")
+    attributes = dict(element.items())
+    classname = (attributes.get("classname") or attributes.get("class") or "").strip()
+    name = (attributes.get("name") or "").strip()
+    file = (attributes.get("file") or "").strip()
+    line = attributes.get("line")
     outcome, messages, tracebacks, flaky, reruns = "passed", [], [], 0, 0
-    for child in element:
+    for child in element if len(element) else ():
         tag = _local(child.tag)
         if tag in _OUTCOME_OF:
             found = "xfailed" if child.get("type") == "pytest.xfail" else _OUTCOME_OF[tag]
@@ -245,13 +252,13 @@ def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
     return ParsedResult(
         node_id=node_id,
         outcome=outcome,
-        duration_seconds=duration_seconds(element.get("time")),
+        duration_seconds=duration_seconds(attributes.get("time")),
         # The first run plus every rerun the tool wrote: for a final failure, all of them failed.
         attempts=1 + flaky + reruns,
         # flaky* elements say a later attempt passed, even when the tool then failed the test for it.
         is_flaky=flaky > 0 or (reruns > 0 and outcome == "passed"),
-        message=clip("\n".join(messages), MESSAGE_MAX),
-        traceback=clip("\n\n".join(tracebacks), TRACEBACK_MAX),
+        message=clip("\n".join(messages), MESSAGE_MAX) if messages else "",
+        traceback=clip("\n\n".join(tracebacks), TRACEBACK_MAX) if tracebacks else "",
         kind=kind,
         suite=suite.name,
         scope=scope,
@@ -273,7 +280,9 @@ def iter_junit(stream: IO[bytes]) -> Iterator[ParsedResult]:
     depth = inside_testcase = 0
     try:
         for event, element in context:
-            tag = _local(element.tag)
+            tag = element.tag
+            if tag[0] == "{":
+                tag = tag.rpartition("}")[2]
             if event == "start":
                 if depth == 0:
                     _check_root(element, tag)
