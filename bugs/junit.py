@@ -270,11 +270,28 @@ def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
     )
 
 
+def _iterparse(stream: IO[bytes], events: tuple[str, ...]) -> Any:
+    # No DTD is loaded, no entity resolved, nothing fetched; huge_tree lifts the 10 MB text limit, not
+    # the depth limit (2048), and keeps the parse linear in the length of one attribute.
+    return etree.iterparse(
+        stream, events=events, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, remove_comments=True
+    )
+
+
+def junit_check(stream: IO[bytes]) -> None:
+    """Refuse at once what the root tells: a DOCTYPE, an unknown encoding, a root that is not JUnit's."""
+    try:
+        for _event, element in _iterparse(stream, ("start",)):
+            _check_root(element, element.tag.rpartition("}")[2])
+            return
+    except etree.XMLSyntaxError as exc:
+        raise ReportFormatError(f"The XML is malformed: {exc}") from exc
+    raise ReportFormatError("The XML has no root element.")
+
+
 def iter_junit(stream: IO[bytes]) -> Iterator[ParsedResult]:
     """Yield one result per ``<testcase>``; raise ReportFormatError when the XML is not JUnit or is hostile."""
-    context = etree.iterparse(
-        stream, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, remove_comments=True
-    )
+    context = _iterparse(stream, ("start", "end"))
     suites: list[_Suite] = []
     seen: dict[str, int] = {}
     depth = inside_testcase = 0

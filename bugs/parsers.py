@@ -192,10 +192,42 @@ _UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
 
 def parse_report(stream: IO[bytes]) -> list[ParsedResult]:
     """Detect the format from the first byte past a byte-order mark and blanks, and read the report."""
+    kind, rest = _detect(stream)
+    if kind == "junit":
+        from bugs.junit import parse_junit  # here: the JUnit reader builds on the shapes this module defines
+
+        return parse_junit(rest)  # type: ignore[arg-type]
+    return parse_report_log(_lines(rest))
+
+
+def report_check(stream: IO[bytes]) -> str:
+    """Check the head of an upload, reading no further than its first element or line: "junit" or "report-log".
+
+    Raises ReportFormatError for what can be told at once: an empty body, an encoding the XML declaration
+    names but nobody knows, a DOCTYPE, a root other than JUnit's, a first line that is not a JSON object.
+    """
+    kind, rest = _detect(stream)
+    if kind == "junit":
+        from bugs.junit import junit_check
+
+        junit_check(rest)  # type: ignore[arg-type]
+        return kind
+    first = next((line for line in _lines(rest) if line.strip()), b"")
+    try:
+        record = json.loads(first, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise ReportFormatError("The body is neither JUnit XML nor a pytest report log.") from exc
+    if not isinstance(record, dict):
+        raise ReportFormatError("A report log holds one JSON object per line.")
+    return kind
+
+
+def _detect(stream: IO[bytes]) -> tuple[str, io.RawIOBase]:
+    """The format ("junit" or "report-log") and the stream with what was read to tell it put back."""
     head = stream.read(2)
     if head in _UTF16_STARTS:
         # UTF-16 XML: the parser reads the mark or the declaration itself.
-        return _parse_junit(_Prefixed(head, stream))
+        return "junit", _Prefixed(head, stream)
     head += stream.read(1)
     if head == _UTF8_BOM:
         head = b""  # the mark only says UTF-8, which both readers assume
@@ -205,17 +237,7 @@ def parse_report(stream: IO[bytes]) -> list[ParsedResult]:
         if not byte:
             raise ReportFormatError("The report is empty.")
         head = byte.lstrip()
-    rest = _Prefixed(head, stream)
-    if head[:1] == b"<":
-        return _parse_junit(rest)
-    return parse_report_log(_lines(rest))
-
-
-def _parse_junit(stream: io.RawIOBase) -> list[ParsedResult]:
-    # Imported here: the JUnit reader builds on the result shape and helpers this module defines.
-    from bugs.junit import parse_junit
-
-    return parse_junit(stream)  # type: ignore[arg-type]
+    return ("junit" if head[:1] == b"<" else "report-log"), _Prefixed(head, stream)
 
 
 class _Prefixed(io.RawIOBase):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bugs.junit import TestIdentity, identity_parse
-from bugs.parsers import ParsedResult, ReportFormatError, parse_report
+from bugs.parsers import ParsedResult, ReportFormatError, parse_report, report_check
 
 CORPUS = Path(__file__).parent / "data" / "junit"
 
@@ -176,6 +176,39 @@ def test_a_pytest_looking_report_from_another_tool_is_not_given_pytest_node_ids(
 def test_nunit3_test_run_xml_is_refused_naming_its_root():
     with pytest.raises(ReportFormatError, match="<test-run>"):
         _read(CORPUS / "nunit3_test_run_refused.xml")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_quick_check_of_an_upload_accepts_every_corpus_file(name):
+    with open(CORPUS / name, "rb") as stream:
+        assert report_check(stream) == "junit"
+
+
+@pytest.mark.parametrize(
+    ("body", "refusal"),
+    [
+        ((CORPUS / "nunit3_test_run_refused.xml").read_bytes(), "<test-run>"),
+        (b'<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "b">]><testsuite/>', "DTD"),
+        (b'<?xml version="1.0" encoding="no-such-encoding"?><testsuite/>', "malformed"),
+        (b"\xef\xbb\xbf   ", "empty"),
+        (b"[1, 2]\n", "one JSON object per line"),
+        (b"plain text\n", "neither JUnit XML nor a pytest report log"),
+    ],
+    ids=["nunit3", "doctype", "unknown-encoding", "bom-only", "json-list", "text"],
+)
+def test_the_quick_check_of_an_upload_refuses_what_its_head_tells(body, refusal):
+    with pytest.raises(ReportFormatError, match=refusal):
+        report_check(io.BytesIO(body))
+
+
+def test_the_quick_check_reads_only_the_head_of_a_large_upload():
+    body = b'<testsuites><testsuite name="s">' + b'<testcase classname="c" name="n"/>' * 300_000 + b"</testsuite></testsuites>"
+    stream = io.BytesIO(body)
+    assert report_check(stream) == "junit"
+    assert stream.tell() < 1_000_000 < len(body)
+    log = io.BytesIO(b'{"$report_type": "SessionStart"}\n' + b"x" * 5_000_000)
+    assert report_check(log) == "report-log"
+    assert log.tell() < 1_000_000
 
 
 def test_every_message_of_a_testcase_is_kept_and_a_long_one_is_cut_visibly():
