@@ -265,7 +265,8 @@ def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
         classname=classname,
         name=name,
         file=file,
-        line=int(line) if line and line.isdigit() else None,
+        # Only a plain number: int() of thousands of digits raises, and a line past 10^9 is not one.
+        line=int(line) if line and line.isascii() and line.isdigit() and len(line) < 10 else None,
         ordinal=ordinal,
     )
 

@@ -211,6 +211,13 @@ def test_the_quick_check_reads_only_the_head_of_a_large_upload():
     assert log.tell() < 1_000_000
 
 
+@pytest.mark.parametrize(("line", "expected"), [("12", 12), ("9" * 5000, None), ("\u0661\u0662", None), ("-3", None), ("", None)])
+def test_a_line_number_is_kept_only_when_it_is_one(line, expected):
+    body = f'<testsuite name="s"><testcase classname="c" name="n" file="a.php" line="{line}"/></testsuite>'.encode()
+    [result] = parse_report(io.BytesIO(body))
+    assert result.line == expected
+
+
 def test_every_message_of_a_testcase_is_kept_and_a_long_one_is_cut_visibly():
     body = b"""<testsuite name="s"><testcase classname="c" name="n">
       <skipped message="first"/><error message="second">trace two</error><failure message="third">trace three</failure>
