@@ -158,9 +158,15 @@ def _is_pytest(in_pytest_suite: bool, classname: str, name: str, file: str) -> b
     name="pytest">``, the names pytest writes), the name not empty, the classname a dotted Python path (or
     empty, for a collection error of a module whose dotted path is the name), and ``file=`` a ``.py`` file.
     """
-    if not in_pytest_suite or not name or (file and not file.endswith(".py")):
+    if not in_pytest_suite or not name:
         return False
-    return bool(_PYTHON_DOTTED.match(classname)) if classname else bool(_PYTHON_DOTTED.match(name))
+    return _pytest_shaped(classname or name, file)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pytest_shaped(dotted: str, file: str) -> bool:
+    # Cached: every test of a module or class asks with the same classname.
+    return bool(_PYTHON_DOTTED.match(dotted)) and (not file or file.endswith(".py"))
 
 
 def node_id_from_junit(classname: str, name: str, file: str | None) -> str:
@@ -214,11 +220,11 @@ def _child_text(child: Any) -> str:
 
 
 def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
-    attributes = dict(element.items())
-    classname = (attributes.get("classname") or attributes.get("class") or "").strip()
-    name = (attributes.get("name") or "").strip()
-    file = (attributes.get("file") or "").strip()
-    line = attributes.get("line")
+    get = element.get
+    classname = (get("classname") or get("class") or "").strip()
+    name = (get("name") or "").strip()
+    file = (get("file") or "").strip()
+    line = get("line")
     outcome, messages, tracebacks, flaky, reruns = "passed", [], [], 0, 0
     for child in element if len(element) else ():
         tag = _local(child.tag)
@@ -252,7 +258,7 @@ def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
     return ParsedResult(
         node_id=node_id,
         outcome=outcome,
-        duration_seconds=duration_seconds(attributes.get("time")),
+        duration_seconds=duration_seconds(get("time")),
         # The first run plus every rerun the tool wrote: for a final failure, all of them failed.
         attempts=1 + flaky + reruns,
         # flaky* elements say a later attempt passed, even when the tool then failed the test for it.
