@@ -252,9 +252,15 @@ def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
         redundant = scope == classname or (not classname and scope == name)
         identity = TestIdentity(scope="" if redundant else scope, classname=classname, name=name)
         kind, node_id = "junit", identity_text(identity)
-    ordinal = seen[node_id] = seen.get(node_id, 0) + 1
+    base, ordinal = node_id, seen.get(node_id, 0) + 1
+    seen[base] = ordinal
     if ordinal > 1:
-        node_id += f"[#{ordinal}]"
+        # A pytest parameter id can itself read "[#2]"; skip past any node id already given out.
+        while f"{base}[#{ordinal}]" in seen:
+            ordinal += 1
+        seen[base] = ordinal
+        node_id = f"{base}[#{ordinal}]"
+        seen[node_id] = 1
     return ParsedResult(
         node_id=node_id,
         outcome=outcome,

@@ -173,6 +173,17 @@ def test_a_pytest_looking_report_from_another_tool_is_not_given_pytest_node_ids(
     assert (result.kind, result.node_id) == ("junit", "Thing.java::org.apache.Thing::works")
 
 
+def test_a_repeat_never_takes_the_node_id_of_a_test_named_like_a_repeat():
+    cases = "".join(f'<testcase classname="tests.test_x" name="{name}"/>' for name in ["test_a[#2]", "test_a", "test_a", "test_a[#3]"])
+    results = parse_report(io.BytesIO(f'<testsuite name="pytest">{cases}</testsuite>'.encode()))
+    assert [r.node_id for r in results] == [
+        "tests/test_x.py::test_a[#2]",
+        "tests/test_x.py::test_a",
+        "tests/test_x.py::test_a[#3]",
+        "tests/test_x.py::test_a[#3][#2]",
+    ]
+
+
 def test_nunit3_test_run_xml_is_refused_naming_its_root():
     with pytest.raises(ReportFormatError, match="<test-run>"):
         _read(CORPUS / "nunit3_test_run_refused.xml")
