@@ -149,16 +149,19 @@ def _escaped_at(text: str, index: int) -> bool:
 
 _CLASS_PART = re.compile(r"^[A-Z]")
 _PYTHON_DOTTED = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$")
+# A test function or method (a doctest's dotted name too), with pytest's parameter id in brackets.
+_PYTEST_NAME = re.compile(r"^[A-Za-z_][\w.]*(\[.*\])?$", re.DOTALL)
 
 
 def _is_pytest(in_pytest_suite: bool, classname: str, name: str, file: str) -> bool:
     """Whether a testcase is one of pytest's own, whose node id can be rebuilt without invention.
 
     The report must be pytest's (root ``<testsuites name="pytest tests">`` or a ``<testsuite
-    name="pytest">``, the names pytest writes), the name not empty, the classname a dotted Python path (or
-    empty, for a collection error of a module whose dotted path is the name), and ``file=`` a ``.py`` file.
+    name="pytest">``, the names pytest writes), the name a Python name with an optional ``[parameter id]``,
+    the classname a dotted Python path (or empty, for a collection error of a module whose dotted path is
+    the name), and ``file=`` a ``.py`` file.
     """
-    if not in_pytest_suite or not name:
+    if not in_pytest_suite or not _PYTEST_NAME.match(name):
         return False
     return _pytest_shaped(classname or name, file)
 

@@ -173,6 +173,12 @@ def test_a_pytest_looking_report_from_another_tool_is_not_given_pytest_node_ids(
     assert (result.kind, result.node_id) == ("junit", "Thing.java::org.apache.Thing::works")
 
 
+@pytest.mark.parametrize(("name", "node_id"), [(":", "pytest::pkg.Cls::\\:"), ("test_ok[1:2]", "pkg.py::Cls::test_ok[1:2]")])
+def test_a_name_pytest_cannot_have_written_keeps_the_tool_identity(name, node_id):
+    [result] = parse_report(io.BytesIO(f'<testsuite name="pytest"><testcase classname="pkg.Cls" name="{name}"/></testsuite>'.encode()))
+    assert result.node_id == node_id
+
+
 def test_a_repeat_never_takes_the_node_id_of_a_test_named_like_a_repeat():
     cases = "".join(f'<testcase classname="tests.test_x" name="{name}"/>' for name in ["test_a[#2]", "test_a", "test_a", "test_a[#3]"])
     results = parse_report(io.BytesIO(f'<testsuite name="pytest">{cases}</testsuite>'.encode()))
