@@ -38,9 +38,9 @@ def run(scale: float) -> list[Result]:
     from django.test.utils import CaptureQueriesContext
 
     from bugs.models import Bug, BugResult, RegressionTest
-    from bugs.parsers import parse_report
     from bugs.services.bugs import bug_create
     from bugs.services.results import run_import
+    from bugs.uploads import parse_report
 
     cases = max(1000, int(CASES * scale))
     linked = min(cases, 5000)

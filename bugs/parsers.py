@@ -1,21 +1,14 @@
-"""Readers for pytest's JUnit XML and report log (JSON lines) into one result shape.
+"""The one result shape every report reader produces, and the rules they share for text and durations.
 
-Both readers stream: a 55,000-case file is never held as a tree. XML goes through defusedxml with
-DTDs forbidden, which refuses entity expansion and external entities before any is resolved.
+Readers: bugs.junit (JUnit XML as the tools write it), bugs.report_log (pytest's report log);
+bugs.uploads tells an upload's format and hands it to the right one.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
+from typing import Any
 
 MESSAGE_MAX = 2000
 TRACEBACK_MAX = 8000
@@ -27,9 +20,15 @@ class ReportFormatError(ValueError):
     """The uploaded report is not JUnit XML or a pytest report log, or is hostile."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedResult:
-    """One test's outcome, merged over its phases (setup, call, teardown) and reruns."""
+    """One test's outcome, merged over its phases (setup, call, teardown) and reruns.
+
+    ``node_id`` is the text that links a result to bugs: pytest's node id for pytest's own reports, the
+    text form of the tool's identity (``bugs.junit.identity_text``) for any other. The identity's parts
+    are kept beside it: ``kind`` ("pytest" or "junit"), the suite, the scope (file, else suite) it is
+    named in, classname, name, file and line as the tool wrote them, and the ordinal of a repeat.
+    """
 
     node_id: str
     outcome: str = "passed"
@@ -38,6 +37,14 @@ class ParsedResult:
     is_flaky: bool = False
     message: str = ""
     traceback: str = ""
+    kind: str = "pytest"
+    suite: str = ""
+    scope: str = ""
+    classname: str = ""
+    name: str = ""
+    file: str = ""
+    line: int | None = None
+    ordinal: int = 1
     _seen_outcomes: set[str] = field(default_factory=set, repr=False)
     _phases: set[str] = field(default_factory=set, repr=False)
 
@@ -47,7 +54,7 @@ def clean_text(text: str) -> str:
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def _duration(value: Any) -> float:
+def duration_seconds(value: Any) -> float:
     """Seconds from a report: a missing one is 0, a negative one 0; a non-number, NaN or absurd size is refused."""
     if value is None or value == "":
         return 0.0
@@ -62,208 +69,10 @@ def _duration(value: Any) -> float:
     return max(0.0, seconds)
 
 
-def _clip(text: str, limit: int) -> str:
+TRUNCATED = "… [truncated]"
+
+
+def clip(text: str, limit: int) -> str:
+    """The cleaned text, cut to ``limit`` characters with a visible marker when it was longer."""
     text = clean_text(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --- JUnit XML -----------------------------------------------------------------------------------
-
-_CLASS_PART = re.compile(r"^[A-Z]")
-
-
-def node_id_from_junit(classname: str, name: str, file: str | None) -> str:
-    """Rebuild pytest's node id from a JUnit testcase.
-
-    pytest writes the module path dotted (``pkg.tests.test_x``) followed by class names; classes are
-    told apart by their capital letter, as pytest's ``Test*`` convention makes them.
-    """
-    parts = [p for p in classname.split(".") if p] if classname else []
-    module: list[str] = []
-    classes: list[str] = []
-    for part in parts:
-        if classes or (module and _CLASS_PART.match(part)):
-            classes.append(part)
-        else:
-            module.append(part)
-    path = file.replace("\\", "/") if file else "/".join(module) + ".py"
-    return "::".join([path, *classes, name])
-
-
-def parse_junit(stream: IO[bytes]) -> list[ParsedResult]:
-    """Read JUnit XML (pytest's or any CI's) into results; raise ReportFormatError when it is not one."""
-    results: dict[str, ParsedResult] = {}
-    try:
-        for _event, element in iterparse(stream, events=("end",), forbid_dtd=True, forbid_entities=True, forbid_external=True):
-            if element.tag != "testcase":
-                if element.tag in ("testsuite", "testsuites"):
-                    element.clear()
-                continue
-            node_id = node_id_from_junit(element.get("classname", ""), element.get("name", ""), element.get("file"))
-            parsed = ParsedResult(node_id=node_id, attempts=1)
-            parsed.duration_seconds = _duration(element.get("time"))
-            for child in element:
-                tag = child.tag
-                if tag in ("failure", "error", "skipped"):
-                    parsed.outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                    if child.get("type") == "pytest.xfail":
-                        parsed.outcome = "xfailed"
-                    parsed.message = _clip(child.get("message") or "", MESSAGE_MAX)
-                    parsed.traceback = _clip(child.text or "", TRACEBACK_MAX)
-                    break
-            previous = results.get(node_id)
-            if previous is not None:
-                # pytest reports a teardown error as a second testcase with the same name.
-                if parsed.outcome == "error" and previous.outcome == "passed":
-                    previous.outcome, previous.message, previous.traceback = "error", parsed.message, parsed.traceback
-            else:
-                results[node_id] = parsed
-            element.clear()
-    except DefusedXmlException as exc:
-        raise ReportFormatError("The XML uses a DTD, entities or external references, which are refused.") from exc
-    except SyntaxError as exc:  # xml.etree.ElementTree.ParseError
-        raise ReportFormatError(f"The XML is malformed: {exc}") from exc
-    return list(results.values())
-
-
-# --- pytest report log -----------------------------------------------------------------------------
-
-
-def _typed(value: Any, kind: type, what: str) -> Any:
-    """The value when it is of the kind the report format gives that part; otherwise the report is refused."""
-    if not isinstance(value, kind):
-        raise ReportFormatError(f"A test report's {what} has the wrong type.")
-    return value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ReportFormatError(f"A report log may not hold {name}: JSON has no such number.")
-
-
-def _longrepr_text(longrepr: Any) -> tuple[str, str]:
-    """(message, traceback) from a serialised longrepr of any of pytest's shapes."""
-    if longrepr is None:
-        return "", ""
-    if isinstance(longrepr, str):
-        return longrepr.strip().splitlines()[-1] if longrepr.strip() else "", longrepr
-    if isinstance(longrepr, list) and len(longrepr) == 3:  # a skip: (path, line, reason)
-        return str(longrepr[2]), ""
-    if isinstance(longrepr, dict):
-        crash = _typed(longrepr.get("reprcrash") or {}, dict, "reprcrash")
-        message = str(crash.get("message", ""))
-        lines: list[str] = []
-        traceback = _typed(longrepr.get("reprtraceback") or {}, dict, "reprtraceback")
-        for entry in _typed(traceback.get("reprentries") or [], list, "reprentries"):
-            data = _typed(_typed(entry, dict, "reprentries").get("data") or {}, dict, "reprentries' data")
-            lines.extend(str(line) for line in _typed(data.get("lines") or [], list, "reprentries' lines"))
-        return message, "\n".join(lines)
-    return "", str(longrepr)
-
-
-def _merge_report(parsed: ParsedResult, report: dict[str, Any]) -> None:
-    when = report.get("when")
-    outcome = report.get("outcome")
-    parsed._phases.add(str(when))
-    parsed.duration_seconds += _duration(report.get("duration"))
-    if when == "call" or (when == "setup" and outcome != "passed"):
-        parsed.attempts += 1
-    if outcome == "rerun":
-        parsed._seen_outcomes.add("failed")
-        return
-    failing = outcome == "failed"
-    if when == "setup":
-        if failing:
-            parsed.outcome = "error"
-        elif outcome == "skipped":
-            parsed.outcome = "skipped"
-    elif when == "call":
-        if "wasxfail" in report:
-            parsed.outcome = "xfailed" if outcome == "skipped" else ("xpassed" if outcome == "passed" else "failed")
-        else:
-            parsed.outcome = {"passed": "passed", "failed": "failed", "skipped": "skipped"}.get(str(outcome), "error")
-        parsed._seen_outcomes.add(parsed.outcome)
-    elif when == "teardown" and failing and parsed.outcome == "passed":
-        parsed.outcome = "error"
-    if failing or outcome == "skipped":
-        message, traceback = _longrepr_text(report.get("longrepr"))
-        parsed.message = _clip(message, MESSAGE_MAX)
-        parsed.traceback = _clip(traceback, TRACEBACK_MAX)
-
-
-def parse_report_log(lines: Iterable[str | bytes]) -> list[ParsedResult]:
-    """Read a pytest report log; reruns raise ``attempts`` and a rerun that finally passed is flaky.
-
-    A truncated last line (pytest killed while writing) is ignored, so partial logs still count.
-    """
-    results: dict[str, ParsedResult] = {}
-    seen_any = False
-    for raw in lines:
-        line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line, parse_constant=_refuse_constant)
-        except ReportFormatError:
-            raise
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            raise ReportFormatError("A report log holds one JSON object per line.")
-        seen_any = True
-        if record.get("$report_type") != "TestReport":
-            continue
-        node_id = record.get("nodeid")
-        if not isinstance(node_id, str) or not node_id:
-            continue
-        parsed = results.get(node_id)
-        if parsed is None:
-            parsed = results[node_id] = ParsedResult(node_id=node_id)
-        _merge_report(parsed, record)
-    if not seen_any:
-        raise ReportFormatError("The body is neither JUnit XML nor a pytest report log.")
-    for parsed in results.values():
-        parsed.attempts = max(1, parsed.attempts)
-        if parsed.outcome == "passed" and not parsed._phases & {"call", "teardown"}:
-            # Set up but never called: pytest was stopped (time limit, killed worker) inside this test.
-            parsed.outcome = "error"
-            parsed.message = "The test did not finish: pytest was stopped while it ran."
-        parsed.is_flaky = parsed.outcome == "passed" and "failed" in parsed._seen_outcomes
-    return list(results.values())
-
-
-def parse_report(stream: IO[bytes]) -> list[ParsedResult]:
-    """Detect the format from the first non-blank byte and read the report."""
-    head = stream.read(1)
-    while head and head.isspace():
-        head = stream.read(1)
-    if not head:
-        raise ReportFormatError("The report is empty.")
-    rest = _Prefixed(head, stream)
-    if head == b"<":
-        return parse_junit(rest)  # type: ignore[arg-type]
-    return parse_report_log(_lines(rest))
-
-
-class _Prefixed(io.RawIOBase):
-    """A stream with bytes already read put back in front."""
-
-    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
-        self._prefix = prefix
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _lines(stream: Any) -> Iterator[bytes]:
-    yield from io.BufferedReader(stream, buffer_size=1 << 16)
+    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED

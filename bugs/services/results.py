@@ -28,10 +28,11 @@ from bugs.models import (
     RunStatus,
     Suite,
 )
-from bugs.parsers import ParsedResult, ReportFormatError, clean_text, parse_report
+from bugs.parsers import ParsedResult, ReportFormatError, clean_text
 from bugs.services.runs import run_trigger
 from bugs.services.status import run_apply_rules
 from bugs.services.suites import suite_default
+from bugs.uploads import parse_report
 
 _BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 SHARD_DONE_STATUSES = (RunShard.Status.DONE, RunShard.Status.ERROR, RunShard.Status.TIMED_OUT, RunShard.Status.CANCELLED)

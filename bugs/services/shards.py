@@ -34,9 +34,11 @@ from bugs.models import (
     RunStatus,
     Suite,
 )
-from bugs.parsers import ParsedResult, ReportFormatError, parse_report, parse_report_log
+from bugs.parsers import ParsedResult, ReportFormatError
+from bugs.report_log import parse_report_log
 from bugs.services.results import SHARD_DONE_STATUSES, results_store, run_finalize
 from bugs.services.suites import suite_checkout
+from bugs.uploads import parse_report
 from bugs.validators import node_id_validate
 
 logger = logging.getLogger("bugs.runs")

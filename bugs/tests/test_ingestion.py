@@ -8,9 +8,11 @@ import json
 import pytest
 from django.test import override_settings
 
+from bugs.junit import node_id_from_junit
 from bugs.models import BugResult, Result, Run
-from bugs.parsers import ReportFormatError, node_id_from_junit, parse_report
+from bugs.parsers import ReportFormatError
 from bugs.services.bugs import bug_create, bug_link_test
+from bugs.uploads import parse_report
 
 pytestmark = pytest.mark.django_db
 
