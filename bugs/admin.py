@@ -21,9 +21,9 @@ from atom.admin import ReadOnlyAdminMixin
 from atom.errors import DomainError
 from bugs import git, report, selectors
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
-from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_create, bug_update, severity_policy_update
+from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_change, bug_create, severity_policy_update
 from bugs.services.runs import run_cancel, run_trigger
-from bugs.services.status import bug_mark_duplicate, bug_status_refusal, bug_transition
+from bugs.services.status import bug_mark_duplicate, bug_status_refusal
 
 
 class SlaBreachedFilter(admin.SimpleListFilter):
@@ -184,14 +184,15 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             obj.pk = created.pk
             obj.refresh_from_db()
             return
-        bug = bug_update(bug=Bug.objects.get(pk=obj.pk), actor=request.user, **fields)
-        bug_transition(
+        bug = Bug.objects.get(pk=obj.pk)
+        bug_change(
             bug=bug,
-            to_status=data.get("status", bug.status),
-            fix_commit=data.get("fix_commit", bug.fix_commit),
-            duplicate_of=data.get("duplicate_of"),
             actor=request.user,
             reason=reason,
+            status=data.get("status", bug.status),
+            fix_commit=data.get("fix_commit", bug.fix_commit),
+            duplicate_of=data.get("duplicate_of"),
+            **fields,
         )
         obj.refresh_from_db()
 

@@ -34,10 +34,9 @@ from bugs.api.serializers import (
     TriageReportInput,
 )
 from bugs.models import Bug, Run, Suite
-from bugs.services.bugs import bug_by_key, bug_create, bug_link_test, bug_update
+from bugs.services.bugs import bug_by_key, bug_change, bug_create, bug_link_test
 from bugs.services.results import run_import
 from bugs.services.runs import run_trigger
-from bugs.services.status import bug_transition
 from bugs.validators import bug_key_validate
 
 
@@ -143,20 +142,16 @@ class BugDetailView(BugsView):
         duplicate_key = values.pop("duplicate_of", None)
         reason = values.pop("reason", "") or "Changed through the API."
         tests = values.pop("regression_tests", [])
-        with transaction.atomic():
-            # Links first: a severity that needs a regression test may come with its test.
-            for node_id in tests:
-                bug_link_test(bug=bug, node_id=node_id)
-            bug = bug_update(bug=bug, actor=request.user, **values)
-            if to_status is not None or fix_commit is not None:
-                bug_transition(
-                    bug=bug,
-                    to_status=to_status or bug.status,
-                    fix_commit=fix_commit,
-                    duplicate_of=bug_by_key(duplicate_key) if duplicate_key else None,
-                    actor=request.user,
-                    reason=reason,
-                )
+        bug_change(
+            bug=bug,
+            actor=request.user,
+            reason=reason,
+            status=to_status,
+            fix_commit=fix_commit,
+            duplicate_of=bug_by_key(duplicate_key) if duplicate_key else None,
+            tests=tests,
+            **values,
+        )
         return Response(BugOutput(_bug_or_404(key)).data)
 
 

@@ -5,6 +5,7 @@ Status changes go through :mod:`bugs.services.status`, where every rule of SPEC 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from bugs.models import (
     Severity,
     SeverityPolicy,
 )
-from bugs.services.status import TEST_REQUIRED_SEVERITIES, StatusRefused, _record
+from bugs.services.status import TEST_REQUIRED_SEVERITIES, StatusRefused, _record, bug_transition
 from bugs.validators import BUG_KEY, bug_key_validate
 
 EDITABLE_FIELDS = (
@@ -128,6 +129,33 @@ def bug_update(*, bug: Bug, actor: Any = None, **changes: Any) -> Bug:
     if changed:
         bug.full_clean(exclude=["reporter", "assignee", "duplicate_of", "verified_by"])
         bug.save(update_fields=[*changed, "updated_at"])
+    return bug
+
+
+@transaction.atomic
+def bug_change(
+    *,
+    bug: Bug,
+    actor: Any,
+    reason: str,
+    status: str | None = None,
+    fix_commit: str | None = None,
+    duplicate_of: Bug | None = None,
+    tests: Iterable[str] = (),
+    **fields: Any,
+) -> Bug:
+    """One edit of a bug by a person, from the API or the admin: all of it applies, or none.
+
+    Test links come first (a severity that needs a regression test may arrive with its test), then the
+    fields, then the status and fix commit under the rules of SPEC section 6 when either is given.
+    """
+    for node_id in tests:
+        bug_link_test(bug=bug, node_id=node_id)
+    bug = bug_update(bug=bug, actor=actor, **fields)
+    if status is not None or fix_commit is not None:
+        bug = bug_transition(
+            bug=bug, to_status=status or bug.status, fix_commit=fix_commit, duplicate_of=duplicate_of, actor=actor, reason=reason
+        )
     return bug
 
 

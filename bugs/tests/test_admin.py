@@ -163,7 +163,7 @@ def test_p2_crash_admin_save_domain_error_regression(admin_client, monkeypatch):
     def refuse(**kwargs: object) -> None:
         raise DomainError("Refused by the rules.", code="REFUSED")
 
-    monkeypatch.setattr("bugs.admin.bug_transition", refuse)
+    monkeypatch.setattr("bugs.services.bugs.bug_transition", refuse)
     bug = bug_create(key="BUG-001", title="x", severity="P3")
     url = reverse("admin:bugs_bug_change", args=[bug.pk])
     response = admin_client.post(url, _change_form_data(bug, title="renamed"), follow=True)
