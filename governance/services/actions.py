@@ -6,7 +6,6 @@ Everything that lets an agent act (the action route, canvases, the episodes app 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,7 +23,7 @@ from governance.models import (
     SupervisionSession,
 )
 from governance.selectors import AGENT_NOT_FOUND, agent_principal_confine, agent_with_map_version
-from governance.services.audit import audit_record
+from governance.services.audit import AuditTrail, audited
 from governance.services.budget import agent_budget_charge
 from governance.services.decision import NOT_PROPOSABLE, Verdict, governance_decide
 from governance.services.execution import ACTION_HANDLERS, ActionContext, action_perform
@@ -54,42 +53,28 @@ _REFUSALS: dict[str, tuple[type[DomainError], str, int]] = {
 }
 
 
-def _refuse(
-    *, agent: Agent | None, actor: Any, action: str, outcome: str, reason: str, complexity: int | None, cost: Decimal, request_id: str
-) -> DomainError:
-    audit_record(
-        agent=agent,
-        actor=actor,
-        action=action,
-        verdict_outcome=outcome,
-        reason=reason,
-        complexity=complexity,
-        cost=cost,
-        request_id=request_id,
-    )
+def _refuse(*, trail: AuditTrail, outcome: str, reason: str) -> DomainError:
+    trail.record(outcome=outcome, reason=reason)
     error_type, code, status = _REFUSALS.get(outcome, (ForbiddenError, "MATURITY_INSUFFICIENT", 403))
     return error_type(reason, code=code, status=status)
 
 
-def _owned_agent(
-    *, actor: Any, agent_id: int, action: str, cost: Decimal, request_id: str, acting_agent_id: int | None
-) -> tuple[Agent, int]:
+def _owned_agent(*, trail: AuditTrail, agent_id: int, acting_agent_id: int | None) -> tuple[Agent, int]:
     """The caller's agent and the action map version; a refusal (404, audited) for missing or foreign ones,
     and for any agent but its own when the caller is a token acting as an agent."""
-    audit_not_found = functools.partial(
-        audit_record, actor=actor, action=action, verdict_outcome=Decision.NOT_FOUND, cost=cost, request_id=request_id
-    )
     try:
         agent_principal_confine(agent_id=agent_id, acting_agent_id=acting_agent_id)
     except NotFoundError:
-        audit_not_found(agent=None, reason="Token acts as another agent.")
+        trail.record(outcome=Decision.NOT_FOUND, reason="Token acts as another agent.")
         raise
     found = agent_with_map_version(agent_id=agent_id)
     agent = found[0] if found else None
-    if agent is None or agent.owner_id != getattr(actor, "pk", None):
-        audit_not_found(agent=agent, reason="Agent missing or not owned by the caller." if agent is not None else f"No agent {agent_id}.")
+    if agent is None or agent.owner_id != getattr(trail.actor, "pk", None):
+        reason = "Agent missing or not owned by the caller." if agent is not None else f"No agent {agent_id}."
+        trail.record(outcome=Decision.NOT_FOUND, reason=reason, agent=agent)
         raise NotFoundError(AGENT_NOT_FOUND)
     assert found is not None
+    trail.agent = agent
     return found
 
 
@@ -102,48 +87,23 @@ def agent_access_authorize(*, actor: Any, agent_id: int, action: str, request_id
     only that agent (404 for any other).
     """
     action = action.strip().lower()
-    agent, map_version = _owned_agent(
-        actor=actor, agent_id=agent_id, action=action, cost=ZERO, request_id=request_id, acting_agent_id=acting_agent_id
-    )
-    verdict = governance_decide(agent_id=agent.pk, maturity=agent.maturity, state=agent.state, map_version=map_version, action=action)
-    if verdict.outcome != Decision.EXECUTE:
-        outcome = verdict.outcome if verdict.outcome in _REFUSALS else Decision.BLOCKED
-        reason = verdict.reason if outcome == verdict.outcome else f"Needs {verdict.outcome}; not available to this caller."
-        raise _refuse(
-            agent=agent,
-            actor=actor,
-            action=action,
-            outcome=outcome,
-            reason=reason,
-            complexity=verdict.complexity,
-            cost=ZERO,
-            request_id=request_id,
-        )
-    audit_record(
-        agent=agent,
-        actor=actor,
-        action=action,
-        verdict_outcome=Decision.EXECUTE,
-        reason=verdict.reason,
-        complexity=verdict.complexity,
-        request_id=request_id,
-    )
+    with audited(actor=actor, action=action, request_id=request_id) as trail:
+        agent, map_version = _owned_agent(trail=trail, agent_id=agent_id, acting_agent_id=acting_agent_id)
+        verdict = governance_decide(agent_id=agent.pk, maturity=agent.maturity, state=agent.state, map_version=map_version, action=action)
+        trail.complexity = verdict.complexity
+        if verdict.outcome != Decision.EXECUTE:
+            outcome = verdict.outcome if verdict.outcome in _REFUSALS else Decision.BLOCKED
+            reason = verdict.reason if outcome == verdict.outcome else f"Needs {verdict.outcome}; not available to this caller."
+            raise _refuse(trail=trail, outcome=outcome, reason=reason)
+        trail.record(outcome=Decision.EXECUTE, reason=verdict.reason)
     return agent
 
 
-def _action_rate_limit(*, agent: Agent, actor: Any, action: str, cost: Decimal, request_id: str) -> None:
+def _action_rate_limit(*, trail: AuditTrail, agent: Agent) -> None:
     try:
         rate_limit_enforce(None, group="governance.agent-action", key=str(agent.pk), rate=settings.GOVERNANCE_ACTION_RATE)
     except RateLimitedError as exc:
-        audit_record(
-            agent=agent,
-            actor=actor,
-            action=action,
-            verdict_outcome=Decision.RATE_LIMITED,
-            reason="Per-agent action rate limit.",
-            cost=cost,
-            request_id=request_id,
-        )
+        trail.record(outcome=Decision.RATE_LIMITED, reason="Per-agent action rate limit.")
         raise exc from None
 
 
@@ -160,64 +120,43 @@ def agent_action_request(
     """An agent asks to perform ``action``: ownership, rate limit, decision, budget, then execution,
     supervision or a proposal. One audit row per request; a refusal runs and charges nothing."""
     action = action.strip().lower()
-    agent, map_version = _owned_agent(
-        actor=actor, agent_id=agent_id, action=action, cost=cost, request_id=request_id, acting_agent_id=acting_agent_id
-    )
-    _action_rate_limit(agent=agent, actor=actor, action=action, cost=cost, request_id=request_id)
-    verdict = governance_decide(agent_id=agent.pk, maturity=agent.maturity, state=agent.state, map_version=map_version, action=action)
-    if verdict.outcome == Decision.PROPOSAL and action in NOT_PROPOSABLE:
-        # Belt and braces: canvas JavaScript is never a proposal, whatever the map says.
-        verdict = Verdict(Decision.BLOCKED, verdict.complexity, "Canvas JavaScript is for AUTONOMOUS agents only.")
-    if verdict.outcome == Decision.PROPOSAL:
-        proposal = proposal_create(
-            agent=agent,
-            actor=actor,
-            action=action,
-            complexity=verdict.complexity or 0,
-            params=params,
-            cost=cost,
-            request_id=request_id,
-            reason=verdict.reason,
-        )
-        return ActionOutcome(decision=Decision.PROPOSAL, agent=agent, proposal=proposal)
-    if not verdict.runs_now:
-        raise _refuse(
-            agent=agent,
-            actor=actor,
-            action=action,
-            outcome=verdict.outcome,
-            reason=verdict.reason,
-            complexity=verdict.complexity,
-            cost=cost,
-            request_id=request_id,
-        )
-    context = ActionContext(agent=agent, actor=actor, action=action, params=params, request_id=request_id)
-    audit = functools.partial(
-        audit_record, agent=agent, actor=actor, action=action, complexity=verdict.complexity, cost=cost, request_id=request_id
-    )
-    handler = ACTION_HANDLERS.get(action)
-    if handler is not None:
-        try:
+    with audited(actor=actor, action=action, cost=cost, request_id=request_id) as trail:
+        agent, map_version = _owned_agent(trail=trail, agent_id=agent_id, acting_agent_id=acting_agent_id)
+        _action_rate_limit(trail=trail, agent=agent)
+        verdict = governance_decide(agent_id=agent.pk, maturity=agent.maturity, state=agent.state, map_version=map_version, action=action)
+        trail.complexity = verdict.complexity
+        if verdict.outcome == Decision.PROPOSAL and action in NOT_PROPOSABLE:
+            # Belt and braces: canvas JavaScript is never a proposal, whatever the map says.
+            verdict = Verdict(Decision.BLOCKED, verdict.complexity, "Canvas JavaScript is for AUTONOMOUS agents only.")
+        if verdict.outcome == Decision.PROPOSAL:
+            proposal = proposal_create(
+                agent=agent,
+                actor=actor,
+                action=action,
+                complexity=verdict.complexity or 0,
+                params=params,
+                cost=cost,
+                request_id=request_id,
+                reason=verdict.reason,
+                trail=trail,
+            )
+            return ActionOutcome(decision=Decision.PROPOSAL, agent=agent, proposal=proposal)
+        if not verdict.runs_now:
+            raise _refuse(trail=trail, outcome=verdict.outcome, reason=verdict.reason)
+        context = ActionContext(agent=agent, actor=actor, action=action, params=params, request_id=request_id)
+        handler = ACTION_HANDLERS.get(action)
+        if handler is not None:
+            # A refusal here, or while performing below (charge and execution rolled back), is audited as FAILED.
             handler.validate(context)
-        except DomainError as exc:
-            audit(verdict_outcome=Decision.FAILED, reason=exc.message)
-            raise
-    try:
         with transaction.atomic():
-            if not agent_budget_charge(agent_id=agent.pk, cost=cost):
-                budget_refused = True
-            else:
-                budget_refused = False
+            charged = agent_budget_charge(agent_id=agent.pk, cost=cost)
+            if charged:
                 execution = action_perform(context=context, cost=cost)
-                supervision = (
-                    SupervisionSession.objects.create(agent=agent, execution=execution) if verdict.outcome == Decision.SUPERVISED else None
-                )
-                audit(verdict_outcome=verdict.outcome, reason=verdict.reason)
-    except DomainError as exc:
-        # Refused while performing: the charge and the execution are rolled back, the decision is still audited.
-        audit(verdict_outcome=Decision.FAILED, reason=exc.message)
-        raise
-    if budget_refused:
-        audit(verdict_outcome=Decision.BUDGET_EXCEEDED, reason="Budget or daily cap exceeded.")
-        raise ForbiddenError("The agent's budget or daily spend cap does not cover this cost.", code="BUDGET_EXCEEDED")
+                supervised = verdict.outcome == Decision.SUPERVISED
+                supervision = SupervisionSession.objects.create(agent=agent, execution=execution) if supervised else None
+                trail.record(outcome=verdict.outcome, reason=verdict.reason)
+        if not charged:
+            # Recorded outside the rolled-back transaction, so the refusal's row stays.
+            trail.record(outcome=Decision.BUDGET_EXCEEDED, reason="Budget or daily cap exceeded.")
+            raise ForbiddenError("The agent's budget or daily spend cap does not cover this cost.", code="BUDGET_EXCEEDED")
     return ActionOutcome(decision=verdict.outcome, agent=agent, execution=execution, supervision=supervision)

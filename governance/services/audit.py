@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from atom.errors import DomainError
 from governance.models import (
     Agent,
     AuditEntry,
+    Decision,
 )
 
 ZERO = Decimal("0")
@@ -40,3 +45,50 @@ def audit_record(
         cost=cost,
         request_id=request_id[:64],
     )
+
+
+@dataclass
+class AuditTrail:
+    """The single audit row of one governed request, filled in as the request learns its agent and action."""
+
+    actor: Any
+    action: str
+    cost: Decimal = ZERO
+    request_id: str = ""
+    agent: Agent | None = None
+    complexity: int | None = None
+    entry: AuditEntry | None = None
+
+    def record(self, *, outcome: str, reason: str, agent: Agent | None = None) -> AuditEntry:
+        """Write the request's row; a second one for the same request is a programming error."""
+        if self.entry is not None:
+            raise RuntimeError(f"A second audit row for one {self.action!r} request.")
+        self.entry = audit_record(
+            agent=agent if agent is not None else self.agent,
+            actor=self.actor,
+            action=self.action,
+            verdict_outcome=outcome,
+            reason=reason,
+            complexity=self.complexity,
+            cost=self.cost,
+            request_id=self.request_id,
+        )
+        return self.entry
+
+
+@contextmanager
+def audited(*, actor: Any, action: str, cost: Decimal = ZERO, request_id: str = "") -> Iterator[AuditTrail]:
+    """A governed request that cannot end without exactly one audit row.
+
+    A refusal (a DomainError) that no branch recorded is recorded as FAILED with its message; a request
+    that returns without a row fails loudly, so a new path cannot silently skip the audit.
+    """
+    trail = AuditTrail(actor=actor, action=action, cost=cost, request_id=request_id)
+    try:
+        yield trail
+    except DomainError as exc:
+        if trail.entry is None:
+            trail.record(outcome=Decision.FAILED, reason=exc.message)
+        raise
+    if trail.entry is None:
+        raise RuntimeError(f"The {action!r} request ended without its audit row.")

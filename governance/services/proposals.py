@@ -20,7 +20,7 @@ from governance.models import (
     SupervisionStatus,
 )
 from governance.selectors import action_map_version_get
-from governance.services.audit import audit_record
+from governance.services.audit import AuditTrail, audit_record
 from governance.services.budget import agent_budget_charge
 from governance.services.decision import governance_decide
 from governance.services.execution import ACTION_HANDLERS, ActionContext, action_perform
@@ -29,9 +29,21 @@ from governance.services.execution import ACTION_HANDLERS, ActionContext, action
 
 
 def proposal_create(
-    *, agent: Agent, actor: Any, action: str, complexity: int, params: dict[str, Any], cost: Decimal, request_id: str = "", reason: str = ""
+    *,
+    agent: Agent,
+    actor: Any,
+    action: str,
+    complexity: int,
+    params: dict[str, Any],
+    cost: Decimal,
+    request_id: str = "",
+    reason: str = "",
+    trail: AuditTrail | None = None,
 ) -> Proposal:
-    """A pending proposal and its audit row; nothing runs and nothing is charged until approval."""
+    """A pending proposal and its audit row; nothing runs and nothing is charged until approval.
+
+    Inside a governed request the row is that request's ``trail``; on its own it writes its own.
+    """
     with transaction.atomic():
         proposal = Proposal.objects.create(
             agent=agent,
@@ -43,16 +55,8 @@ def proposal_create(
             request_id=request_id[:64],
             expires_at=timezone.now() + timedelta(hours=settings.GOVERNANCE_PROPOSAL_TTL_HOURS),
         )
-        audit_record(
-            agent=agent,
-            actor=actor,
-            action=action,
-            verdict_outcome=Decision.PROPOSAL,
-            reason=reason or "Proposal created.",
-            complexity=complexity,
-            cost=cost,
-            request_id=request_id,
-        )
+        trail = trail or AuditTrail(actor=actor, action=action, cost=cost, request_id=request_id, agent=agent, complexity=complexity)
+        trail.record(outcome=Decision.PROPOSAL, reason=reason or "Proposal created.")
     return proposal
 
 
