@@ -74,11 +74,11 @@ test: lint browser-deps
 ## verify: Atom's own catalog through Atom's own loop (commits, real runner and worker, report); fails on
 ## a failing regression test, an unresolved P0, or a stale docs/bug_triage_report.md
 verify: $(VENV)/.dev-installed
-	bin/verify-hardening --check
+	$(PY) manage.py verify_hardening --check
 
 ## report: the same loop, refreshing docs/bug_triage_report.md
 report: $(VENV)/.dev-installed
-	bin/verify-hardening --write
+	$(PY) manage.py verify_hardening --write
 
 ## bench: the benchmarks of bench/ (ONLY=P4 runs one, BENCH_SCALE=0.1 shrinks the data)
 bench: $(VENV)/.dev-installed
