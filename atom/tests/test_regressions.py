@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.tokens import StampedRefreshToken
 from atom.testing import script_json_output
 
 REFRESH = "/api/v1/auth/token/refresh/"
@@ -29,7 +29,7 @@ def test_p0_security_refresh_token_replay_regression(user, settings):
     back to simplejwt's own, this test fails (8 of 8 refreshes succeed).
     """
     settings.ATOM_LOGIN_RATE_PER_IP = "1000/m"
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(StampedRefreshToken.for_user(user))
 
     def attempt(_: int) -> int:
         try:
@@ -50,7 +50,7 @@ def test_p2_crash_refresh_for_deleted_user_regression(user, api_client):
     Fix: RotatingRefreshSerializer looks the user up with filter().first() and answers 401 (commit
     694b998); with simplejwt's own serializer this test fails with a 500.
     """
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(StampedRefreshToken.for_user(user))
     user.delete()
     response = api_client.post(REFRESH, {"refresh": refresh}, format="json")
     assert response.status_code == 401

@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.tokens import access_token_stamped
 from atom.api.errors import ForbiddenError
 from atom.api.middleware import request_id_of
 from atom.api.pagination import CursorPagination
@@ -184,7 +185,8 @@ class AgentTokenView(GovernanceView):
     def post(self, request: Request, agent_id: int) -> Response:
         _human_only(request)
         agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
-        return Response({"access": services.agent_token_issue(owner=request.user, agent=agent)}, status=status.HTTP_201_CREATED)
+        raw = services.agent_token_issue(owner=request.user, agent=agent)
+        return Response({"access": access_token_stamped(raw=raw, user=request.user)}, status=status.HTTP_201_CREATED)
 
 
 class ProposalListView(GovernanceView):
