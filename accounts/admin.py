@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts import services
-from atom.permissions import actor_may
+from atom.admin import permission_check
 
 User = get_user_model()
 
@@ -19,10 +19,9 @@ User = get_user_model()
 class AtomUserAdmin(UserAdmin):  # type: ignore[type-arg]
     actions = ["sign_out_everywhere"]
 
-    def has_sign_out_permission(self, request: HttpRequest) -> bool:
-        return actor_may(request.user, "accounts.sign_out_users")
+    has_sign_out_users_permission = permission_check("accounts.sign_out_users")
 
-    @admin.action(description="Sign out everywhere (revoke every token)", permissions=["sign_out"])
+    @admin.action(description="Sign out everywhere (revoke every token)", permissions=["sign_out_users"])
     def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         users = list(queryset)
         for user in users:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from atom.admin import ReadOnlyAdminMixin
+from atom.admin import ReadOnlyAdminMixin, permission_check
 from atom.api.errors import DomainError
 from governance import services
 from governance.models import (
@@ -110,6 +110,11 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     fields = ["owner", "name", "category", "capabilities", "budget", "daily_spend_cap", *readonly_fields]
     inlines = [MaturityChangeInline]
     actions = ["pause", "resume", "promote", "demote", "graduate"]
+    has_pause_agent_permission = permission_check("governance.pause_agent")
+    has_resume_agent_permission = permission_check("governance.resume_agent")
+    has_promote_agent_permission = permission_check("governance.promote_agent")
+    has_demote_agent_permission = permission_check("governance.demote_agent")
+    has_graduate_agent_permission = permission_check("governance.graduate_agent")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         """The owner is chosen when the agent is created; no service moves an agent to another owner."""
@@ -158,11 +163,11 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             services.agent_state_set(agent_id=agent.pk, state=state)
         self.message_user(request, f"{queryset.count()} agent(s) now {state}.")
 
-    @admin.action(description="Pause selected agents")
+    @admin.action(description="Pause selected agents", permissions=["pause_agent"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_state(request, queryset, AgentState.PAUSED)
 
-    @admin.action(description="Resume selected agents")
+    @admin.action(description="Resume selected agents", permissions=["resume_agent"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_state(request, queryset, AgentState.ACTIVE)
 
@@ -191,15 +196,15 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         }
         return TemplateResponse(request, "admin/governance/agent/tier_change.html", context)
 
-    @admin.action(description="Promote one tier (with a reason)")
+    @admin.action(description="Promote one tier (with a reason)", permissions=["promote_agent"])
     def promote(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
         return self._change_tier(request, queryset, 1, "Promote one tier")
 
-    @admin.action(description="Demote one tier (with a reason)")
+    @admin.action(description="Demote one tier (with a reason)", permissions=["demote_agent"])
     def demote(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
         return self._change_tier(request, queryset, -1, "Demote one tier")
 
-    @admin.action(description="Graduate if the criteria are met")
+    @admin.action(description="Graduate if the criteria are met", permissions=["graduate_agent"])
     def graduate(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset:
             report = services.agent_graduate(agent_id=agent.pk, actor=request.user)
@@ -262,6 +267,8 @@ class ProposalAdmin(ReadOnlyAdmin):
     ordering = ["-id"]
     list_per_page = 100
     actions = ["approve", "reject"]
+    has_approve_proposal_permission = permission_check("governance.approve_proposal")
+    has_reject_proposal_permission = permission_check("governance.reject_proposal")
 
     @admin.display(description="agent", ordering="agent__name")
     def agent_tier(self, proposal: Proposal) -> SafeString:
@@ -298,11 +305,11 @@ class ProposalAdmin(ReadOnlyAdmin):
                 request, format_html('Proposal #{}: {}. <a href="{}">Execution #{}</a>', decided.pk, decided.status, url, execution.pk)
             )
 
-    @admin.action(description="Approve selected proposals (and execute)")
+    @admin.action(description="Approve selected proposals (and execute)", permissions=["approve_proposal"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
         self._decide(request, queryset, approve=True)
 
-    @admin.action(description="Reject selected proposals")
+    @admin.action(description="Reject selected proposals", permissions=["reject_proposal"])
     def reject(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
         self._decide(request, queryset, approve=False)
 
@@ -351,8 +358,9 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     list_select_related = ["agent", "execution", "supervisor"]
     actions = ["close"]
+    has_close_supervision_permission = permission_check("governance.close_supervision")
 
-    @admin.action(description="Close selected supervision records")
+    @admin.action(description="Close selected supervision records", permissions=["close_supervision"])
     def close(self, request: HttpRequest, queryset: QuerySet[SupervisionSession]) -> None:
         for session in queryset.filter(status=SupervisionStatus.OPEN):
             services.supervision_close(session=session, supervisor=request.user)
