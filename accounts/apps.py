@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import pre_save
 
+        import accounts.api.schema  # noqa: F401 - registers the token scheme with the schema generator
         from accounts.services import user_deactivation_revoke
 
         # Deactivation happens in many places (the admin's form, a shell, a script); tying the revocation to

@@ -21,7 +21,11 @@ class TokenGeneration(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        permissions = [("sign_out_users", "Can sign users out everywhere (revoke all their tokens)")]
+        # The platform's own acts, which belong to no domain app.
+        permissions = [
+            ("sign_out_users", "Can sign users out everywhere (revoke all their tokens)"),
+            ("view_api_schema", "Can read the API schema and docs in production"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}: generation {self.generation}"

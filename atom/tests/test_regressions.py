@@ -161,7 +161,7 @@ def test_p1_cost_leak_broker_outage_retry_storm_regression():
     "cursor",
     ["p=abc", "p=99999999999999999999999999", "r=1&p=-99999999999999999999999999", "p=1.5", "p=", "o=-5&p=1"],
 )
-def test_p2_crash_crafted_pagination_cursor_regression(staff_user, client_for, route, cursor):
+def test_p2_crash_crafted_pagination_cursor_regression(superuser, client_for, route, cursor):
     """BUG-041 (P2, crash): a crafted pagination cursor answered 500. CursorPagination passed the cursor's
     position straight into an integer filter, so ``?cursor=`` with the base64 of ``p=abc`` or
     ``p=99999999999999999999999999`` failed in the query. Fix: the cursor's position is checked against the
@@ -173,7 +173,7 @@ def test_p2_crash_crafted_pagination_cursor_regression(staff_user, client_for, r
     from bugs.services import bug_create
 
     bug_create(key="BUG-001", title="x", severity="P2")
-    response = client_for(staff_user).get(route, {"cursor": base64.b64encode(cursor.encode()).decode()})
+    response = client_for(superuser).get(route, {"cursor": base64.b64encode(cursor.encode()).decode()})
     assert response.status_code == 404, response.content[:200]
     error = response.json()["error"]
     assert (error["code"], error["message"]) == ("NOT_FOUND", "Invalid cursor")

@@ -72,3 +72,13 @@ def suite_for() -> Callable[..., Any]:
         return suite
 
     return make
+
+
+@pytest.fixture
+def staff_user(staff_user: Any) -> Any:
+    """The operator of these tests holds every permission of the bugs app: being staff alone grants nothing."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    staff_user.user_permissions.set(Permission.objects.filter(content_type__app_label="bugs"))
+    return get_user_model().objects.get(pk=staff_user.pk)

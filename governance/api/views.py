@@ -16,7 +16,7 @@ from accounts.tokens import access_token_stamped
 from atom.api.errors import ForbiddenError
 from atom.api.middleware import request_id_of
 from atom.api.pagination import CursorPagination
-from atom.api.permissions import IsStaff
+from atom.api.permissions import HasAppPermissions
 from atom.api.principals import acting_agent_id
 from atom.api.serializers import ErrorOutputSerializer, error_responses
 from governance import selectors, services
@@ -350,9 +350,10 @@ class CanvasExecuteView(GovernanceView):
 
 
 class AuditListView(ListAPIView[AuditEntry]):
-    """GET (staff): the audit log, newest first, cursor-paginated (no COUNT)."""
+    """GET: the audit log, newest first, cursor-paginated (no COUNT); for holders of the audit permission."""
 
-    permission_classes = [IsStaff]
+    permission_classes = [HasAppPermissions]
+    required_permissions = ("governance.view_auditentry",)
     serializer_class = AuditOutputSerializer
     pagination_class = CursorPagination
     filter_backends = []

@@ -8,6 +8,7 @@ the caller owns (listed in OWNER_SCOPED); the walk fails on a route that is neit
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -129,7 +130,7 @@ def test_p1_security_staff_lists_other_owners_proposals_regression(staff_user):
     """BUG-092: staff without the approve permission listed every owner's proposals; only the caller's are
     listed, or everyone's for a holder of ``governance.approve_proposal``."""
     agent = make_agent(maturity=Maturity.INTERN)
-    governance_services.proposal_create(agent=agent, actor=agent.owner, action="create", complexity=3, params={}, cost=0)
+    governance_services.proposal_create(agent=agent, actor=agent.owner, action="create", complexity=3, params={}, cost=Decimal("0"))
     assert api_client_for(staff_user).get("/api/v1/proposals/").json()["results"] == []
     staff_user.user_permissions.add(_permission("governance.approve_proposal"))
     staff = get_user_model().objects.get(pk=staff_user.pk)
