@@ -205,6 +205,8 @@ RATELIMIT_IP_META_KEY = "atom.api.ratelimit.client_ip"
 ATOM_TRUSTED_PROXY_HEADER = env_str("ATOM_TRUSTED_PROXY_HEADER")
 ATOM_LOGIN_RATE_PER_IP = env_str("ATOM_LOGIN_RATE_PER_IP", "30/m")
 ATOM_LOGIN_RATE_PER_USERNAME = env_str("ATOM_LOGIN_RATE_PER_USERNAME", "10/m")
+# The user state-changing management commands act as when --actor is not given (none by default).
+ATOM_COMMAND_ACTOR = env_str("ATOM_COMMAND_ACTOR", "")
 ATOM_WRITE_RATE_PER_USER = env_str("ATOM_WRITE_RATE_PER_USER", "600/m")
 
 # --- Request limits ---------------------------------------------------------------------------

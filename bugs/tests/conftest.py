@@ -82,3 +82,11 @@ def staff_user(staff_user: Any) -> Any:
 
     staff_user.user_permissions.set(Permission.objects.filter(content_type__app_label="bugs"))
     return get_user_model().objects.get(pk=staff_user.pk)
+
+
+@pytest.fixture
+def command_actor(django_user_model: Any, settings: Any) -> Any:
+    """The user the state-changing commands of a test act as (a superuser, named by ATOM_COMMAND_ACTOR)."""
+    actor = django_user_model.objects.create_superuser(username="cli", password="correct horse battery staple")
+    settings.ATOM_COMMAND_ACTOR = actor.username
+    return actor

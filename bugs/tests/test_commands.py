@@ -10,7 +10,7 @@ from bugs.models import Bug, RegressionTest, Run
 from bugs.services import bug_create, bug_link_test, run_shard_execute, run_trigger
 from bugs.services.commits import fixes_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("command_actor")]
 
 
 @pytest.mark.parametrize("command", ["export_triage", "import_triage", "run_regressions", "sync_regression_tests", "link_commits"])
