@@ -29,3 +29,14 @@ class TokenGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: generation {self.generation}"
+
+
+class DemoAccount(models.Model):
+    """A user made by ``seed_demo``. Its password was printed on a terminal, so in production it is refused
+    whatever it presents: no sign-in, no session, no token."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="demo_account")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"demo account {self.user_id}"

@@ -142,6 +142,8 @@ if not SHARED_CACHE and not PRODUCTION:
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # --- Authentication ---------------------------------------------------------------------------
+# Django's model backend, except that demo accounts cannot sign in in production.
+AUTHENTICATION_BACKENDS = ["accounts.backends.AtomModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -28,4 +29,6 @@ class StampedJWTAuthentication(JWTAuthentication):
         token_stamp_check(token=validated_token, expected=user_token_stamp(user=user))
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
+        if settings.PRODUCTION and user.is_demo_account:
+            raise AuthenticationFailed("Demo accounts are refused in production", code="demo_account")
         return user

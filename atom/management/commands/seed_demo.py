@@ -13,6 +13,7 @@ SEEDERS: tuple[str, ...] = (
     "governance.services.demo_data_seed",
     "episodes.services.demo_data_seed",
     "bugs.services.demo_data_seed",
+    "accounts.services.demo_data_seed",
 )
 
 
