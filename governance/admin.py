@@ -8,18 +8,21 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Field, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from atom.admin import ReadOnlyAdminMixin, permission_check
 from atom.api.errors import DomainError
 from governance import services
+from governance.canvas_frame import FRAME_SANDBOX, canvas_frame_response
 from governance.models import (
     MATURITY_RANK,
     RANK_MATURITY,
@@ -380,7 +383,33 @@ class CanvasAuditInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Canvas)
 class CanvasAdmin(ReadOnlyAdmin):
+    """Canvases read-only, each shown as the agent made it inside a sandboxed frame (governance.canvas_frame)."""
+
     list_display = ["id", "agent", "kind", "title", "script_hash", "updated_at"]
     list_filter = ["kind"]
     list_select_related = ["agent"]
     inlines = [CanvasAuditInline]
+    readonly_fields = ["preview"]
+
+    @admin.display(description="preview (sandboxed: no network, no access to this page)")
+    def preview(self, canvas: Canvas) -> SafeString | str:
+        if canvas.pk is None:
+            return "-"
+        url = reverse("admin:governance_canvas_frame", args=[canvas.pk])
+        return format_html(
+            '<iframe class="canvas-frame" sandbox="{}" src="{}" referrerpolicy="no-referrer" title="canvas {}" '
+            'style="width:100%;max-width:900px;height:360px;border:1px solid #ccc"></iframe>',
+            FRAME_SANDBOX,
+            url,
+            canvas.pk,
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        frame = path("<int:pk>/frame/", self.admin_site.admin_view(self.frame_view), name="governance_canvas_frame")
+        return [frame, *super().get_urls()]
+
+    def frame_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The canvas document for the preview frame; only for those who may view canvases."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return canvas_frame_response(request, get_object_or_404(Canvas, pk=pk))
