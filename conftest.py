@@ -81,6 +81,12 @@ def staff_user(django_user_model: Any) -> Any:
 
 
 @pytest.fixture
+def superuser(django_user_model: Any) -> Any:
+    """A superuser: holds every permission (what a staff flag alone never grants)."""
+    return django_user_model.objects.create_superuser(username="root", password="correct horse battery staple")
+
+
+@pytest.fixture
 def api_client() -> Any:
     """An APIClient with no credentials."""
     from rest_framework.test import APIClient

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "atom",
+    "accounts",
     "governance",
     "episodes",
     "bugs",
@@ -143,6 +144,8 @@ if not SHARED_CACHE and not PRODUCTION:
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # --- Authentication ---------------------------------------------------------------------------
+# Django's model backend, except that demo accounts cannot sign in in production.
+AUTHENTICATION_BACKENDS = ["accounts.backends.AtomModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -167,13 +170,17 @@ SIMPLE_JWT: dict[str, Any] = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
-    "TOKEN_REFRESH_SERIALIZER": "atom.api.serializers.RotatingRefreshSerializer",
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.api.serializers.StampedTokenObtainSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.api.serializers.StampedRefreshSerializer",
 }
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.StampedJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "governance.api.permissions.AgentPrincipalIsActive",
+    ],
     "DEFAULT_PARSER_CLASSES": ["atom.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
@@ -205,6 +212,8 @@ RATELIMIT_IP_META_KEY = "atom.ratelimit.client_ip"
 ATOM_TRUSTED_PROXY_HEADER = env_str("ATOM_TRUSTED_PROXY_HEADER")
 ATOM_LOGIN_RATE_PER_IP = env_str("ATOM_LOGIN_RATE_PER_IP", "30/m")
 ATOM_LOGIN_RATE_PER_USERNAME = env_str("ATOM_LOGIN_RATE_PER_USERNAME", "10/m")
+# The user state-changing management commands act as when --actor is not given (none by default).
+ATOM_COMMAND_ACTOR = env_str("ATOM_COMMAND_ACTOR", "")
 ATOM_WRITE_RATE_PER_USER = env_str("ATOM_WRITE_RATE_PER_USER", "600/m")
 
 # --- Request limits ---------------------------------------------------------------------------

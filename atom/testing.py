@@ -15,15 +15,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils.module_loading import import_string
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 BASE_DIR = Path(settings.BASE_DIR)
 
 
 def access_token_for(user: Any) -> str:
-    """A fresh, valid access token for the user."""
-    return str(RefreshToken.for_user(user).access_token)
+    """A fresh, valid access token for the user, issued as sign-in issues it (with every claim it carries)."""
+    return str(import_string(jwt_settings.TOKEN_OBTAIN_SERIALIZER).get_token(user).access_token)
 
 
 def api_client_for(user: Any | None = None) -> APIClient:

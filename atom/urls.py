@@ -7,6 +7,7 @@ from atom.api.views import ApiNotFoundView, healthz
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("atom.api.urls")),
+    path("", include("accounts.api.urls")),
     path("", include("governance.api.urls")),
     path("", include("episodes.api.urls")),
     path("", include("bugs.api.urls")),

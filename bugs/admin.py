@@ -17,7 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from atom.admin import ReadOnlyAdminMixin
+from atom.admin import ReadOnlyAdminMixin, permission_check
 from atom.errors import DomainError
 from bugs import git, report, selectors
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
@@ -148,6 +148,9 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ["sla_due_at", "resolved_at", "verified_by", "is_regression"]
     raw_id_fields = ["reporter", "assignee", "duplicate_of"]
     actions = ["run_regression_tests", "export_triage_report", "mark_duplicate"]
+    has_run_regressions_permission = permission_check("bugs.run_regressions")
+    has_export_triage_report_permission = permission_check("bugs.export_triage_report")
+    has_mark_duplicate_bug_permission = permission_check("bugs.mark_duplicate_bug")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bug]:
         return selectors.bug_list()
@@ -196,7 +199,7 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
         obj.refresh_from_db()
 
-    @admin.action(description="Run regression tests of the selected bugs")
+    @admin.action(description="Run regression tests of the selected bugs", permissions=["run_regressions"])
     def run_regression_tests(self, request: HttpRequest, queryset: QuerySet[Bug]) -> None:
         try:
             run = run_trigger(bug_keys=list(queryset.values_list("key", flat=True)), trigger=Run.Trigger.ADMIN, triggered_by=request.user)
@@ -206,14 +209,14 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         url = reverse("admin:bugs_run_change", args=[run.pk])
         self.message_user(request, format_html('Run <a href="{}">#{}</a> queued: {} tests.', url, run.pk, run.total), messages.SUCCESS)
 
-    @admin.action(description="Export triage report (Markdown) of the selected bugs")
+    @admin.action(description="Export triage report (Markdown) of the selected bugs", permissions=["export_triage_report"])
     def export_triage_report(self, request: HttpRequest, queryset: QuerySet[Bug]) -> HttpResponse:
         text = report.triage_report(fmt="markdown", filters=report.TriageFilters(keys=tuple(queryset.values_list("key", flat=True))))
         response = HttpResponse(text, content_type=report.CONTENT_TYPES["markdown"])
         response["Content-Disposition"] = f'attachment; filename="bug_triage_report_{timezone.now():%Y%m%d}.md"'
         return response
 
-    @admin.action(description="Mark as duplicate of the key given above")
+    @admin.action(description="Mark as duplicate of the key given above", permissions=["mark_duplicate_bug"])
     def mark_duplicate(self, request: HttpRequest, queryset: QuerySet[Bug]) -> None:
         key = (request.POST.get("duplicate_of") or "").strip()
         try:
@@ -310,6 +313,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     exclude = ["node_ids"]
     inlines = [ShardInline, ResultInline]
     actions = ["cancel_runs"]
+    has_cancel_run_permission = permission_check("bugs.cancel_run")
 
     class Media:
         js = ["bugs/run_progress.js"]
@@ -343,7 +347,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return JsonResponse({"error": "forbidden"}, status=403)
         return JsonResponse(run_progress_data(get_object_or_404(Run, pk=pk)))
 
-    @admin.action(description="Cancel the selected runs")
+    @admin.action(description="Cancel the selected runs", permissions=["cancel_run"])
     def cancel_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         for run in queryset:
             try:
@@ -356,8 +360,9 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class SuiteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "checkout_path", "pytest_args", "timeout_seconds"]
     actions = ["run_suite"]
+    has_run_regressions_permission = permission_check("bugs.run_regressions")
 
-    @admin.action(description="Run the selected suites")
+    @admin.action(description="Run the selected suites", permissions=["run_regressions"])
     def run_suite(self, request: HttpRequest, queryset: QuerySet[Suite]) -> None:
         for suite in queryset:
             run = run_trigger(suite=suite, trigger=Run.Trigger.ADMIN, triggered_by=request.user)

@@ -109,6 +109,12 @@ class Bug(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # One permission per consequential act (see the roles table of the README); staff status grants none.
+        permissions = [
+            ("run_regressions", "Can run regression tests and suites"),
+            ("export_triage_report", "Can export the triage report"),
+            ("mark_duplicate_bug", "Can mark bugs as duplicates"),
+        ]
         ordering = ["severity", "key"]
         constraints = [
             models.CheckConstraint(condition=Q(key__startswith="BUG-"), name="bugs_bug_key_prefix"),
@@ -225,6 +231,7 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        permissions = [("cancel_run", "Can cancel runs")]
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(done__lte=models.F("total")) | Q(total=0), name="bugs_run_done_le_total"),

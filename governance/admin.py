@@ -8,17 +8,20 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Field, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from atom.admin import ReadOnlyAdminMixin
+from atom.admin import ReadOnlyAdminMixin, permission_check
 from atom.errors import DomainError
+from governance.canvas_frame import FRAME_SANDBOX, canvas_frame_response
 from governance.models import (
     MATURITY_RANK,
     RANK_MATURITY,
@@ -113,6 +116,11 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     fields = ["owner", "name", "category", "capabilities", "budget", "daily_spend_cap", *readonly_fields]
     inlines = [MaturityChangeInline]
     actions = ["pause", "resume", "promote", "demote", "graduate"]
+    has_pause_agent_permission = permission_check("governance.pause_agent")
+    has_resume_agent_permission = permission_check("governance.resume_agent")
+    has_promote_agent_permission = permission_check("governance.promote_agent")
+    has_demote_agent_permission = permission_check("governance.demote_agent")
+    has_graduate_agent_permission = permission_check("governance.graduate_agent")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         """The owner is chosen when the agent is created; no service moves an agent to another owner."""
@@ -161,11 +169,11 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             agent_state_set(agent_id=agent.pk, state=state)
         self.message_user(request, f"{queryset.count()} agent(s) now {state}.")
 
-    @admin.action(description="Pause selected agents")
+    @admin.action(description="Pause selected agents", permissions=["pause_agent"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_state(request, queryset, AgentState.PAUSED)
 
-    @admin.action(description="Resume selected agents")
+    @admin.action(description="Resume selected agents", permissions=["resume_agent"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_state(request, queryset, AgentState.ACTIVE)
 
@@ -192,15 +200,15 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         }
         return TemplateResponse(request, "admin/governance/agent/tier_change.html", context)
 
-    @admin.action(description="Promote one tier (with a reason)")
+    @admin.action(description="Promote one tier (with a reason)", permissions=["promote_agent"])
     def promote(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
         return self._change_tier(request, queryset, 1, "Promote one tier")
 
-    @admin.action(description="Demote one tier (with a reason)")
+    @admin.action(description="Demote one tier (with a reason)", permissions=["demote_agent"])
     def demote(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
         return self._change_tier(request, queryset, -1, "Demote one tier")
 
-    @admin.action(description="Graduate if the criteria are met")
+    @admin.action(description="Graduate if the criteria are met", permissions=["graduate_agent"])
     def graduate(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset:
             report = agent_graduate(agent_id=agent.pk, actor=request.user)
@@ -261,6 +269,8 @@ class ProposalAdmin(ReadOnlyAdmin):
     ordering = ["-id"]
     list_per_page = 100
     actions = ["approve", "reject"]
+    has_approve_proposal_permission = permission_check("governance.approve_proposal")
+    has_reject_proposal_permission = permission_check("governance.reject_proposal")
 
     @admin.display(description="agent", ordering="agent__name")
     def agent_tier(self, proposal: Proposal) -> SafeString:
@@ -297,11 +307,11 @@ class ProposalAdmin(ReadOnlyAdmin):
                 request, format_html('Proposal #{}: {}. <a href="{}">Execution #{}</a>', decided.pk, decided.status, url, execution.pk)
             )
 
-    @admin.action(description="Approve selected proposals (and execute)")
+    @admin.action(description="Approve selected proposals (and execute)", permissions=["approve_proposal"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
         self._decide(request, queryset, approve=True)
 
-    @admin.action(description="Reject selected proposals")
+    @admin.action(description="Reject selected proposals", permissions=["reject_proposal"])
     def reject(self, request: HttpRequest, queryset: QuerySet[Proposal]) -> None:
         self._decide(request, queryset, approve=False)
 
@@ -350,8 +360,9 @@ class SupervisionSessionAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     list_select_related = ["agent", "execution", "supervisor"]
     actions = ["close"]
+    has_close_supervision_permission = permission_check("governance.close_supervision")
 
-    @admin.action(description="Close selected supervision records")
+    @admin.action(description="Close selected supervision records", permissions=["close_supervision"])
     def close(self, request: HttpRequest, queryset: QuerySet[SupervisionSession]) -> None:
         for session in queryset.filter(status=SupervisionStatus.OPEN):
             supervision_close(session=session, supervisor=request.user)
@@ -371,7 +382,33 @@ class CanvasAuditInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Canvas)
 class CanvasAdmin(ReadOnlyAdmin):
+    """Canvases read-only, each shown as the agent made it inside a sandboxed frame (governance.canvas_frame)."""
+
     list_display = ["id", "agent", "kind", "title", "script_hash", "updated_at"]
     list_filter = ["kind"]
     list_select_related = ["agent"]
     inlines = [CanvasAuditInline]
+    readonly_fields = ["preview"]
+
+    @admin.display(description="preview (sandboxed: no network, no access to this page)")
+    def preview(self, canvas: Canvas) -> SafeString | str:
+        if canvas.pk is None:
+            return "-"
+        url = reverse("admin:governance_canvas_frame", args=[canvas.pk])
+        return format_html(
+            '<iframe class="canvas-frame" sandbox="{}" src="{}" referrerpolicy="no-referrer" title="canvas {}" '
+            'style="width:100%;max-width:900px;height:360px;border:1px solid #ccc"></iframe>',
+            FRAME_SANDBOX,
+            url,
+            canvas.pk,
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        frame = path("<int:pk>/frame/", self.admin_site.admin_view(self.frame_view), name="governance_canvas_frame")
+        return [frame, *super().get_urls()]
+
+    def frame_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The canvas document for the preview frame; only for those who may view canvases."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return canvas_frame_response(request, get_object_or_404(Canvas, pk=pk))

@@ -69,6 +69,14 @@ class Agent(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # One permission per consequential act (see the roles table of the README); staff status grants none.
+        permissions = [
+            ("pause_agent", "Can pause agents"),
+            ("resume_agent", "Can resume agents"),
+            ("promote_agent", "Can promote agents one tier"),
+            ("demote_agent", "Can demote agents one tier"),
+            ("graduate_agent", "Can graduate agents that meet the criteria"),
+        ]
         ordering = ["id"]
         indexes = [models.Index(fields=["owner", "id"], name="gov_agent_owner_id")]
         constraints = [
@@ -192,6 +200,10 @@ class Proposal(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            ("approve_proposal", "Can approve proposals (the action runs and is charged)"),
+            ("reject_proposal", "Can reject proposals"),
+        ]
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["status", "expires_at"], name="gov_proposal_status_exp"),
@@ -253,6 +265,7 @@ class SupervisionSession(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        permissions = [("close_supervision", "Can close supervision records")]
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "-id"], name="gov_supervision_status_id")]
 

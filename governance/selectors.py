@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from atom.dbfunctions import utc_period_key, utc_period_name
 from atom.errors import NotFoundError
+from atom.permissions import actor_may
 from governance.models import (
     ActionMapVersion,
     ActionPolicy,
@@ -114,12 +115,12 @@ def action_policies_all() -> QuerySet[ActionPolicy]:
 
 
 def proposal_list_for_user(*, user: Any, acting_agent_id: int | None = None) -> QuerySet[Proposal]:
-    """Proposals the user may review: those of their own agents (staff see every proposal; an agent
-    principal only its own agent's, whoever its owner is)."""
+    """Proposals the user may review: those of their own agents (every proposal for a holder of the approve
+    permission; an agent principal only its own agent's, whoever its owner is)."""
     queryset = Proposal.objects.select_related("agent").order_by("-id")
     if acting_agent_id is not None:
         return queryset.filter(agent__owner=user, agent_id=acting_agent_id)
-    if user.is_staff:
+    if actor_may(user, "governance.approve_proposal"):
         return queryset
     return queryset.filter(agent__owner=user)
 

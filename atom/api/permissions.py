@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
+from atom.permissions import actor_may
 from atom.principals import acting_agent_id
 
 logger = logging.getLogger("atom.permissions")
@@ -34,32 +35,22 @@ def _human(request: Any) -> bool:
     return bool(user and user.is_authenticated and user.is_active) and acting_agent_id(request) is None
 
 
-class IsStaff(FailClosedPermission):
-    """Authenticated staff only (never an agent principal)."""
-
-    def allowed(self, request: Any, view: Any) -> bool:
-        return _human(request) and bool(request.user.is_staff)
-
-
 class HasAppPermissions(FailClosedPermission):
-    """Staff, or a user holding every Django permission named in ``view.required_permissions`` (never an
-    agent principal)."""
+    """A user holding every Django permission named in ``view.required_permissions``, as ``actor_may`` decides
+    (never an agent principal; being staff grants nothing by itself)."""
 
     def allowed(self, request: Any, view: Any) -> bool:
         if not _human(request):
             return False
-        user = request.user
-        if user.is_staff:
-            return True
-        required = getattr(view, "required_permissions", None)
-        return bool(required) and bool(user.has_perms(required))
+        required = getattr(view, "required_permissions", None) or ()
+        return bool(required) and all(actor_may(request.user, permission) for permission in required)
 
 
 class DocsPermission(FailClosedPermission):
-    """The schema and interactive docs: any signed-in user while developing, staff in production (never an
-    agent principal)."""
+    """The schema and interactive docs: any signed-in user while developing, in production the holders of
+    ``accounts.view_api_schema`` (never an agent principal)."""
 
     def allowed(self, request: Any, view: Any) -> bool:
         if not _human(request):
             return False
-        return bool(request.user.is_staff) or not settings.PRODUCTION
+        return not settings.PRODUCTION or actor_may(request.user, "accounts.view_api_schema")

@@ -47,8 +47,12 @@ class RotatingRefreshSerializer(serializers.Serializer[Any]):
             _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
             if not created:
                 raise InvalidToken({"detail": "Token is blacklisted."})
-            rotated = RefreshToken.for_user(user)
+            rotated = self.rotated_for(user=user, spent=token)
         return {"access": str(rotated.access_token), "refresh": str(rotated)}
+
+    def rotated_for(self, *, user: Any, spent: RefreshToken) -> RefreshToken:
+        """The pair that replaces ``spent``: a subclass adds the claims the spent token must hand on."""
+        return RefreshToken.for_user(user)
 
 
 class LogoutSerializer(serializers.Serializer[Any]):

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.tokens import StampedRefreshToken
 from atom.testing import script_json_output
 
 REFRESH = "/api/v1/auth/token/refresh/"
@@ -29,7 +29,7 @@ def test_p0_security_refresh_token_replay_regression(user, settings):
     back to simplejwt's own, this test fails (8 of 8 refreshes succeed).
     """
     settings.ATOM_LOGIN_RATE_PER_IP = "1000/m"
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(StampedRefreshToken.for_user(user))
 
     def attempt(_: int) -> int:
         try:
@@ -50,7 +50,7 @@ def test_p2_crash_refresh_for_deleted_user_regression(user, api_client):
     Fix: RotatingRefreshSerializer looks the user up with filter().first() and answers 401 (commit
     694b998); with simplejwt's own serializer this test fails with a 500.
     """
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(StampedRefreshToken.for_user(user))
     user.delete()
     response = api_client.post(REFRESH, {"refresh": refresh}, format="json")
     assert response.status_code == 401
@@ -161,7 +161,7 @@ def test_p1_cost_leak_broker_outage_retry_storm_regression():
     "cursor",
     ["p=abc", "p=99999999999999999999999999", "r=1&p=-99999999999999999999999999", "p=1.5", "p=", "o=-5&p=1"],
 )
-def test_p2_crash_crafted_pagination_cursor_regression(staff_user, client_for, route, cursor):
+def test_p2_crash_crafted_pagination_cursor_regression(superuser, client_for, route, cursor):
     """BUG-041 (P2, crash): a crafted pagination cursor answered 500. CursorPagination passed the cursor's
     position straight into an integer filter, so ``?cursor=`` with the base64 of ``p=abc`` or
     ``p=99999999999999999999999999`` failed in the query. Fix: the cursor's position is checked against the
@@ -173,7 +173,7 @@ def test_p2_crash_crafted_pagination_cursor_regression(staff_user, client_for, r
     from bugs.services.bugs import bug_create
 
     bug_create(key="BUG-001", title="x", severity="P2")
-    response = client_for(staff_user).get(route, {"cursor": base64.b64encode(cursor.encode()).decode()})
+    response = client_for(superuser).get(route, {"cursor": base64.b64encode(cursor.encode()).decode()})
     assert response.status_code == 404, response.content[:200]
     error = response.json()["error"]
     assert (error["code"], error["message"]) == ("NOT_FOUND", "Invalid cursor")

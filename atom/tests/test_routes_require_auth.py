@@ -90,7 +90,11 @@ def test_docs_and_schema_are_served_to_a_signed_in_user_with_local_assets(client
 
 
 @pytest.mark.django_db
-def test_docs_are_staff_only_in_production(client_for, user, staff_user, settings):
+def test_docs_need_the_schema_permission_in_production(client_for, user, staff_user, settings):
+    from django.contrib.auth.models import Permission
+
     settings.PRODUCTION = True
     assert client_for(user).get("/api/v1/docs/").status_code == 403
-    assert client_for(staff_user).get("/api/v1/docs/").status_code == 200
+    assert client_for(staff_user).get("/api/v1/docs/").status_code == 403, "being staff grants nothing"
+    user.user_permissions.add(Permission.objects.get(codename="view_api_schema"))
+    assert client_for(type(user).objects.get(pk=user.pk)).get("/api/v1/docs/").status_code == 200

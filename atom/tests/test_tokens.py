@@ -14,7 +14,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.tokens import StampedRefreshToken, user_token_stamp
 
 PROTECTED = "/api/v1/no-such-route/"  # any authenticated route: 404 once authenticated, 401 before
 JWT_SETTINGS: dict[str, Any] = settings.SIMPLE_JWT
@@ -31,6 +32,7 @@ def claims(user: Any, **overrides: Any) -> dict[str, Any]:
         "user_id": str(user.pk),
         "aud": JWT_SETTINGS["AUDIENCE"],
         "iss": JWT_SETTINGS["ISSUER"],
+        "stamp": user_token_stamp(user=user),
     }
     for key, value in overrides.items():
         if value is None:
@@ -111,12 +113,12 @@ def test_it_rejects_bad_claims(user, case, overrides):
 
 @pytest.mark.django_db
 def test_a_refresh_token_is_not_a_bearer_token(user):
-    assert status_with(str(RefreshToken.for_user(user))) == 401
+    assert status_with(str(StampedRefreshToken.for_user(user))) == 401
 
 
 @pytest.mark.django_db
 def test_an_access_token_cannot_be_refreshed(user, api_client):
-    access = str(RefreshToken.for_user(user).access_token)
+    access = str(StampedRefreshToken.for_user(user).access_token)
     response = api_client.post("/api/v1/auth/token/refresh/", {"refresh": access}, format="json")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "AUTHENTICATION_FAILED"
@@ -125,14 +127,14 @@ def test_an_access_token_cannot_be_refreshed(user, api_client):
 @pytest.mark.django_db
 @pytest.mark.parametrize("param", ["token", "access_token", "jwt", "access"])
 def test_a_token_in_the_query_string_never_authenticates(user, api_client, param):
-    access = str(RefreshToken.for_user(user).access_token)
+    access = str(StampedRefreshToken.for_user(user).access_token)
     assert api_client.get(f"{PROTECTED}?{param}={access}").status_code == 401
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("cookie", ["access", "access_token", "token", "Authorization", "jwt"])
 def test_a_token_in_a_cookie_never_authenticates(user, api_client, cookie):
-    api_client.cookies[cookie] = str(RefreshToken.for_user(user).access_token)
+    api_client.cookies[cookie] = str(StampedRefreshToken.for_user(user).access_token)
     assert api_client.get(PROTECTED).status_code == 401
 
 
@@ -154,7 +156,7 @@ def test_a_user_deleted_after_issue_is_refused_on_the_next_request(user, client_
 
 @pytest.mark.django_db
 def test_a_deleted_users_refresh_token_is_refused_not_a_crash(user, api_client):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(StampedRefreshToken.for_user(user))
     user.delete()
     response = api_client.post("/api/v1/auth/token/refresh/", {"refresh": refresh}, format="json")
     assert response.status_code == 401
@@ -180,7 +182,7 @@ def test_a_wrong_password_gets_401_in_the_error_shape(user, api_client):
 
 @pytest.mark.django_db
 def test_refresh_rotates_and_the_old_refresh_token_is_dead(user, api_client):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(StampedRefreshToken.for_user(user))
     first = api_client.post("/api/v1/auth/token/refresh/", {"refresh": refresh}, format="json")
     assert first.status_code == 200
     assert first.json()["refresh"] != refresh
@@ -192,14 +194,14 @@ def test_refresh_rotates_and_the_old_refresh_token_is_dead(user, api_client):
 
 @pytest.mark.django_db
 def test_logout_kills_the_refresh_token(user, client_for, api_client):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(StampedRefreshToken.for_user(user))
     assert client_for(user).post("/api/v1/auth/logout/", {"refresh": refresh}, format="json").status_code == 204
     assert api_client.post("/api/v1/auth/token/refresh/", {"refresh": refresh}, format="json").status_code == 401
 
 
 @pytest.mark.django_db
 def test_logout_cannot_revoke_another_users_token(user, other_user, client_for, api_client):
-    refresh = str(RefreshToken.for_user(other_user))
+    refresh = str(StampedRefreshToken.for_user(other_user))
     response = client_for(user).post("/api/v1/auth/logout/", {"refresh": refresh}, format="json")
     assert response.status_code == 404
     assert api_client.post("/api/v1/auth/token/refresh/", {"refresh": refresh}, format="json").status_code == 200
@@ -207,7 +209,7 @@ def test_logout_cannot_revoke_another_users_token(user, other_user, client_for, 
 
 @pytest.mark.django_db
 def test_logout_needs_authentication(user, api_client):
-    refresh = str(RefreshToken.for_user(user))
+    refresh = str(StampedRefreshToken.for_user(user))
     assert api_client.post("/api/v1/auth/logout/", {"refresh": refresh}, format="json").status_code == 401
 
 
@@ -226,7 +228,7 @@ def test_two_concurrent_refreshes_with_one_token_at_most_one_succeeds(user, sett
             connection.close()
 
     for _round in range(5):
-        refresh = str(RefreshToken.for_user(user))
+        refresh = str(StampedRefreshToken.for_user(user))
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = list(pool.map(attempt, range(8)))
         assert statuses.count(200) == 1, statuses

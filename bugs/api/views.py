@@ -62,7 +62,7 @@ class RawReportParser(BaseParser):
 
 
 class BugsView(GenericAPIView[Any]):
-    """Staff, or a user holding the bugs permissions (view for reads, change for writes)."""
+    """Holders of the bugs permissions (view for reads, change for writes; each view may ask for others)."""
 
     permission_classes = [HasAppPermissions]
     read_permissions: tuple[str, ...] = ("bugs.view_bug",)
@@ -172,7 +172,7 @@ class RunListView(BugsView):
     """GET runs; POST starts a run of a registered suite (202, the worker does the rest)."""
 
     read_permissions = ("bugs.view_run",)
-    write_permissions = ("bugs.add_run",)
+    write_permissions = ("bugs.run_regressions",)
     serializer_class = RunOutput
 
     @extend_schema(operation_id="runs_list", responses=_page("RunPage", RunOutput(many=True)))
@@ -265,6 +265,8 @@ def _form_fields(request: Request) -> dict[str, str]:
 
 class TriageReportView(BugsView):
     """GET the triage report: Markdown by default, ``?format=json`` or ``?format=csv``."""
+
+    read_permissions = ("bugs.export_triage_report",)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
         # ?format= names the report's format here, not a DRF renderer; errors still render as JSON.

@@ -72,3 +72,21 @@ def suite_for() -> Callable[..., Any]:
         return suite
 
     return make
+
+
+@pytest.fixture
+def staff_user(staff_user: Any) -> Any:
+    """The operator of these tests holds every permission of the bugs app: being staff alone grants nothing."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    staff_user.user_permissions.set(Permission.objects.filter(content_type__app_label="bugs"))
+    return get_user_model().objects.get(pk=staff_user.pk)
+
+
+@pytest.fixture
+def command_actor(django_user_model: Any, settings: Any) -> Any:
+    """The user the state-changing commands of a test act as (a superuser, named by ATOM_COMMAND_ACTOR)."""
+    actor = django_user_model.objects.create_superuser(username="cli", password="correct horse battery staple")
+    settings.ATOM_COMMAND_ACTOR = actor.username
+    return actor

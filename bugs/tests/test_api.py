@@ -140,8 +140,8 @@ def test_the_bug_list_costs_the_same_queries_for_any_number_of_bugs(staff_user, 
         link = make_regression_test()
         make_result(run=run, node_id=link.node_id)
     client = client_for(staff_user)
-    # user load, count, bugs page, their tests with latest results
-    with django_assert_num_queries(4):
+    # user load, its permissions and its groups' (one permission check), count, bugs page, their tests
+    with django_assert_num_queries(6):
         assert client.get("/api/v1/bugs/").status_code == 200
 
 

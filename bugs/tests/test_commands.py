@@ -12,7 +12,7 @@ from bugs.services.commits import fixes_in
 from bugs.services.runs import run_trigger
 from bugs.services.shards import run_shard_execute
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("command_actor")]
 
 
 @pytest.mark.parametrize("command", ["export_triage", "import_triage", "run_regressions", "sync_regression_tests", "link_commits"])

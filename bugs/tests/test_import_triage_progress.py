@@ -13,7 +13,7 @@ from tqdm import tqdm
 from bugs.models import Bug
 from bugs.services.triage import triage_import
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("command_actor")]
 
 
 def _report(count: int) -> str:

@@ -18,7 +18,8 @@ from bugs.report import triage_report
 from bugs.services.bugs import bug_create
 from bugs.services.triage import triage_import
 
-pytestmark = pytest.mark.django_db
+# The import command acts as a named user (ATOM_COMMAND_ACTOR), as every state-changing command does.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("command_actor")]
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

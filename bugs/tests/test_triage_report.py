@@ -20,7 +20,7 @@ from bugs.services.status import bug_transition
 from bugs.services.triage import triage_import
 from bugs.tests.factories import make_regression_test, make_result, make_run
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("command_actor")]
 
 SEED_REPORT = Path(__file__).parent / "data" / "bug_triage_report_seed.md"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -12,9 +12,10 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.tokens import access_token_stamped
 from atom.api.middleware import request_id_of
 from atom.api.pagination import CursorPagination
-from atom.api.permissions import IsStaff
+from atom.api.permissions import HasAppPermissions
 from atom.api.serializers import ErrorOutputSerializer, error_responses
 from atom.errors import ForbiddenError
 from atom.principals import acting_agent_id
@@ -189,7 +190,8 @@ class AgentTokenView(GovernanceView):
     def post(self, request: Request, agent_id: int) -> Response:
         _human_only(request)
         agent = selectors.agent_get_for_owner(owner=request.user, agent_id=agent_id)
-        return Response({"access": agent_token_issue(owner=request.user, agent=agent)}, status=status.HTTP_201_CREATED)
+        raw = agent_token_issue(owner=request.user, agent=agent)
+        return Response({"access": access_token_stamped(raw=raw, user=request.user)}, status=status.HTTP_201_CREATED)
 
 
 class ProposalListView(GovernanceView):
@@ -353,9 +355,10 @@ class CanvasExecuteView(GovernanceView):
 
 
 class AuditListView(ListAPIView[AuditEntry]):
-    """GET (staff): the audit log, newest first, cursor-paginated (no COUNT)."""
+    """GET: the audit log, newest first, cursor-paginated (no COUNT); for holders of the audit permission."""
 
-    permission_classes = [IsStaff]
+    permission_classes = [HasAppPermissions]
+    required_permissions = ("governance.view_auditentry",)
     serializer_class = AuditOutputSerializer
     pagination_class = CursorPagination
     filter_backends = []

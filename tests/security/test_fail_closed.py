@@ -53,7 +53,7 @@ def test_an_exception_inside_the_governance_decision_denies_and_charges_nothing(
     ("guard", "url"),
     [
         ("atom.api.permissions.HasAppPermissions.has_permission", "/api/v1/bugs/"),
-        ("atom.api.permissions.IsStaff.has_permission", "/api/v1/audit/"),
+        ("atom.api.permissions.HasAppPermissions.has_permission", "/api/v1/audit/"),
     ],
 )
 def test_an_exception_inside_a_permission_check_serves_nothing(guard, url, staff_user, client_for, monkeypatch):

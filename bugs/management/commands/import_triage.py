@@ -12,6 +12,7 @@ from django.db import connection
 from tqdm import tqdm
 
 from atom.errors import DomainError
+from atom.permissions import actor_argument, command_actor
 from bugs.report import TriageFormatError, triage_parse
 from bugs.services.triage import triage_import
 
@@ -41,9 +42,11 @@ class Command(BaseCommand):
     help = "Create or update bugs from a Markdown triage report; running it twice changes nothing."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        actor_argument(parser)
         parser.add_argument("path", help="the Markdown report to read")
 
     def handle(self, *args: Any, path: str, **options: Any) -> None:
+        command_actor(username=options.get("actor"), permissions=("bugs.add_bug", "bugs.change_bug"))
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from atom.errors import DomainError
+from atom.permissions import actor_argument, command_actor
 from bugs.services.commits import commits_link
 from bugs.services.suites import suite_checkout, suite_default
 
@@ -16,10 +17,12 @@ class Command(BaseCommand):
     help = "Read git log of the default branch; Fixes/Closes/Resolves BUG-NNN sets the fix commit and moves the bug to fixed."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        actor_argument(parser)
         parser.add_argument("--repo", help="the git checkout (default: the default suite's checkout)")
         parser.add_argument("--branch", help="the branch to read (default: the repository's default branch)")
 
     def handle(self, *args: Any, repo: str | None, branch: str | None, **options: Any) -> None:
+        command_actor(username=options.get("actor"), permissions=("bugs.change_bug",))
         path = Path(repo) if repo else suite_checkout(suite_default())
         if not path.is_dir():
             raise CommandError(f"{path} is not a directory.")

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from atom.errors import DomainError
+from atom.permissions import actor_argument, command_actor
 from bugs.models import FAILING_OUTCOMES, TERMINAL_RUN_STATUSES, BugResult, Run, RunStatus, Suite
 from bugs.services.runs import run_trigger
 from bugs.services.status import TEST_REQUIRED_SEVERITIES
@@ -25,6 +26,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        actor_argument(parser)
         parser.add_argument("--bug", action="append", default=[], metavar="KEY", help="run the tests linked to this bug (repeatable)")
         parser.add_argument("--suite", help="the suite to run (default: Atom's own)")
         parser.add_argument("--shards", type=int, default=1, help="split the tests over this many workers")
@@ -32,13 +34,14 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=3600, help="with --wait, give up after this many seconds")
 
     def handle(self, *args: Any, bug: list[str], suite: str | None, shards: int, wait: bool, timeout: float, **options: Any) -> None:
+        actor = command_actor(username=options.get("actor"), permissions=("bugs.run_regressions",))
         target = None
         if suite:
             target = Suite.objects.filter(name=suite).first()
             if target is None:
                 raise CommandError(f"No suite named {suite!r}.")
         try:
-            run = run_trigger(suite=target, bug_keys=[k.upper() for k in bug], shards=shards, trigger=Run.Trigger.CLI)
+            run = run_trigger(suite=target, bug_keys=[k.upper() for k in bug], shards=shards, trigger=Run.Trigger.CLI, triggered_by=actor)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"Run #{run.pk} queued ({run.total or 'the suite'} tests).")

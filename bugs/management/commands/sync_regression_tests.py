@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from atom.errors import DomainError
+from atom.permissions import actor_argument, command_actor
 from bugs.models import Suite
 from bugs.services.commits import regression_markers_collect, regression_tests_sync
 from bugs.services.suites import suite_default
@@ -17,9 +18,11 @@ class Command(BaseCommand):
     help = "Collect the suite, link every test marked regression(...) to its bug; exit 1 when a marker names an unknown bug."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        actor_argument(parser)
         parser.add_argument("--suite", help="the suite to collect (default: Atom's own)")
 
     def handle(self, *args: Any, suite: str | None, **options: Any) -> None:
+        command_actor(username=options.get("actor"), permissions=("bugs.change_bug",))
         target = Suite.objects.filter(name=suite).first() if suite else suite_default()
         if target is None:
             raise CommandError(f"No suite named {suite!r}.")

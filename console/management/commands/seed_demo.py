@@ -13,6 +13,7 @@ SEEDERS: tuple[str, ...] = (
     "governance.demo.demo_data_seed",
     "episodes.demo.demo_data_seed",
     "bugs.demo.demo_data_seed",
+    "accounts.services.demo_data_seed",
 )
 
 

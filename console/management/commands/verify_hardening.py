@@ -15,6 +15,7 @@ import difflib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess  # nosec B404 - fixed manage.py and celery commands, argument lists only
 import sys
@@ -25,6 +26,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 REPORT = Path("docs") / "bug_triage_report.md"
+LOOP_ACTOR = "verify-loop"
 SUITE_SERVICES = ("DATABASE_URL", "REDIS_URL", "ATOM_TEST_SERVICES")
 # What changes on every run and is left out of the comparison: the header's times and durations, and
 # the time and run number of each latest result.
@@ -78,6 +80,9 @@ class Command(BaseCommand):
         work.mkdir(parents=True)
         env = self._loop_env(work)
         self._manage(env, "migrate", "--noinput", "-v", "0")
+        # The state-changing commands act as a named user, checked like any other caller: the loop's own
+        # superuser in this scratch database, with a password no one needs to know.
+        self._manage({**env, "ATOM_ADMIN_PASSWORD": secrets.token_urlsafe(24)}, "ensure_admin", "--username", LOOP_ACTOR)
         self._manage(env, "seed_demo")
         self._manage(env, "shell", "-c", _SUITE_ENV_SNIPPET, skip_checks=False)
         self._manage(env, "sync_regression_tests")
@@ -123,6 +128,7 @@ class Command(BaseCommand):
             ATOM_CELERY_QUEUE=tag,
             ATOM_CACHE_PREFIX=tag,
             ATOM_VERIFY_SUITE_ENV=json.dumps(suite_env),
+            ATOM_COMMAND_ACTOR=LOOP_ACTOR,
         )
         return env
 
