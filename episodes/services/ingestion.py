@@ -11,11 +11,12 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from atom.errors import ConflictError
+from atom.errors import ConflictError, ForbiddenError
 from episodes.models import (
     AgentSession,
     Interaction,
 )
+from governance.models import AgentState
 from governance.selectors import agent_get_for_owner
 
 # --- Ingestion ----------------------------------------------------------------------------------
@@ -53,6 +54,9 @@ def interactions_ingest(
     nothing runs for a batch that rolled back.
     """
     agent = agent_get_for_owner(owner=actor, agent_id=agent_id, acting_agent_id=acting_agent_id)
+    if acting_agent_id is not None and agent.state != AgentState.ACTIVE:
+        # The agent's own token: a paused or stopped agent does nothing, ingesting included (its owner still may).
+        raise ForbiddenError("This agent is paused or stopped: its own token can do nothing until it is resumed.", code="AGENT_INACTIVE")
     by_session: dict[str, list[InteractionInput]] = {}
     for item in items:
         by_session.setdefault(item.session_id, []).append(item)

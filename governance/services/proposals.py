@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from atom.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from atom.permissions import actor_may
 from governance.models import (
     Agent,
     Decision,
@@ -26,6 +27,9 @@ from governance.services.decision import governance_decide
 from governance.services.execution import ACTION_HANDLERS, ActionContext, action_perform
 
 # --- Proposals ---------------------------------------------------------------------------------
+
+APPROVE = "governance.approve_proposal"
+REJECT = "governance.reject_proposal"
 
 
 def proposal_create(
@@ -60,10 +64,11 @@ def proposal_create(
     return proposal
 
 
-def _reviewer_check(*, proposal: Proposal, reviewer: Any, acting_agent_id: int | None) -> None:
+def _reviewer_check(*, proposal: Proposal, reviewer: Any, acting_agent_id: int | None, permission: str) -> None:
+    """A human decides: the agent's owner, or a holder of ``permission``; being staff grants nothing."""
     if acting_agent_id is not None:
         raise ForbiddenError("An agent (or a token acting as one) may never decide a proposal.", code="SELF_APPROVAL_FORBIDDEN")
-    if not (getattr(reviewer, "is_staff", False) or proposal.agent.owner_id == getattr(reviewer, "pk", None)):
+    if proposal.agent.owner_id != getattr(reviewer, "pk", None) and not actor_may(reviewer, permission):
         raise NotFoundError("Proposal not found.")
 
 
@@ -120,7 +125,7 @@ def proposal_approve(
     Claim and execution share one transaction: a crash in between leaves the proposal pending, never
     stuck as approved; a concurrent approver waits on the row and then finds it decided.
     """
-    _reviewer_check(proposal=proposal, reviewer=reviewer, acting_agent_id=acting_agent_id)
+    _reviewer_check(proposal=proposal, reviewer=reviewer, acting_agent_id=acting_agent_id, permission=APPROVE)
     _expire_if_due(proposal_id=proposal.pk)
     with transaction.atomic():
         _decide_once(proposal=proposal, status=ProposalStatus.APPROVED, reviewer=reviewer, reason=reason)
@@ -149,7 +154,7 @@ def proposal_reject(
     *, proposal: Proposal, reviewer: Any, reason: str = "", acting_agent_id: int | None = None, request_id: str = ""
 ) -> Proposal:
     """A human rejects a pending proposal; nothing runs."""
-    _reviewer_check(proposal=proposal, reviewer=reviewer, acting_agent_id=acting_agent_id)
+    _reviewer_check(proposal=proposal, reviewer=reviewer, acting_agent_id=acting_agent_id, permission=REJECT)
     _expire_if_due(proposal_id=proposal.pk)
     with transaction.atomic():
         _decide_once(proposal=proposal, status=ProposalStatus.REJECTED, reviewer=reviewer, reason=reason)

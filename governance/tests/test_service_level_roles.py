@@ -25,11 +25,6 @@ def pending_proposal() -> Proposal:
     return proposal_create(agent=agent, actor=agent.owner, action="create", complexity=3, params={}, cost=Decimal("0"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="governance/services.py _reviewer_check still treats is_staff as the approve permission; it must "
-    "ask actor_may(reviewer, 'governance.approve_proposal') for anyone but the owner",
-)
 def test_staff_without_the_approve_permission_cannot_approve_through_the_service(django_user_model):
     proposal = pending_proposal()
     staff = django_user_model.objects.create_user("staff", password="correct horse battery staple", is_staff=True)
@@ -38,11 +33,6 @@ def test_staff_without_the_approve_permission_cannot_approve_through_the_service
     assert Proposal.objects.get(pk=proposal.pk).status == ProposalStatus.PENDING
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="governance/services.py _reviewer_check refuses a reviewer who is not staff, even one holding "
-    "governance.approve_proposal (SPEC section 3: the owner, or a user with the approve permission)",
-)
 def test_a_holder_of_the_approve_permission_approves_through_the_api(django_user_model, client_for):
     proposal = pending_proposal()
     reviewer = django_user_model.objects.create_user("reviewer", password="correct horse battery staple")
@@ -51,11 +41,6 @@ def test_a_holder_of_the_approve_permission_approves_through_the_api(django_user
     assert response.status_code == 200, response.content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="episodes/services.py interactions_ingest checks ownership only; for a token acting as the agent it "
-    "must refuse a paused or stopped agent as the API's default permission already does",
-)
 def test_the_ingest_service_refuses_a_paused_agent_acting_for_itself():
     agent = make_agent(maturity=Maturity.AUTONOMOUS)
     agent_state_set(agent_id=agent.pk, state=AgentState.PAUSED)
