@@ -59,6 +59,18 @@ _SCRIPT_BLOCKLIST: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("bracket access", rf"\b(?:document|window|self|globalThis|localStorage|sessionStorage){_GAP}\["),
         ("import", rf"\bimport{_GAP}\("),
         ("WebSocket", r"\bWebSocket\b"),
+        # Navigation and exfiltration that need no blocked name (the canvas frame's policy contains them too).
+        ("window.open", rf"\bopen{_GAP}\("),
+        ("image construction", rf"\bImage{_GAP}\("),
+        ("EventSource", r"\bEventSource\b"),
+        ("form submission", rf"\b(?:requestSubmit|submit){_GAP}\(|\baction{_GAP}=(?!=)|\bformAction\b"),
+        ("reflection and the global object", r"\b(?:Reflect|Proxy|globalThis)\b"),
+        ("top/parent/opener/frames access", rf"\b(?:top|parent|opener|frames){_GAP}[\[.]"),
+        (
+            "src or href assignment",
+            rf"\.{_GAP}(?:src|href|srcdoc){_GAP}=(?!=)|\bsetAttribute{_GAP}\({_GAP}[\"'`]\s*(?:src|href|action|srcdoc)\b",
+        ),
+        ("element creation by a computed name", rf"\bcreateElement{_GAP}\((?!{_GAP}[\"'`][a-z][a-z0-9-]*[\"'`]{_GAP}\))"),
     )
 )
 

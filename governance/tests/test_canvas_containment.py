@@ -150,11 +150,6 @@ def test_the_frame_document_needs_the_canvas_view_permission(client, django_user
 ISSUE_PAYLOADS = ("top-location", "open", "image", "event-source", "form-submit", "storage", "script-element")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the first filter's patterns live in governance/services.py (_SCRIPT_BLOCKLIST), which is being "
-    "restructured; the containment above holds meanwhile",
-)
 @pytest.mark.parametrize("payload", ISSUE_PAYLOADS)
 def test_the_blocklist_refuses_the_payloads_of_the_issue(payload):
     """The blocklist stays a cheap first filter: each payload the issue found stored is refused at the door."""
