@@ -59,11 +59,6 @@ def test_each_permission_shows_exactly_its_panels(client, django_user_model, per
     assert shown(client) == {element for element, needed in SHOWN_WITH.items() if needed == permission}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atom/dashboard.py (being restructured) computes every chart whoever asks; the template only hides "
-    "them. The view must skip the aggregates of the panels the user may not see.",
-)
 def test_a_user_who_may_see_no_panel_costs_no_aggregate_query(client, django_user_model, django_assert_max_num_queries):
     dashboard_data_fill(3)
     client.force_login(staff_holding(django_user_model))
