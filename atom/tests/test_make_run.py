@@ -1,0 +1,84 @@
+"""The environment `make run` builds is the one the admin's "run regression tests" uses: it must run Atom's suite.
+
+The venv is built by the Makefile's own rules, installing only from ``var/wheelhouse`` (which
+`make test` fills from the pinned requirements), so no test ever reaches a package index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+WHEELHOUSE = Path(settings.BASE_DIR) / "var" / "wheelhouse"
+
+# Two catalogued regression tests: one needs pytest-django's database fixtures, the other factory_boy.
+SUITE_SAMPLE = [
+    "atom/tests/test_regressions.py::test_p2_crash_refresh_for_deleted_user_regression",
+    "governance/tests/test_audit.py::test_p3_crash_audit_agent_filter_beyond_64_bits_regression",
+]
+
+# Runs inside the venv `make run` built: one run of the sample through the runner, in this process.
+_RUN_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from bugs.models import Run
+from bugs.services import run_shard_execute, run_trigger
+run = run_trigger(node_ids=sys.argv[1:], trigger=Run.Trigger.CLI)
+for shard in run.shards.all():
+    run_shard_execute(shard_id=shard.pk, finalize=True)
+run.refresh_from_db()
+print(json.dumps({"status": run.status, "passed": run.passed, "total": run.total, "error": run.error_message[-1500:]}))
+"""
+
+
+def _make_run_env(var_dir: Path) -> dict[str, str]:
+    """The environment of an operator's shell: embedded mode, and pip pointed at the wheelhouse only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATOM_", "DJANGO_", "PYTEST_", "CELERY_"))}
+    for name in ("DATABASE_URL", "REDIS_URL", "VIRTUAL_ENV", "PYTHONPATH"):
+        env.pop(name, None)
+    env.update({"ATOM_VAR_DIR": str(var_dir), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(WHEELHOUSE), "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    return env
+
+
+def _wheelhouse_or_skip() -> None:
+    if not any(WHEELHOUSE.glob("[Dd]jango-*.whl")):
+        reason = "var/wheelhouse is empty: `make test` (or `make wheelhouse`) fills it from the pinned requirements"
+        if os.environ.get("ATOM_TEST_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.mark.regression("BUG-080")
+@pytest.mark.timeout(300)
+def test_p1_infrastructure_make_run_env_runs_atom_suite_regression(tmp_path):
+    """BUG-080 (P1, infrastructure): on a fresh clone, "run regression tests" from the admin ended in Error.
+
+    `make run` installed requirements.txt only, and Atom's own suite needs pytest-django and
+    pytest-timeout (and the factories), so pytest exited 4 with "AppRegistryNotReady" and "Unknown
+    config option: DJANGO_SETTINGS_MODULE". Nothing caught it because CI and `make verify` always run
+    in the dev environment. This test builds the venv with the Makefile's own rules, from the local
+    wheelhouse, and runs two catalogued regression tests through the runner inside it.
+    """
+    _wheelhouse_or_skip()
+    venv, var_dir = tmp_path / "venv", tmp_path / "var"
+    env = _make_run_env(var_dir)
+    built = subprocess.run(
+        ["make", "--no-print-directory", f"VENV={venv}", "migrate"],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, (built.stdout + built.stderr)[-3000:]
+    ran = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", _RUN_SCRIPT, *SUITE_SAMPLE],
+        cwd=settings.BASE_DIR, env={**env, "DJANGO_SETTINGS_MODULE": "atom.settings"},
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    outcome = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == "passed", outcome
+    assert (outcome["passed"], outcome["total"]) == (2, 2), outcome
