@@ -8,7 +8,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench migrate clean browser-deps verify report audit
+.PHONY: run test lint format bench migrate clean browser-deps verify report audit wheelhouse
+
+# Wheels of every pinned runtime requirement: the tests that build a venv the way `make run` does
+# install from here with --no-index, so they never reach a package index.
+WHEELHOUSE := var/wheelhouse
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +25,13 @@ $(VENV)/.runtime-installed: requirements.txt | $(PY)
 $(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(PY)
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
+
+## wheelhouse: wheels of requirements.txt under var/wheelhouse (make test fills it first)
+wheelhouse: $(WHEELHOUSE)/.filled
+
+$(WHEELHOUSE)/.filled: requirements.txt | $(PY)
+	$(PIP) wheel --quiet --quiet --wheel-dir $(WHEELHOUSE) -r requirements.txt
+	touch $@
 
 migrate: $(VENV)/.runtime-installed
 	$(PY) manage.py migrate --noinput
@@ -60,7 +71,7 @@ browser-deps:
 	  else echo "Chromium not installed and cannot be installed here: browser tests will skip"; fi; }
 
 ## test: venv, dev install, lint, migrations check, the whole pytest suite, then the hardening loop
-test: lint browser-deps
+test: wheelhouse lint browser-deps
 	$(PY) manage.py makemigrations --check --dry-run --settings atom.settings_test
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) verify
@@ -79,4 +90,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY))
 
 clean:
-	rm -rf var/test-* var/bench .mypy_cache .ruff_cache
+	rm -rf var/test-* var/bench var/make-run-venv .mypy_cache .ruff_cache

@@ -6,6 +6,8 @@ The venv is built by the Makefile's own rules, installing only from ``var/wheelh
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -46,6 +48,17 @@ def _make_run_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
+def _venv_path() -> Path:
+    """Where the venv lives: one per content of the files that decide it, shared by the runs of this checkout.
+
+    Built once by the Makefile's rules and reused (make finds it up to date), so the second pass of CI
+    and `make verify` do not pay for the install again.
+    """
+    base = Path(settings.BASE_DIR)
+    digest = hashlib.sha256(b"".join((base / name).read_bytes() for name in ("Makefile", "requirements.txt"))).hexdigest()[:16]
+    return base / "var" / "make-run-venv" / digest
+
+
 def _wheelhouse_or_skip() -> None:
     if not any(WHEELHOUSE.glob("[Dd]jango-*.whl")):
         reason = "var/wheelhouse is empty: `make test` (or `make wheelhouse`) fills it from the pinned requirements"
@@ -66,12 +79,16 @@ def test_p1_infrastructure_make_run_env_runs_atom_suite_regression(tmp_path):
     wheelhouse, and runs two catalogued regression tests through the runner inside it.
     """
     _wheelhouse_or_skip()
-    venv, var_dir = tmp_path / "venv", tmp_path / "var"
+    venv, var_dir = _venv_path(), tmp_path / "var"
     env = _make_run_env(var_dir)
-    built = subprocess.run(
-        ["make", "--no-print-directory", f"VENV={venv}", "migrate"],
-        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # Two test runs at once must not build the same venv together.
+    with open(venv.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = subprocess.run(
+            ["make", "--no-print-directory", f"VENV={venv}", "migrate"],
+            cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=240, check=False,
+        )  # fmt: skip
     assert built.returncode == 0, (built.stdout + built.stderr)[-3000:]
     ran = subprocess.run(
         [str(venv / "bin" / "python"), "-c", _RUN_SCRIPT, *SUITE_SAMPLE],
@@ -81,4 +98,4 @@ def test_p1_infrastructure_make_run_env_runs_atom_suite_regression(tmp_path):
     assert ran.returncode == 0, ran.stderr[-3000:]
     outcome = json.loads(ran.stdout.strip().splitlines()[-1])
     assert outcome["status"] == "passed", outcome
-    assert (outcome["passed"], outcome["total"]) == (2, 2), outcome
+    assert outcome["passed"] == outcome["total"] >= len(SUITE_SAMPLE), outcome
