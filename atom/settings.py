@@ -223,7 +223,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("ATOM_CELERY_TASK_SOFT_TIME_LIMIT", CELERY
 if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("Celery time limits must satisfy soft < hard < ATOM_CELERY_VISIBILITY_TIMEOUT.")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# kombu's own filesystem transport hands consumers half-written messages (kombu issue 1551, BUG-081);
+# the embedded broker is Atom's subclass of it, with atomic writes and claims (atom/broker.py).
+ATOM_EMBEDDED_BROKER_TRANSPORT = "atom.broker:FilesystemTransport"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = ATOM_EMBEDDED_BROKER_TRANSPORT
     _queue_dir = VAR_DIR / "celery" / "queue"
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         {

@@ -59,7 +59,8 @@ def test_p1_crash_embedded_broker_reads_half_written_message_regression(tmp_path
     nothing, then the whole message, exactly once.
     """
     producer, consumer = _embedded_connection(tmp_path), _embedded_connection(tmp_path)
-    produce, consume = producer.default_channel, consumer.default_channel
+    produce: Any = producer.default_channel
+    consume: Any = consumer.default_channel
     message = {"body": "x" * 1000, "properties": {"delivery_tag": "t1"}, "headers": {}}
     seen_mid_write: list[str] = []
     queue_folder = str(tmp_path / "queue")
@@ -91,3 +92,16 @@ def test_p1_crash_embedded_broker_reads_half_written_message_regression(tmp_path
     finally:
         producer.release()
         consumer.release()
+
+
+@pytest.mark.worker
+@pytest.mark.timeout(180)
+def test_the_embedded_broker_loses_and_duplicates_nothing_under_producers_consumers_and_beat(tmp_path):
+    """Three producer processes, two workers and beat on one queue folder for 20 s (P12 runs it for ten minutes)."""
+    from bench.broker_stress import stress
+
+    figures = stress(seconds=20, producers=3, consumers=2, root=tmp_path)
+    assert figures["crashes"] == 0, figures["crash_lines"]
+    assert figures["sent"] >= 300, figures  # the producers really produced
+    assert figures["beat_sent"] >= 5, figures
+    assert (figures["lost"], figures["beat_lost"], figures["duplicates"]) == (0, 0, 0), figures
