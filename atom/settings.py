@@ -241,13 +241,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         }
     )
     if not PRODUCTION:
-        for _folder in (
-            _queue_dir,
-            VAR_DIR / "celery" / "control",
-            VAR_DIR / "celery" / "processed",
-            VAR_DIR / "celery" / "results",
-        ):
+        for _folder in (_queue_dir, VAR_DIR / "celery" / "control", VAR_DIR / "celery" / "processed"):
             _folder.mkdir(parents=True, exist_ok=True)
+# The file result store needs its folder whatever the broker (Redis as broker, files for results).
+if CELERY_RESULT_BACKEND.startswith("file://") and not PRODUCTION:
+    Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 # Sending a task is bounded: a few quick retries on the broker and the result store, short socket
 # timeouts, then a circuit breaker (atom/celery.py) that fails sends at once for a while after
 # repeated failures, so an outage answers 503 fast instead of holding every web worker (BUG-023).
@@ -262,6 +260,8 @@ ATOM_BROKER_BREAKER_FAILURES = env_int("ATOM_BROKER_BREAKER_FAILURES", 3, minimu
 ATOM_BROKER_BREAKER_RESET_SECONDS = env_int("ATOM_BROKER_BREAKER_RESET_SECONDS", 30, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = env_str("ATOM_CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
+# Makes the schedule's folder at start-up whatever the broker (BUG-082).
+CELERY_BEAT_SCHEDULER = "atom.beat:PersistentScheduler"
 
 # --- Internationalisation, static files -------------------------------------------------------
 LANGUAGE_CODE = "en-us"
