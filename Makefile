@@ -36,14 +36,13 @@ $(WHEELHOUSE)/.filled: requirements.txt | $(PY)
 migrate: $(VENV)/.runtime-installed
 	$(PY) manage.py migrate --noinput
 
-## run: install, migrate, demo data, admin user, then the web server + a Celery worker and beat (Ctrl-C stops all)
+## run: install, migrate, demo data, admin user, then web, worker and beat of the Procfile under one
+## supervisor: each named in the log; when one dies all stop with a message; Ctrl-C or SIGTERM stops all
 run: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py ensure_admin
 	@echo "Atom: admin at http://$(HOST):$(PORT)/admin/  API at http://$(HOST):$(PORT)/api/v1/  (Ctrl-C stops everything)"
-	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
-	$(VENV)/bin/celery -A atom worker --beat --loglevel INFO --concurrency 2 & \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	@ATOM_HOST=$(HOST) ATOM_PORT=$(PORT) exec $(PY) -m atom.supervise
 
 ## lint: ruff (lint + format check), mypy, and bandit (medium severity and above; findings print on stdout)
 lint: $(VENV)/.dev-installed
