@@ -3,8 +3,9 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from atom.api.views import ApiNotFoundView, healthz
+from atom.api.views import ApiNotFoundView
 from atom.dashboard import dashboard_view
+from atom.health import healthz
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("atom.api.urls")),
