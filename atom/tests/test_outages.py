@@ -86,3 +86,19 @@ def test_p1_infrastructure_database_black_hole_hangs_every_request_regression(us
     assert figures["healthz"]["seconds"] < 2.0, figures
     assert figures["api"]["status"] == 503, figures
     assert figures["api"]["seconds"] < 5.0, figures
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+@pytest.mark.timeout(120)
+def test_a_redis_black_hole_gives_503_from_healthz_in_time_and_a_fast_answer_from_the_api(user):
+    real = urlparse(os.environ["REDIS_URL"])
+    with TcpProxy((real.hostname or "127.0.0.1", real.port or 6379)) as proxy:
+        url = real._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+        figures = _run_through(proxy, "login", "", REDIS_URL=url, CELERY_BROKER_URL=url, CELERY_RESULT_BACKEND=url)
+    assert figures["before"]["status"] == 200, figures
+    assert figures["healthz"]["status"] == 503, figures
+    assert figures["healthz"]["seconds"] < 2.0, figures
+    # The login limiter needs the cache: it fails closed, after one bounded wait.
+    assert figures["api"]["status"] in (429, 503), figures
+    assert figures["api"]["seconds"] < 5.0, figures
