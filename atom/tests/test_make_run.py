@@ -99,3 +99,23 @@ def test_p1_infrastructure_make_run_env_runs_atom_suite_regression(tmp_path):
     outcome = json.loads(ran.stdout.strip().splitlines()[-1])
     assert outcome["status"] == "passed", outcome
     assert outcome["passed"] == outcome["total"] >= len(SUITE_SAMPLE), outcome
+
+
+@pytest.mark.regression("BUG-085")
+def test_p3_quality_embedded_warning_printed_four_times_regression(tmp_path):
+    """BUG-085 (P3, quality): `make run` printed the embedded-mode warning (atom.W001) four times at start.
+
+    Every manage.py command runs Django's system checks, and `make run` ran four (migrate, seed_demo,
+    ensure_admin, runserver), so the one warning an operator should read drowned in repeats. Now the
+    checks run once, with migrate; the later commands and the web process skip them.
+    """
+    planned = subprocess.run(
+        ["make", "--no-print-directory", "-n", f"VENV={tmp_path / 'venv'}", "run"],
+        cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    commands = [line for line in planned.stdout.splitlines() if "manage.py" in line]
+    procfile = (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines()
+    commands += [line for line in procfile if "manage.py" in line]
+    checked = [command for command in commands if "--skip-checks" not in command]
+    assert len(checked) == 1, checked
