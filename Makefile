@@ -37,10 +37,11 @@ migrate: $(VENV)/.runtime-installed
 	$(PY) manage.py migrate --noinput
 
 ## run: install, migrate, demo data, admin user, then web, worker and beat of the Procfile under one
-## supervisor: each named in the log; when one dies all stop with a message; Ctrl-C or SIGTERM stops all
+## supervisor: each named in the log; when one dies all stop with a message; Ctrl-C or SIGTERM stops all.
+## The system checks (and their warnings) run once, with migrate.
 run: migrate
-	$(PY) manage.py seed_demo
-	$(PY) manage.py ensure_admin
+	$(PY) manage.py seed_demo --skip-checks
+	$(PY) manage.py ensure_admin --skip-checks
 	@echo "Atom: admin at http://$(HOST):$(PORT)/admin/  API at http://$(HOST):$(PORT)/api/v1/  (Ctrl-C stops everything)"
 	@ATOM_HOST=$(HOST) ATOM_PORT=$(PORT) exec $(PY) -m atom.supervise
 
