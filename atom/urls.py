@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from atom.api.views import ApiNotFoundView
 from atom.dashboard import dashboard_view
+from atom.favicon import favicon
 from atom.health import healthz
 
 api_v1: list[URLPattern | URLResolver] = [
@@ -17,6 +18,7 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
