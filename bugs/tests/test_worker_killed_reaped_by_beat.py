@@ -19,6 +19,7 @@ from django.conf import settings
 from atom.testing import wait_until, worker_env
 from bugs.models import Run, RunShard
 from bugs.services import run_trigger
+from bugs.tasks import run_shard_task
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -26,17 +27,21 @@ LEASE = 5
 # Beat's reaper every lease (its floor is 5 s): a dead worker's lease ends within one lease of its
 # last heartbeat, and the next sweep comes within one more.
 TIMING = {"ATOM_BUGS_LEASE_SECONDS": str(LEASE), "ATOM_BUGS_REAP_INTERVAL_SECONDS": str(LEASE)}
+# A queue of this test's own: no other worker of the test run may take the shard, and beat's reaper
+# (running in these workers) sends the shard back to it.
+QUEUE = f"reaped-{uuid.uuid4().hex[:8]}"
 
 
 def _celery(*args: str, name: str) -> subprocess.Popen[bytes]:
     log = open(settings.VAR_DIR / f"{name}-{uuid.uuid4().hex[:6]}.log", "wb")  # noqa: SIM115
     command = [sys.executable, "-m", "celery", "-A", "atom", *args]
-    return subprocess.Popen(command, cwd=settings.BASE_DIR, env=worker_env(**TIMING), stdout=log, stderr=subprocess.STDOUT)
+    env = worker_env(**TIMING, ATOM_CELERY_QUEUE=QUEUE)
+    return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _worker(name: str) -> subprocess.Popen[bytes]:
     return _celery(
-        "worker", "--pool", "solo", "--queues", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle",
+        "worker", "--pool", "solo", "--queues", QUEUE, "--without-gossip", "--without-mingle",
         "--without-heartbeat", "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h", name=name,
     )  # fmt: skip
 
@@ -48,8 +53,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.timeout(150)
-def test_a_killed_workers_run_resumes_within_two_leases_whatever_the_visibility_timeout(project, suite_for, settings):
+def test_a_killed_workers_run_resumes_within_two_leases_whatever_the_visibility_timeout(project, suite_for, settings, monkeypatch):
     settings.ATOM_BUGS_LEASE_SECONDS = LEASE
+    monkeypatch.setattr(run_shard_task, "delay", lambda *args: run_shard_task.apply_async(args, queue=QUEUE))
     project.write("tests/test_a.py", "import time\n\ndef test_first():\n    pass\n\ndef test_slow():\n    time.sleep(4)\n")
     project.commit("tests")
     assert settings.CELERY_VISIBILITY_TIMEOUT >= 10 * LEASE
