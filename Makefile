@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 .PHONY: run test lint format bench migrate clean browser-deps verify report audit wheelhouse
 
 # Wheels of every pinned runtime requirement: the tests that build a venv the way `make run` does
-# install from here with --no-index, so they never reach a package index.
-WHEELHOUSE := var/wheelhouse
+# install from here with --no-index, so they never reach a package index. ATOM_WHEELHOUSE moves it
+# (several checkouts of one machine can share one).
+WHEELHOUSE := $(or $(ATOM_WHEELHOUSE),var/wheelhouse)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

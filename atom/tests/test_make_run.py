@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-WHEELHOUSE = Path(settings.BASE_DIR) / "var" / "wheelhouse"
+WHEELHOUSE = Path(os.environ.get("ATOM_WHEELHOUSE") or Path(settings.BASE_DIR) / "var" / "wheelhouse")
 
 # Two catalogued regression tests: one needs pytest-django's database fixtures, the other factory_boy.
 SUITE_SAMPLE = [
@@ -61,7 +61,7 @@ def _venv_path() -> Path:
 
 def _wheelhouse_or_skip() -> None:
     if not any(WHEELHOUSE.glob("[Dd]jango-*.whl")):
-        reason = "var/wheelhouse is empty: `make test` (or `make wheelhouse`) fills it from the pinned requirements"
+        reason = "the wheelhouse (var/wheelhouse or ATOM_WHEELHOUSE) is empty: `make test` (or `make wheelhouse`) fills it"
         if os.environ.get("ATOM_TEST_SERVICES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
