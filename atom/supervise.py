@@ -10,14 +10,37 @@ interpreter first, whatever the caller's PATH.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 
+import honcho.manager  # type: ignore[import-untyped]
 from honcho.environ import parse_procfile  # type: ignore[import-untyped]
-from honcho.manager import Manager  # type: ignore[import-untyped]
+from honcho.manager import Manager
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Seconds between SIGTERM and SIGKILL. honcho's 5 s is shorter than an idle Celery worker's warm
+# shutdown (about 6 s), so the worker was always killed; this leaves room for a short task too.
+STOP_GRACE_SECONDS = 20
+
+
+class _StopGently:
+    """How the supervisor stops a process: SIGTERM to the process itself, SIGKILL to its whole group.
+
+    honcho sends SIGTERM to the whole process group, so Celery's pool children died under their
+    parent's warm shutdown, which then hung until the SIGKILL. The process itself stops its own
+    children; only a process that ignores the request loses its group.
+    """
+
+    def terminate(self, pid: int) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+
+    def kill(self, pid: int) -> None:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 class _Supervisor(Manager):
@@ -25,6 +48,7 @@ class _Supervisor(Manager):
 
     def __init__(self) -> None:
         super().__init__()
+        self._procmgr = _StopGently()
         self.first_exit: tuple[str, str] | None = None
         self.signalled = False
 
@@ -55,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
+    honcho.manager.KILL_WAIT = STOP_GRACE_SECONDS
     supervisor = _Supervisor()
     for name, command in processes.items():
         supervisor.add_process(name, command, env=env, cwd=str(BASE_DIR))
