@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 
 from atom.tasks import ping
 
@@ -44,7 +45,10 @@ def test_with_no_worker_the_deep_check_answers_503_within_two_seconds_naming_the
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_user_with_the_health_permission_sees_every_service_and_its_latency(client, staff_user, celery_worker_process):
-    staff_user.user_permissions.add(Permission.objects.get(content_type__app_label="atom", codename="view_health"))
+    # The migration creates it; a transactional test before this one may have flushed it, so make sure.
+    content_type, _ = ContentType.objects.get_or_create(app_label="atom", model="health")
+    permission, _ = Permission.objects.get_or_create(codename="view_health", content_type=content_type, defaults={"name": "health"})
+    staff_user.user_permissions.add(permission)
     client.force_login(staff_user)
     assert ping.delay().get(timeout=60) == "pong"  # the worker is up and consuming
     response = client.get(DEEP)
