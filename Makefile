@@ -8,7 +8,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test check lint format bench migrate clean browser-deps verify report audit
+.PHONY: run test check lint format bench migrate clean browser-deps verify report audit wheelhouse
+
+# Wheels of every pinned runtime requirement: the tests that build a venv the way `make run` does
+# install from here with --no-index, so they never reach a package index. ATOM_WHEELHOUSE moves it
+# (several checkouts of one machine can share one).
+WHEELHOUSE := $(or $(ATOM_WHEELHOUSE),var/wheelhouse)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,17 +27,24 @@ $(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(PY)
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
+## wheelhouse: wheels of requirements.txt under var/wheelhouse (make test fills it first)
+wheelhouse: $(WHEELHOUSE)/.filled
+
+$(WHEELHOUSE)/.filled: requirements.txt | $(PY)
+	$(PIP) wheel --quiet --quiet --wheel-dir $(WHEELHOUSE) -r requirements.txt
+	touch $@
+
 migrate: $(VENV)/.runtime-installed
 	$(PY) manage.py migrate --noinput
 
-## run: install, migrate, demo data, admin user, then the web server + a Celery worker and beat (Ctrl-C stops all)
+## run: install, migrate, demo data, admin user, then web, worker and beat of the Procfile under one
+## supervisor: each named in the log; when one dies all stop with a message; Ctrl-C or SIGTERM stops all.
+## The system checks (and their warnings) run once, with migrate.
 run: migrate
-	$(PY) manage.py seed_demo
-	$(PY) manage.py ensure_admin
+	$(PY) manage.py seed_demo --skip-checks
+	$(PY) manage.py ensure_admin --skip-checks
 	@echo "Atom: admin at http://$(HOST):$(PORT)/admin/  API at http://$(HOST):$(PORT)/api/v1/  (Ctrl-C stops everything)"
-	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
-	$(VENV)/bin/celery -A atom worker --beat --loglevel INFO --concurrency 2 & \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	@ATOM_HOST=$(HOST) ATOM_PORT=$(PORT) exec $(PY) -m atom.supervise
 
 ## lint: ruff (lint + format check), mypy, the architecture contracts (import-linter), and bandit
 ## (medium severity and above; findings print on stdout)
@@ -66,7 +78,7 @@ check: lint
 	$(PY) -m pytest -q -x -m "not worker and not browser" $(PYTEST_ARGS)
 
 ## test: venv, dev install, lint, migrations check, the whole pytest suite, then the hardening loop
-test: lint browser-deps
+test: wheelhouse lint browser-deps
 	$(PY) manage.py makemigrations --check --dry-run --settings atom.settings_test
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) verify
@@ -85,4 +97,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY))
 
 clean:
-	rm -rf var/test-* var/bench .mypy_cache .ruff_cache
+	rm -rf var/test-* var/bench var/make-run-venv .mypy_cache .ruff_cache

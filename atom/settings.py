@@ -93,6 +93,14 @@ if DATABASE_URL:
     )
     # One test database per test process, so that parallel test runs on one server never collide.
     _database["TEST"] = {"NAME": f"test_atom_{os.getpid()}"}
+    # Every wait on the database is bounded (BUG-084): a server that accepts and never answers fails
+    # the connection after the connect timeout (libpq's floor is 2 s), and a statement that runs away
+    # is cancelled by the server. 0 switches the statement timeout off (e.g. for a long migration).
+    _database["OPTIONS"] = {
+        **_database.get("OPTIONS", {}),
+        "connect_timeout": env_int("ATOM_DB_CONNECT_TIMEOUT", 3, minimum=2, maximum=60),
+        "options": f"-c statement_timeout={env_int('ATOM_DB_STATEMENT_TIMEOUT_MS', 30_000, minimum=0)}",
+    }
 else:
     _database = {
         "ENGINE": "django.db.backends.sqlite3",
@@ -112,6 +120,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, governance decisions) ----------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Bounded waits on Redis, for the cache and the broker alike: connecting, and each reply. The broker's
+# read timeout is longer because a worker's blocking poll of the queue is itself a read.
+ATOM_REDIS_CONNECT_TIMEOUT = env_float("ATOM_REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1, maximum=60.0)
+ATOM_REDIS_SOCKET_TIMEOUT = env_float("ATOM_REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1, maximum=60.0)
+ATOM_REDIS_BROKER_SOCKET_TIMEOUT = env_float("ATOM_REDIS_BROKER_SOCKET_TIMEOUT", 10.0, minimum=1.0, maximum=300.0)
 CACHE_KEY_PREFIX = env_str("ATOM_CACHE_PREFIX", "atom")
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
@@ -119,7 +132,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {"socket_connect_timeout": ATOM_REDIS_CONNECT_TIMEOUT, "socket_timeout": ATOM_REDIS_SOCKET_TIMEOUT},
         }
     }
 elif TESTING:
@@ -234,7 +247,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("ATOM_CELERY_TASK_SOFT_TIME_LIMIT", CELERY
 if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("Celery time limits must satisfy soft < hard < ATOM_CELERY_VISIBILITY_TIMEOUT.")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# kombu's own filesystem transport hands consumers half-written messages (kombu issue 1551, BUG-081);
+# the embedded broker is Atom's subclass of it, with atomic writes and claims (atom/broker.py).
+ATOM_EMBEDDED_BROKER_TRANSPORT = "atom.broker:FilesystemTransport"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = ATOM_EMBEDDED_BROKER_TRANSPORT
     _queue_dir = VAR_DIR / "celery" / "queue"
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         {
@@ -248,27 +265,35 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         }
     )
     if not PRODUCTION:
-        for _folder in (
-            _queue_dir,
-            VAR_DIR / "celery" / "control",
-            VAR_DIR / "celery" / "processed",
-            VAR_DIR / "celery" / "results",
-        ):
+        for _folder in (_queue_dir, VAR_DIR / "celery" / "control", VAR_DIR / "celery" / "processed"):
             _folder.mkdir(parents=True, exist_ok=True)
+# The file result store needs its folder whatever the broker (Redis as broker, files for results).
+if CELERY_RESULT_BACKEND.startswith("file://") and not PRODUCTION:
+    Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 # Sending a task is bounded: a few quick retries on the broker and the result store, short socket
 # timeouts, then a circuit breaker (atom/celery.py) that fails sends at once for a while after
 # repeated failures, so an outage answers 503 fast instead of holding every web worker (BUG-023).
 _SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_TASK_PUBLISH_RETRY_POLICY = _SEND_RETRY_POLICY
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: dict[str, Any] = {"retry_policy": _SEND_RETRY_POLICY}
-CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
-CELERY_REDIS_SOCKET_TIMEOUT = 10
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = ATOM_REDIS_CONNECT_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = ATOM_REDIS_BROKER_SOCKET_TIMEOUT
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS.update({"socket_connect_timeout": 2, "socket_timeout": 10})
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {"socket_connect_timeout": ATOM_REDIS_CONNECT_TIMEOUT, "socket_timeout": ATOM_REDIS_BROKER_SOCKET_TIMEOUT}
+    )
 ATOM_BROKER_BREAKER_FAILURES = env_int("ATOM_BROKER_BREAKER_FAILURES", 3, minimum=1)
 ATOM_BROKER_BREAKER_RESET_SECONDS = env_int("ATOM_BROKER_BREAKER_RESET_SECONDS", 30, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = env_str("ATOM_CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
+# Makes the schedule's folder at start-up whatever the broker (BUG-082).
+CELERY_BEAT_SCHEDULER = "atom.beat:PersistentScheduler"
+
+# --- Health (atom/health.py) --------------------------------------------------------------------
+# /healthz answers within this time whatever the services do; the deep check is for operators with
+# the health permission or this token (X-Atom-Health-Token header; empty = no token accepted).
+ATOM_HEALTH_TIMEOUT_SECONDS = env_float("ATOM_HEALTH_TIMEOUT_SECONDS", 1.5, minimum=0.2, maximum=10.0)
+ATOM_HEALTH_TOKEN = env_str("ATOM_HEALTH_TOKEN")
 
 # --- Internationalisation, static files -------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -3,7 +3,9 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from atom.api.views import ApiNotFoundView, healthz
+from atom.api.views import ApiNotFoundView
+from atom.favicon import favicon
+from atom.health import healthz
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("atom.api.urls")),
@@ -16,6 +18,7 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/dashboard/", include("console.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -6,9 +6,6 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -18,7 +15,6 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from atom.api.errors import error_json
 from atom.api.serializers import LogoutSerializer, refresh_token_parse
 from atom.errors import NotFoundError
 from atom.ratelimit import client_ip, rate_limit_enforce
@@ -64,27 +60,6 @@ class LogoutView(APIView):
             raise NotFoundError("No such refresh token for this user.", code="TOKEN_NOT_FOUND")
         BlacklistedToken.objects.get_or_create(token=outstanding)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Public liveness and dependency check: 200 when the database and cache answer, else 503."""
-    checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
-        logger.warning("Health check: database unavailable (%s)", type(exc).__name__)
-        checks["database"] = "unavailable"
-    try:
-        cache.get("atom:healthz")
-        checks["cache"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("Health check: cache unavailable (%s)", type(exc).__name__)
-        checks["cache"] = "unavailable"
-    if all(value == "ok" for value in checks.values()):
-        return JsonResponse({"status": "ok", "checks": checks})
-    return error_json(503, "SERVICE_UNAVAILABLE", "A dependency is unavailable.", {"checks": checks})
 
 
 class ApiNotFoundView(APIView):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/healthz"}
+PUBLIC = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/healthz", "/favicon.ico"}
 SAMPLE_VALUES = {"int": "1", "str": "BUG-001", "slug": "sample", "uuid": "00000000-0000-0000-0000-000000000001", "path": "x/y"}
 
 
