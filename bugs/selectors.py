@@ -88,7 +88,7 @@ REPORT_BUG_FIELDS = (
     "is_regression", "duplicate_of__key",
 )  # fmt: skip
 REPORT_TEST_FIELDS = (
-    "bug_id", "node_id", "is_flaky", "last_result__outcome", "last_result__run_id", "last_result__message",
+    "bug_id", "node_id", "is_flaky", "quarantined", "last_result__outcome", "last_result__run_id", "last_result__message",
     "last_result__run__commit_sha", "last_result__run__finished_at",
 )  # fmt: skip
 
