@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from atom.admin import ReadOnlyAdminMixin
 from atom.errors import DomainError
 from bugs import git, report, selectors
+from bugs.admin_pages import BugReadPageMixin, RunTriageMixin
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
 from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_change, bug_create, severity_policy_update
 from bugs.services.runs import run_cancel, run_trigger
@@ -136,7 +137,7 @@ class DuplicateActionForm(ActionForm):
 
 
 @admin.register(Bug)
-class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = BugForm
     action_form = DuplicateActionForm
     list_display = ["key", "title", "severity", "status", "category", "sla_due_at", "sla_state", "latest_result", "is_regression"]
@@ -297,7 +298,7 @@ def run_progress_data(run: Run) -> dict[str, Any]:
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RunAdmin(RunTriageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["id", "suite", "status", "progress", "passed", "failed", "errors", "commit_short", "branch", "trigger", "created_at"]
     list_filter = ["status", "trigger", "suite"]
     list_select_related = ["suite"]
@@ -310,6 +311,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     exclude = ["node_ids"]
     inlines = [ShardInline, ResultInline]
     actions = ["cancel_runs"]
+    change_form_template = "admin/bugs/run/change_form.html"  # the failures, grouped for triage
 
     class Media:
         js = ["bugs/run_progress.js"]
