@@ -29,7 +29,7 @@ def _failing_run() -> Run:
                 outcome="error",
                 message="boom",
                 traceback="def test():\n>       export()\nE       KeyError: 'owner'",
-            ),  # fmt: skip
+            ),
             ParsedResult(node_id="tests/test_d.py::test_ok", outcome="passed"),
         ],
     )
