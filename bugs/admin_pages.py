@@ -202,8 +202,8 @@ class FlakyTestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         quarantined = request.POST.get("quarantined") == "1"
         changed = regression_test_quarantine(node_id=node_id, quarantined=quarantined)
         if changed:
-            verb = "quarantined: it runs, but no longer resolves or reopens a bug" if quarantined else "released from quarantine"
-            messages.success(request, f"{node_id} {verb}.")
+            done = "Quarantined: {} runs, but no longer resolves or reopens a bug." if quarantined else "Released from quarantine: {}."
+            messages.success(request, done.format(node_id))
         else:
             messages.warning(request, f"Nothing changed for {node_id}.")
         return HttpResponseRedirect(reverse("admin:bugs_flakytest_changelist"))

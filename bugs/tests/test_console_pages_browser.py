@@ -1,0 +1,114 @@
+"""The operator's bug flows in a real headless browser, each kept as a screenshot: read a bug, turn a
+group of failures into a bug and link another, quarantine a flaky test and find it in the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bugs import history
+from bugs.models import Bug, BugResult, RegressionTest
+from bugs.parsers import ParsedResult
+from bugs.services.bugs import bug_create
+from bugs.services.results import results_store
+from bugs.tests.factories import make_run
+from bugs.tests.history_data import bug_with_history
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_operator_reads_a_bug(browser_page, admin_login, artifact_path):
+    bug = bug_with_history(runs=40)
+    Bug.objects.filter(pk=bug.pk).update(description="Tokens of a deactivated user kept working.")
+    admin_login(browser_page)
+    browser_page.goto("/admin/bugs/bug/")
+    browser_page.click(f"#result_list a:has-text('{bug.key}')")
+    browser_page.wait_for_selector("#bug-read")
+    assert browser_page.locator("#bug-key").inner_text() == bug.key
+    assert browser_page.locator("#bug-severity").inner_text() == "P1"
+    countdown = browser_page.locator("#bug-sla [data-sla-due]")
+    browser_page.wait_for_function("() => /left|ago/.test(document.querySelector('[data-sla-due]').textContent)")
+    assert "left" in countdown.inner_text()
+    assert browser_page.locator("#bug-tests .strip").count() == 2
+    assert browser_page.locator("#bug-tests .strip").first.locator("a.strip-cell").count() == 30
+    assert browser_page.locator("#bug-failures pre.failure-message").count() >= 1
+    assert browser_page.locator("#bug-timeline .timeline-run").count() >= 30
+    browser_page.screenshot(path=artifact_path("bug-read.png"), full_page=True)
+    browser_page.locator("#bug-tests a.strip-cell").last.click()
+    browser_page.wait_for_url("**/admin/bugs/run/*/change/")
+    browser_page.go_back()
+    browser_page.click("#bug-edit")
+    browser_page.wait_for_selector("#bug_form")
+    assert browser_page.locator("#id_title").input_value() == bug.title
+
+
+def test_an_operator_creates_a_bug_from_a_failing_result_and_links_a_group(browser_page, admin_login, artifact_path):
+    run = make_run(commit_sha="c0ffee" + "0" * 34, branch="main", status="failed")
+    results_store(
+        run=run,
+        parsed=[
+            ParsedResult(node_id="tests/test_auth.py::test_login", outcome="failed", message="AssertionError: assert 401 == 200"),
+            ParsedResult(node_id="tests/test_auth.py::test_refresh", outcome="failed", message="AssertionError: assert 401 == 200"),
+            ParsedResult(node_id="tests/test_export.py::test_csv", outcome="error", message="KeyError: 'owner'"),
+            ParsedResult(node_id="tests/test_export.py::test_json", outcome="passed"),
+        ],
+    )
+    existing = bug_create(key="BUG-950", title="Exports lose the owner", severity="P2")
+    admin_login(browser_page)
+    browser_page.goto(f"/admin/bugs/run/{run.pk}/change/")
+    groups = browser_page.locator("#failure-triage .failure-group")
+    assert groups.count() == 2
+    browser_page.screenshot(path=artifact_path("run-failures.png"), full_page=True)
+
+    groups.nth(0).locator("button.create-bug").click()
+    browser_page.wait_for_selector("#failure-create")
+    assert browser_page.locator("#id_title").input_value() == "test_login: AssertionError: assert 401 == 200"
+    assert run.commit_sha in browser_page.locator("#id_description").input_value()
+    browser_page.select_option("#id_severity", "P1")
+    browser_page.screenshot(path=artifact_path("create-bug-prefilled.png"), full_page=True)
+    browser_page.click("input[name=_create]")
+    browser_page.wait_for_selector("#bug-read")
+    created = Bug.objects.get(title="test_login: AssertionError: assert 401 == 200")
+    assert sorted(RegressionTest.objects.filter(bug=created).values_list("node_id", flat=True)) == [
+        "tests/test_auth.py::test_login",
+        "tests/test_auth.py::test_refresh",
+    ]
+    assert browser_page.locator("#bug-tests .strip").count() == 2
+    browser_page.screenshot(path=artifact_path("bug-created-from-failures.png"), full_page=True)
+
+    browser_page.goto(f"/admin/bugs/run/{run.pk}/change/")
+    group = browser_page.locator("#failure-triage .failure-group", has_text="KeyError")
+    group.locator("input[name=bug]").fill(existing.key)
+    group.locator("button.link-bug").click()
+    assert f"linked to {existing.key}" in browser_page.locator(".messagelist").inner_text()
+    assert BugResult.objects.filter(bug=existing).count() == 1
+    assert existing.key in browser_page.locator("#failure-triage .failure-group", has_text="KeyError").inner_text()
+    browser_page.screenshot(path=artifact_path("group-linked.png"), full_page=True)
+
+
+def test_an_operator_quarantines_a_flaky_test_and_sees_the_report_list_it(browser_page, admin_login, artifact_path):
+    bug = bug_with_history(runs=40)
+    node_id = "tests/test_guard.py::test_case_0"
+    admin_login(browser_page)
+    browser_page.goto("/admin/")
+    browser_page.click("a:has-text('Flaky tests')")
+    browser_page.wait_for_url("**/admin/bugs/flakytest/")
+    row = browser_page.locator(f"#flaky-tests tr[data-node-id='{node_id}']")
+    assert "%" in row.locator(".flake-rate").inner_text()
+    browser_page.screenshot(path=artifact_path("flaky-tests.png"), full_page=True)
+    row.locator("button.quarantine-switch").click()
+    assert "Quarantined" in browser_page.locator(".messagelist").inner_text()
+    assert RegressionTest.objects.get(node_id=node_id).quarantined
+    browser_page.screenshot(path=artifact_path("flaky-quarantined.png"), full_page=True)
+
+    browser_page.goto("/admin/bugs/bug/")
+    browser_page.check(f"input[name=_selected_action][value='{bug.pk}']")
+    browser_page.select_option("select[name=action]", "export_triage_report")
+    with browser_page.expect_download() as download_info:
+        browser_page.click("button[name=index]")
+    target = artifact_path("triage-report-quarantine.md")
+    download_info.value.save_as(target)
+    section = Path(target).read_text().split("## Quarantined tests", 1)[1].split("\n## ", 1)[0]
+    assert f"`{node_id}` ({bug.key})" in section
+    assert history.flake_rates()  # the page's data is still there after the switch
