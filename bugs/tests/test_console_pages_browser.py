@@ -112,3 +112,40 @@ def test_an_operator_quarantines_a_flaky_test_and_sees_the_report_list_it(browse
     section = Path(target).read_text().split("## Quarantined tests", 1)[1].split("\n## ", 1)[0]
     assert f"`{node_id}` ({bug.key})" in section
     assert history.flake_rates()  # the page's data is still there after the switch
+
+
+FITS = """() => {
+    const table = document.querySelector("#result_list");
+    const box = document.querySelector("#changelist .results");
+    return {
+        sidebar: document.querySelector("#nav-sidebar").getBoundingClientRect().width,
+        right: table.getBoundingClientRect().right,
+        viewport: window.innerWidth,
+        page: document.documentElement.scrollWidth,
+        boxScroll: box.scrollWidth,
+        boxWidth: box.clientWidth,
+    };
+}"""
+
+
+@pytest.mark.regression("BUG-105")
+def test_p3_quality_bug_list_cut_off_at_1280_px_with_the_sidebar_open_regression(browser_page, admin_login, artifact_path):
+    for index in range(3):
+        bug = bug_with_history(runs=2)
+        Bug.objects.filter(pk=bug.pk).update(
+            key=f"BUG-{960 + index}",
+            title="A refresh token spent twice by concurrent refreshes forks the session of its owner",
+            is_regression=True,
+        )
+        link = RegressionTest.objects.filter(bug=bug).order_by("node_id").first()
+        assert link is not None
+        RegressionTest.objects.filter(pk=link.pk).update(is_flaky=True)
+    browser_page.set_viewport_size({"width": 1280, "height": 900})
+    admin_login(browser_page)
+    browser_page.goto("/admin/bugs/bug/")
+    sizes = browser_page.evaluate(FITS)
+    browser_page.screenshot(path=artifact_path("bug-list-1280.png"), full_page=True)
+    assert sizes["sidebar"] > 0  # the sidebar is open
+    assert sizes["page"] <= sizes["viewport"], sizes
+    assert sizes["boxScroll"] <= sizes["boxWidth"], sizes
+    assert sizes["right"] <= sizes["viewport"], sizes
