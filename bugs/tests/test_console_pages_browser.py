@@ -140,6 +140,8 @@ def test_p3_quality_bug_list_cut_off_at_1280_px_with_the_sidebar_open_regression
         link = RegressionTest.objects.filter(bug=bug).order_by("node_id").first()
         assert link is not None
         RegressionTest.objects.filter(pk=link.pk).update(is_flaky=True)
+        for test in RegressionTest.objects.filter(bug=bug):  # each shows its latest result
+            RegressionTest.objects.filter(pk=test.pk).update(last_result=test.bug.results.filter(node_id=test.node_id).last())
     browser_page.set_viewport_size({"width": 1280, "height": 900})
     admin_login(browser_page)
     browser_page.goto("/admin/bugs/bug/")
