@@ -136,22 +136,20 @@ def triage_data(
     )
 
 
-CLOSED_STATUSES = (BugStatus.RESOLVED, BugStatus.WONT_FIX, BugStatus.DUPLICATE, BugStatus.DOCUMENTED)
-
-
 def dashboard_open_bugs_by_day(*, days: int = 30, now: datetime | None = None) -> tuple[list[date], dict[str, list[int]]]:
     """Open bugs of each severity at the end of each of the last ``days`` days, oldest first.
 
-    A bug is open until it is closed: resolved (verified by a run), or closed without verification
-    (wont_fix, duplicate, documented); a fixed bug still waits for its verifying run. Two aggregate
-    queries whatever the number of bugs: bugs discovered per day and bugs closed per day (on their
-    resolution, else on their last update), summed up in order.
+    Open means the SLA clock runs (open, in progress, reopened), as in the SLA chart: a bug leaves the
+    count when it is fixed (it then waits for its verifying run, counted apart by
+    :func:`dashboard_sla_by_severity`) or closed. Two aggregate queries whatever the number of bugs:
+    bugs discovered per day and bugs that left per day (on their resolution, else on their last
+    update), summed up in order.
     """
     first = (now or timezone.now()).astimezone(UTC).date() - timedelta(days=days - 1)
     index_of = {(first + timedelta(days=i)).isoformat(): i for i in range(days)}
     opened = Bug.objects.annotate(day=utc_period_key("discovered_at", period="day")).values_list("day", "severity").annotate(n=Count("pk"))
     closed = (
-        Bug.objects.filter(status__in=CLOSED_STATUSES)
+        Bug.objects.exclude(status__in=ACTIVE_STATUSES)
         .annotate(day=utc_period_key(Coalesce("resolved_at", "updated_at"), period="day"))
         .values_list("day", "severity")
         .annotate(n=Count("pk"))
@@ -168,16 +166,22 @@ def dashboard_open_bugs_by_day(*, days: int = 30, now: datetime | None = None) -
 
 
 def dashboard_sla_by_severity(*, now: datetime | None = None) -> dict[str, dict[str, int]]:
-    """Per severity, the bugs whose SLA clock runs and how many of them are past due: one query."""
-    counts = {severity: {"open": 0, "breached": 0} for severity in Severity.values}
+    """Per severity, the bugs whose SLA clock runs, how many of them are past due, and the fixed bugs
+    still waiting for a verifying run (not open, not closed either): one query."""
+    counts = {severity: {"open": 0, "breached": 0, "fixed": 0} for severity in Severity.values}
+    active = Q(status__in=ACTIVE_STATUSES)
     rows = (
-        Bug.objects.filter(status__in=ACTIVE_STATUSES)
+        Bug.objects.filter(active | Q(status=BugStatus.FIXED))
         .values("severity")
-        .annotate(open=Count("pk"), breached=Count("pk", filter=Q(sla_due_at__lt=now or timezone.now())))
+        .annotate(
+            open=Count("pk", filter=active),
+            breached=Count("pk", filter=active & Q(sla_due_at__lt=now or timezone.now())),
+            fixed=Count("pk", filter=Q(status=BugStatus.FIXED)),
+        )
         .order_by()
     )
     for row in rows:
-        counts[row["severity"]] = {"open": row["open"], "breached": row["breached"]}
+        counts[row["severity"]] = {"open": row["open"], "breached": row["breached"], "fixed": row["fixed"]}
     return counts
 
 

@@ -90,7 +90,8 @@ def open_bugs_chart(now: Any) -> SafeString:
     return _svg(chart)
 
 
-def sla_chart(now: Any) -> tuple[SafeString, int]:
+def sla_chart(now: Any) -> tuple[SafeString, int, int]:
+    """The SLA panel, the number of breaches, and the fixed bugs waiting for a verifying run."""
     counts = bug_selectors.dashboard_sla_by_severity(now=now)
     chart = pygal.Bar(**_config(("#9ca3af", "#b91c1c"), print_values=True))
     chart.x_labels = list(counts)
@@ -101,7 +102,7 @@ def sla_chart(now: Any) -> tuple[SafeString, int]:
         "SLA breached",
         [{"value": row["breached"], "xlink": _top(f"{bugs}?severity__exact={sev}&sla_breached=yes")} for sev, row in counts.items()],
     )
-    return _svg(chart), sum(row["breached"] for row in counts.values())
+    return _svg(chart), sum(row["breached"] for row in counts.values()), sum(row["fixed"] for row in counts.values())
 
 
 def pass_rate_chart() -> tuple[SafeString, int]:
@@ -140,7 +141,7 @@ def actions_chart(now: Any) -> tuple[SafeString, dict[str, int]]:
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """The dashboard page: six panels, seven aggregate queries after authentication."""
     now = timezone.now()
-    sla_svg, breaches = sla_chart(now)
+    sla_svg, breaches, fixed_unverified = sla_chart(now)
     pass_rate_svg, runs = pass_rate_chart()
     tier_svg, agents = tier_chart()
     actions_svg, action_totals = actions_chart(now)
@@ -156,6 +157,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "actions": actions_svg,
         },
         "breaches": breaches,
+        "fixed_unverified": fixed_unverified,
         "runs": runs,
         "agents": agents,
         "action_totals": action_totals,
