@@ -23,6 +23,9 @@ from governance import selectors as governance_selectors
 
 SEVERITY_COLOURS = {"P0": "#b91c1c", "P1": "#ea580c", "P2": "#ca8a04", "P3": "#6b7280"}
 TIER_COLOURS = {"STUDENT": "#6b7280", "INTERN": "#2563eb", "SUPERVISED": "#d97706", "AUTONOMOUS": "#059669"}
+# A run that errored or timed out is drawn as a full red bar in the pass-rate chart.
+INTERRUPTED_RUN_STATUSES = ("error", "timed_out")
+ERRORED_RUN_COLOUR = "#b91c1c"
 OUTCOME_COLOURS = {"allowed": "#059669", "proposed": "#2563eb", "refused": "#b91c1c", "failed": "#6b7280"}
 
 
@@ -111,10 +114,19 @@ def pass_rate_chart() -> tuple[SafeString, int]:
     # Twenty run numbers do not fit side by side: beyond ten, name every fifth, newest included.
     every = 1 if len(runs) <= 10 else 5
     chart.x_labels = [f"#{run['pk']}" if (len(runs) - 1 - index) % every == 0 else "" for index, run in enumerate(runs)]
-    rates = [None if run["pass_rate"] is None else round(100 * run["pass_rate"], 1) for run in runs]
-    links = [_link("admin:bugs_run_change", run["pk"]) for run in runs]
-    chart.add("pass rate", [{"value": rate, "xlink": link} for rate, link in zip(rates, links, strict=True)])
+    chart.add("pass rate", [_pass_rate_bar(run) for run in runs])
     return _svg(chart), len(runs)
+
+
+def _pass_rate_bar(run: dict[str, Any]) -> dict[str, Any]:
+    """One run's bar: its pass rate, or a full red bar named by its status for a run that errored or
+    timed out (its few results, if any, say nothing of the code)."""
+    link = _link("admin:bugs_run_change", run["pk"])
+    if run["status"] in INTERRUPTED_RUN_STATUSES:
+        status = str(run["status"]).replace("_", " ")
+        return {"value": 100, "color": ERRORED_RUN_COLOUR, "label": status, "formatter": lambda _value: status, "xlink": link}
+    rate = None if run["pass_rate"] is None else round(100 * run["pass_rate"], 1)
+    return {"value": rate, "xlink": link}
 
 
 def tier_chart() -> tuple[SafeString, int]:
