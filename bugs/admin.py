@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from atom.admin import ReadOnlyAdminMixin
 from atom.errors import DomainError
 from bugs import git, report, selectors
-from bugs.admin_pages import BugReadPageMixin, RunTriageMixin
+from bugs.admin_pages import AssignedFilter, BugReadPageMixin, RunTriageMixin
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
 from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_change, bug_create, severity_policy_update
 from bugs.services.runs import run_cancel, run_trigger
@@ -143,13 +143,14 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     # Short columns so the list fits 1280 px with the sidebar open (see admin/bugs/bug/change_list.html).
     list_display = ["key", "title", "severity_short", "status", "category", "sla_state", "latest_result", "regression"]
     change_list_template = "admin/bugs/bug/change_list.html"
-    list_filter = ["severity", "status", "category", SlaBreachedFilter, RegressionTestFilter, FlakyFilter]
+    list_filter = ["severity", "status", "category", AssignedFilter, SlaBreachedFilter, RegressionTestFilter, FlakyFilter]
     search_fields = ["key", "title", "component"]
     list_per_page = 100
     show_full_result_count = False
     inlines = [RegressionTestInline, StatusChangeInline]
     readonly_fields = ["sla_due_at", "resolved_at", "verified_by", "is_regression"]
-    raw_id_fields = ["reporter", "assignee", "duplicate_of"]
+    raw_id_fields = ["reporter", "duplicate_of"]
+    autocomplete_fields = ["assignee"]  # chosen among the users by name
     actions = ["run_regression_tests", "export_triage_report", "mark_duplicate"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bug]:

@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_POST
 from atom.errors import DomainError
 from bugs import history
 from bugs.models import ACTIVE_STATUSES, Bug, Category, FlakyTest, Result, Run, Severity
-from bugs.services.bugs import bug_by_key, regression_test_quarantine
+from bugs.services.bugs import bug_assign, bug_by_key, regression_test_quarantine
 from bugs.services.failures import bug_attach_results, bug_create_from_results, failure_actual, failure_description, failure_title
 
 
@@ -34,10 +35,51 @@ def _pk(value: str) -> int:
         raise Http404("No such object.") from None
 
 
+class AssignedFilter(admin.SimpleListFilter):
+    title = "assignee"
+    parameter_name = "assigned"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("me", "Assigned to me"), ("nobody", "Unassigned")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Bug]) -> QuerySet[Bug]:
+        if self.value() == "me":
+            return queryset.filter(assignee_id=request.user.pk)
+        if self.value() == "nobody":
+            return queryset.filter(assignee__isnull=True)
+        return queryset
+
+
 class BugReadPageMixin:
     """Opening a bug shows its read page; the change form sits behind the page's "Edit" button (?edit=1)."""
 
     admin_site: admin.AdminSite
+
+    def has_assign_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("bugs.assign_bug")
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(require_POST(self.assign_view))
+        return [path("<int:pk>/assign/", view, name="bugs_bug_assign"), *super().get_urls()]  # type: ignore[misc]
+
+    def assign_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_assign_permission(request):
+            raise PermissionDenied
+        bug = get_object_or_404(Bug, pk=pk)
+        raw = request.POST.get("assignee", "")
+        assignee = None
+        if raw:
+            assignee = history.assignable_user(pk=raw)
+            if assignee is None:
+                messages.error(request, "Choose an active operator.")
+                return HttpResponseRedirect(reverse("admin:bugs_bug_change", args=[bug.pk]))
+        try:
+            bug_assign(bug=bug, assignee=assignee, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{bug.key} assigned to {assignee.get_username() if assignee else 'nobody'}.")
+        return HttpResponseRedirect(reverse("admin:bugs_bug_change", args=[bug.pk]))
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         if request.method == "GET" and "edit" not in request.GET:
@@ -61,6 +103,7 @@ class BugReadPageMixin:
             "sla_breached": bug.status in ACTIVE_STATUSES and bug.sla_due_at < timezone.now(),
             "can_edit": self.has_change_permission(request, bug),  # type: ignore[attr-defined]
             "strip_length": history.STRIP_LENGTH,
+            "assignees": history.assignable_users() if self.has_assign_permission(request) else None,
         }
         return TemplateResponse(request, "admin/bugs/bug/read.html", context)
 

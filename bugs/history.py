@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -163,6 +164,20 @@ def _failure_messages(rows: list[dict[str, Any]], *, limit: int = 10) -> list[di
         if len(failures) == limit:
             break
     return failures
+
+
+def _assignable() -> QuerySet[Any]:
+    return get_user_model().objects.filter(is_active=True, is_staff=True)
+
+
+def assignable_users(*, limit: int = 500) -> list[Any]:
+    """The users a bug can be given to: active staff, by name (one query, bounded)."""
+    return list(_assignable().order_by("username").only("pk", "username")[:limit])
+
+
+def assignable_user(*, pk: str) -> Any | None:
+    """One user a bug can be given to, or None."""
+    return _assignable().filter(pk=int(pk)).first() if pk.isdigit() else None
 
 
 # --- a run's failures, grouped --------------------------------------------------------------------------

@@ -110,7 +110,10 @@ class Bug(models.Model):
 
     class Meta:
         ordering = ["severity", "key"]
-        permissions = [("triage_result", "Can create a bug from a failing result or link failures to a bug")]
+        permissions = [
+            ("triage_result", "Can create a bug from a failing result or link failures to a bug"),
+            ("assign_bug", "Can assign a bug to a user"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(key__startswith="BUG-"), name="bugs_bug_key_prefix"),
             models.CheckConstraint(

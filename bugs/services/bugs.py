@@ -167,6 +167,13 @@ def bug_link_test(*, bug: Bug, node_id: str, source: str = RegressionTest.Source
     return link
 
 
+def bug_assign(*, bug: Bug, assignee: Any, actor: Any) -> Bug:
+    """Give the bug to a user (or to nobody with None); only an active user can take a bug."""
+    if assignee is not None and not assignee.is_active:
+        raise DomainError("Only an active user can be assigned a bug.", code="INACTIVE_ASSIGNEE")
+    return bug_update(bug=bug, actor=actor, assignee=assignee)
+
+
 @transaction.atomic
 def regression_test_quarantine(*, node_id: str, quarantined: bool) -> int:
     """Quarantine (or release) every link of a test: it still runs, but never resolves or reopens a bug.
