@@ -156,6 +156,10 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bug]:
         return selectors.bug_list()
 
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Bug], search_term: str) -> tuple[QuerySet[Bug], bool]:
+        """By key, title, text and linked test node id (full-text on PostgreSQL)."""
+        return selectors.bug_search(queryset, term=search_term), False
+
     @admin.display(description="sev.", ordering="severity")
     def severity_short(self, obj: Bug) -> str:
         return obj.severity

@@ -10,6 +10,8 @@ from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -51,6 +53,30 @@ def bug_list(
     if keys := list(keys):
         query = query.filter(key__in=keys)
     return query.order_by("severity", "key")
+
+
+SEARCHED_TEXT = ("title", "description", "actual", "root_cause", "component")
+
+
+def bug_search(bugs: QuerySet[Bug], *, term: str) -> QuerySet[Bug]:
+    """Bugs matching ``term`` by key, title, text or a linked test's node id.
+
+    On PostgreSQL the text is matched by full-text search (stems, any word order); elsewhere by a
+    case-insensitive substring. A key or node id always matches as a substring.
+    """
+    term = term.strip()[:200]
+    if not term:
+        return bugs
+    by_id = Q(key__icontains=term) | Q(Exists(RegressionTest.objects.filter(bug=OuterRef("pk"), node_id__icontains=term)))
+    if connection.vendor == "postgresql":
+        vector = SearchVector(*SEARCHED_TEXT, config="english")
+        return bugs.annotate(document=vector).filter(
+            by_id | Q(title__icontains=term) | Q(document=SearchQuery(term, config="english", search_type="websearch"))
+        )
+    text = Q()
+    for name in SEARCHED_TEXT:
+        text |= Q(**{f"{name}__icontains": term})
+    return bugs.filter(by_id | text)
 
 
 def bug_results(*, bug: Bug) -> QuerySet[Result]:
