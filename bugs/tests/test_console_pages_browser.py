@@ -114,6 +114,32 @@ def test_an_operator_quarantines_a_flaky_test_and_sees_the_report_list_it(browse
     assert history.flake_rates()  # the page's data is still there after the switch
 
 
+def test_an_operator_assigns_a_bug_to_themself_and_finds_it_by_search(browser_page, admin_login, artifact_path):
+    bug = bug_with_history(runs=3)
+    other = bug_create(title="Slow audit page", severity="P3")
+    operator = admin_login(browser_page)
+    browser_page.goto(f"/admin/bugs/bug/{bug.pk}/change/")
+    browser_page.select_option("#bug-assign select[name=assignee]", label=operator.username)
+    browser_page.click("#bug-assign button")
+    assert f"assigned to {operator.username}" in browser_page.locator(".messagelist").inner_text()
+    assert browser_page.locator("#bug-assignee").inner_text() == f"Assignee: {operator.username}"
+    browser_page.goto("/admin/bugs/bug/")
+    browser_page.click("#changelist-filter a:has-text('Assigned to me')")
+    browser_page.wait_for_url("**/admin/bugs/bug/?assigned=me")
+    browser_page.wait_for_load_state()
+    assert browser_page.locator("#result_list tbody tr").count() == 1
+    assert bug.key in browser_page.locator("#result_list").inner_text()
+    browser_page.screenshot(path=artifact_path("assigned-to-me.png"), full_page=True)
+    browser_page.goto("/admin/bugs/bug/")
+    browser_page.fill("#searchbar", "test_case_1")
+    browser_page.press("#searchbar", "Enter")
+    browser_page.wait_for_url("**/admin/bugs/bug/?q=test_case_1")
+    listed = browser_page.locator("#result_list").inner_text()
+    assert bug.key in listed
+    assert other.key not in listed
+    browser_page.screenshot(path=artifact_path("search-node-id.png"), full_page=True)
+
+
 FITS = """() => {
     const table = document.querySelector("#result_list");
     const box = document.querySelector("#changelist .results");
