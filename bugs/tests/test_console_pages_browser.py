@@ -35,6 +35,7 @@ def test_an_operator_reads_a_bug(browser_page, admin_login, artifact_path):
     assert browser_page.locator("#bug-failures pre.failure-message").count() >= 1
     assert browser_page.locator("#bug-timeline .timeline-run").count() >= 30
     browser_page.screenshot(path=artifact_path("bug-read.png"), full_page=True)
+    browser_page.screenshot(path=artifact_path("bug-read-header.png"))  # the first screen, as the operator sees it
     browser_page.locator("#bug-tests a.strip-cell").last.click()
     browser_page.wait_for_url("**/admin/bugs/run/*/change/")
     browser_page.go_back()
