@@ -84,7 +84,12 @@ class BugReadPageMixin:
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         if request.method == "GET" and "edit" not in request.GET:
             return self.read_view(request, object_id)
-        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        if "_continue" in request.POST and isinstance(response, HttpResponseRedirect):
+            # "Save and continue editing" goes back to the form, not to the read page.
+            location = response["Location"]
+            response["Location"] = location + ("&" if "?" in location else "?") + "edit=1"
+        return response
 
     def read_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_view_or_change_permission(request):  # type: ignore[attr-defined]

@@ -87,3 +87,18 @@ def test_the_read_page_needs_the_view_permission(client, staff_user):
     bug = bug_with_history(runs=1)
     client.force_login(staff_user)
     assert client.get(f"/admin/bugs/bug/{bug.pk}/change/").status_code == 403
+
+
+def test_save_and_continue_editing_stays_on_the_form(admin_client):
+    bug = bug_with_history(runs=1)
+    form = {
+        "key": bug.key, "title": "Guard lets everything through", "severity": "P1", "category": "quality", "status": "open",
+        "discovered_at_0": bug.discovered_at.strftime("%Y-%m-%d"), "discovered_at_1": bug.discovered_at.strftime("%H:%M:%S"),
+        "regression_tests-TOTAL_FORMS": "0", "regression_tests-INITIAL_FORMS": "0",
+        "status_changes-TOTAL_FORMS": "0", "status_changes-INITIAL_FORMS": "0", "_continue": "1",
+    }  # fmt: skip
+    response = admin_client.post(f"/admin/bugs/bug/{bug.pk}/change/?edit=1", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response["Location"].endswith("edit=1")
+    bug.refresh_from_db()
+    assert bug.title == "Guard lets everything through"
