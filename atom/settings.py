@@ -380,6 +380,9 @@ ATOM_BUGS_REAP_INTERVAL_SECONDS = env_int("ATOM_BUGS_REAP_INTERVAL_SECONDS", 60,
 # A scheduled run of the default suite every this many seconds; 0 switches the schedule off.
 ATOM_BUGS_SCHEDULED_RUN_SECONDS = env_int("ATOM_BUGS_SCHEDULED_RUN_SECONDS", 0, minimum=0)
 
+# A test's flake rate is taken over its latest this many runs (the admin's flaky-test page).
+ATOM_BUGS_FLAKY_WINDOW = env_int("ATOM_BUGS_FLAKY_WINDOW", 30, minimum=2, maximum=1000)
+
 # --- Periodic tasks (Celery beat) -------------------------------------------------------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "governance-proposals-expire": {

@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from atom.admin import ReadOnlyAdminMixin, permission_check
 from atom.errors import DomainError
 from bugs import git, report, selectors
+from bugs.admin_pages import AssignedFilter, BugReadPageMixin, RunTriageMixin
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
 from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_change, bug_create, severity_policy_update
 from bugs.services.runs import run_cancel, run_trigger
@@ -136,17 +137,20 @@ class DuplicateActionForm(ActionForm):
 
 
 @admin.register(Bug)
-class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = BugForm
     action_form = DuplicateActionForm
-    list_display = ["key", "title", "severity", "status", "category", "sla_due_at", "sla_state", "latest_result", "is_regression"]
-    list_filter = ["severity", "status", "category", SlaBreachedFilter, RegressionTestFilter, FlakyFilter]
+    # Short columns so the list fits 1280 px with the sidebar open (see admin/bugs/bug/change_list.html).
+    list_display = ["key", "title", "severity_short", "status", "category", "sla_state", "latest_result", "regression"]
+    change_list_template = "admin/bugs/bug/change_list.html"
+    list_filter = ["severity", "status", "category", AssignedFilter, SlaBreachedFilter, RegressionTestFilter, FlakyFilter]
     search_fields = ["key", "title", "component"]
     list_per_page = 100
     show_full_result_count = False
     inlines = [RegressionTestInline, StatusChangeInline]
     readonly_fields = ["sla_due_at", "resolved_at", "verified_by", "is_regression"]
-    raw_id_fields = ["reporter", "assignee", "duplicate_of"]
+    raw_id_fields = ["reporter", "duplicate_of"]
+    autocomplete_fields = ["assignee"]  # chosen among the users by name
     actions = ["run_regression_tests", "export_triage_report", "mark_duplicate"]
     has_run_regressions_permission = permission_check("bugs.run_regressions")
     has_export_triage_report_permission = permission_check("bugs.export_triage_report")
@@ -155,11 +159,24 @@ class BugAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bug]:
         return selectors.bug_list()
 
-    @admin.display(description="SLA")
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Bug], search_term: str) -> tuple[QuerySet[Bug], bool]:
+        """By key, title, text and linked test node id (full-text on PostgreSQL)."""
+        return selectors.bug_search(queryset, term=search_term), False
+
+    @admin.display(description="sev.", ordering="severity")
+    def severity_short(self, obj: Bug) -> str:
+        return obj.severity
+
+    @admin.display(description="SLA due", ordering="sla_due_at")
     def sla_state(self, obj: Bug) -> str:
+        due = timezone.localtime(obj.sla_due_at).strftime("%d %b %Y %H:%M")
         if obj.status in ("open", "in_progress", "reopened") and obj.sla_due_at < timezone.now():
-            return "BREACHED"
-        return "ok"
+            return format_html('{} <strong class="sla-breached">BREACHED</strong>', due)
+        return due
+
+    @admin.display(description="regr.", boolean=True, ordering="is_regression")
+    def regression(self, obj: Bug) -> bool:
+        return obj.is_regression
 
     @admin.display(description="latest result")
     def latest_result(self, obj: Bug) -> str:
@@ -300,7 +317,7 @@ def run_progress_data(run: Run) -> dict[str, Any]:
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RunAdmin(RunTriageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["id", "suite", "status", "progress", "passed", "failed", "errors", "commit_short", "branch", "trigger", "created_at"]
     list_filter = ["status", "trigger", "suite"]
     list_select_related = ["suite"]
@@ -314,6 +331,7 @@ class RunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = [ShardInline, ResultInline]
     actions = ["cancel_runs"]
     has_cancel_run_permission = permission_check("bugs.cancel_run")
+    change_form_template = "admin/bugs/run/change_form.html"  # the failures, grouped for triage
 
     class Media:
         js = ["bugs/run_progress.js"]

@@ -114,6 +114,8 @@ class Bug(models.Model):
             ("run_regressions", "Can run regression tests and suites"),
             ("export_triage_report", "Can export the triage report"),
             ("mark_duplicate_bug", "Can mark bugs as duplicates"),
+            ("triage_result", "Can create a bug from a failing result or link failures to a bug"),
+            ("assign_bug", "Can assign a bug to a user"),
         ]
         ordering = ["severity", "key"]
         constraints = [
@@ -175,15 +177,26 @@ class RegressionTest(models.Model):
     last_result = models.ForeignKey("Result", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     is_flaky = models.BooleanField(default=False, db_index=True)
     flaky_commit = models.CharField(max_length=64, blank=True)
+    # Still run and shown, but its results never resolve or reopen the bug (see bugs.services.status).
+    quarantined = models.BooleanField(default=False, help_text="Runs, but never resolves or reopens its bug.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["node_id"]
+        permissions = [("quarantine_regressiontest", "Can quarantine or release a flaky test")]
         constraints = [models.UniqueConstraint(fields=["bug", "node_id"], name="bugs_regressiontest_unique")]
         indexes = [models.Index(fields=["node_id"], name="bugs_rt_node")]
 
     def __str__(self) -> str:
         return f"{self.bug_id} ↔ {self.node_id}"
+
+
+class FlakyTest(RegressionTest):
+    """The regression links seen through their flake rate: the admin's flaky-test page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "flaky test"
 
 
 class RunStatus(models.TextChoices):

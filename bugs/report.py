@@ -69,7 +69,12 @@ def status_label(*, status: str, fix_commit: str, duplicate_of: str | None) -> s
 
 
 def _test_entry(link: dict[str, Any]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"node_id": link["node_id"], "flaky": link["is_flaky"], "latest_result": None}
+    entry: dict[str, Any] = {
+        "node_id": link["node_id"],
+        "flaky": link["is_flaky"],
+        "quarantined": link["quarantined"],
+        "latest_result": None,
+    }
     if link["last_result__outcome"] is not None:
         entry["latest_result"] = {
             "outcome": link["last_result__outcome"],
@@ -139,10 +144,13 @@ def _document(data: TriageData) -> dict[str, Any]:
         }
     live = [b for b in bugs if b["status"] not in CLOSED_STATUSES]
     flaky: dict[str, list[str]] = {}
+    quarantined: dict[str, list[str]] = {}
     for b in bugs:
         for t in b["tests"]:
             if t["flaky"]:
                 flaky.setdefault(t["node_id"], []).append(b["key"])
+            if t["quarantined"]:
+                quarantined.setdefault(t["node_id"], []).append(b["key"])
     return {
         "generated_at": _iso(now),
         "filters": data.filters,
@@ -152,6 +160,7 @@ def _document(data: TriageData) -> dict[str, Any]:
         "sla_breaches": [b["key"] for b in bugs if b["sla_breached"]],
         "new_regressions": [b["key"] for b in bugs if b["is_regression"] and b["status"] == BugStatus.REOPENED],
         "flaky_tests": [{"node_id": n, "bugs": keys} for n, keys in sorted(flaky.items())],
+        "quarantined_tests": [{"node_id": n, "bugs": keys} for n, keys in sorted(quarantined.items())],
         "missing_regression_test": [b["key"] for b in live if not b["tests"]],
         "missing_fix_commit": [b["key"] for b in live if not b["fix_commit"]],
     }
@@ -229,6 +238,8 @@ def _markdown(doc: dict[str, Any]) -> str:
     out += [f"- {k}: {one_line(by_key[k]['title'])}" for k in doc["new_regressions"]] or ["None."]
     out += ["", "## Flaky tests", ""]
     out += [f"- {code_span(f['node_id'])} ({', '.join(f['bugs'])})" for f in doc["flaky_tests"]] or ["None."]
+    out += ["", "## Quarantined tests (they run, but never resolve or reopen a bug)", ""]
+    out += [f"- {code_span(q['node_id'])} ({', '.join(q['bugs'])})" for q in doc["quarantined_tests"]] or ["None."]
     out += ["", "## Missing a regression test", ""]
     out += [f"- {k} ({by_key[k]['severity']}): {one_line(by_key[k]['title'])}" for k in doc["missing_regression_test"]] or ["None."]
     out += ["", "## Missing a fix commit", ""]

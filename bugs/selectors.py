@@ -10,6 +10,8 @@ from itertools import accumulate
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -53,6 +55,30 @@ def bug_list(
     return query.order_by("severity", "key")
 
 
+SEARCHED_TEXT = ("title", "description", "actual", "root_cause", "component")
+
+
+def bug_search(bugs: QuerySet[Bug], *, term: str) -> QuerySet[Bug]:
+    """Bugs matching ``term`` by key, title, text or a linked test's node id.
+
+    On PostgreSQL the text is matched by full-text search (stems, any word order); elsewhere by a
+    case-insensitive substring. A key or node id always matches as a substring.
+    """
+    term = term.strip()[:200]
+    if not term:
+        return bugs
+    by_id = Q(key__icontains=term) | Q(Exists(RegressionTest.objects.filter(bug=OuterRef("pk"), node_id__icontains=term)))
+    if connection.vendor == "postgresql":
+        vector = SearchVector(*SEARCHED_TEXT, config="english")
+        return bugs.annotate(document=vector).filter(
+            by_id | Q(title__icontains=term) | Q(document=SearchQuery(term, config="english", search_type="websearch"))
+        )
+    text = Q()
+    for name in SEARCHED_TEXT:
+        text |= Q(**{f"{name}__icontains": term})
+    return bugs.filter(by_id | text)
+
+
 def bug_results(*, bug: Bug) -> QuerySet[Result]:
     """The results attached to a bug, newest run first."""
     return (
@@ -88,7 +114,7 @@ REPORT_BUG_FIELDS = (
     "is_regression", "duplicate_of__key",
 )  # fmt: skip
 REPORT_TEST_FIELDS = (
-    "bug_id", "node_id", "is_flaky", "last_result__outcome", "last_result__run_id", "last_result__message",
+    "bug_id", "node_id", "is_flaky", "quarantined", "last_result__outcome", "last_result__run_id", "last_result__message",
     "last_result__run__commit_sha", "last_result__run__finished_at",
 )  # fmt: skip
 
@@ -136,22 +162,20 @@ def triage_data(
     )
 
 
-CLOSED_STATUSES = (BugStatus.RESOLVED, BugStatus.WONT_FIX, BugStatus.DUPLICATE, BugStatus.DOCUMENTED)
-
-
 def dashboard_open_bugs_by_day(*, days: int = 30, now: datetime | None = None) -> tuple[list[date], dict[str, list[int]]]:
     """Open bugs of each severity at the end of each of the last ``days`` days, oldest first.
 
-    A bug is open until it is closed: resolved (verified by a run), or closed without verification
-    (wont_fix, duplicate, documented); a fixed bug still waits for its verifying run. Two aggregate
-    queries whatever the number of bugs: bugs discovered per day and bugs closed per day (on their
-    resolution, else on their last update), summed up in order.
+    Open means the SLA clock runs (open, in progress, reopened), as in the SLA chart: a bug leaves the
+    count when it is fixed (it then waits for its verifying run, counted apart by
+    :func:`dashboard_sla_by_severity`) or closed. Two aggregate queries whatever the number of bugs:
+    bugs discovered per day and bugs that left per day (on their resolution, else on their last
+    update), summed up in order.
     """
     first = (now or timezone.now()).astimezone(UTC).date() - timedelta(days=days - 1)
     index_of = {(first + timedelta(days=i)).isoformat(): i for i in range(days)}
     opened = Bug.objects.annotate(day=utc_period_key("discovered_at", period="day")).values_list("day", "severity").annotate(n=Count("pk"))
     closed = (
-        Bug.objects.filter(status__in=CLOSED_STATUSES)
+        Bug.objects.exclude(status__in=ACTIVE_STATUSES)
         .annotate(day=utc_period_key(Coalesce("resolved_at", "updated_at"), period="day"))
         .values_list("day", "severity")
         .annotate(n=Count("pk"))
@@ -168,16 +192,22 @@ def dashboard_open_bugs_by_day(*, days: int = 30, now: datetime | None = None) -
 
 
 def dashboard_sla_by_severity(*, now: datetime | None = None) -> dict[str, dict[str, int]]:
-    """Per severity, the bugs whose SLA clock runs and how many of them are past due: one query."""
-    counts = {severity: {"open": 0, "breached": 0} for severity in Severity.values}
+    """Per severity, the bugs whose SLA clock runs, how many of them are past due, and the fixed bugs
+    still waiting for a verifying run (not open, not closed either): one query."""
+    counts = {severity: {"open": 0, "breached": 0, "fixed": 0} for severity in Severity.values}
+    active = Q(status__in=ACTIVE_STATUSES)
     rows = (
-        Bug.objects.filter(status__in=ACTIVE_STATUSES)
+        Bug.objects.filter(active | Q(status=BugStatus.FIXED))
         .values("severity")
-        .annotate(open=Count("pk"), breached=Count("pk", filter=Q(sla_due_at__lt=now or timezone.now())))
+        .annotate(
+            open=Count("pk", filter=active),
+            breached=Count("pk", filter=active & Q(sla_due_at__lt=now or timezone.now())),
+            fixed=Count("pk", filter=Q(status=BugStatus.FIXED)),
+        )
         .order_by()
     )
     for row in rows:
-        counts[row["severity"]] = {"open": row["open"], "breached": row["breached"]}
+        counts[row["severity"]] = {"open": row["open"], "breached": row["breached"], "fixed": row["fixed"]}
     return counts
 
 

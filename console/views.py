@@ -24,6 +24,9 @@ from governance import selectors as governance_selectors
 
 SEVERITY_COLOURS = {"P0": "#b91c1c", "P1": "#ea580c", "P2": "#ca8a04", "P3": "#6b7280"}
 TIER_COLOURS = {"STUDENT": "#6b7280", "INTERN": "#2563eb", "SUPERVISED": "#d97706", "AUTONOMOUS": "#059669"}
+# A run that errored or timed out is drawn as a full red bar in the pass-rate chart.
+INTERRUPTED_RUN_STATUSES = ("error", "timed_out")
+ERRORED_RUN_COLOUR = "#b91c1c"
 OUTCOME_COLOURS = {"allowed": "#059669", "proposed": "#2563eb", "refused": "#b91c1c", "failed": "#6b7280"}
 
 
@@ -91,7 +94,8 @@ def open_bugs_chart(now: Any) -> SafeString:
     return _svg(chart)
 
 
-def sla_chart(now: Any) -> tuple[SafeString, int]:
+def sla_chart(now: Any) -> tuple[SafeString, int, int]:
+    """The SLA panel, the number of breaches, and the fixed bugs waiting for a verifying run."""
     counts = bug_selectors.dashboard_sla_by_severity(now=now)
     chart = pygal.Bar(**_config(("#9ca3af", "#b91c1c"), print_values=True))
     chart.x_labels = list(counts)
@@ -102,7 +106,7 @@ def sla_chart(now: Any) -> tuple[SafeString, int]:
         "SLA breached",
         [{"value": row["breached"], "xlink": _top(f"{bugs}?severity__exact={sev}&sla_breached=yes")} for sev, row in counts.items()],
     )
-    return _svg(chart), sum(row["breached"] for row in counts.values())
+    return _svg(chart), sum(row["breached"] for row in counts.values()), sum(row["fixed"] for row in counts.values())
 
 
 def pass_rate_chart() -> tuple[SafeString, int]:
@@ -111,10 +115,19 @@ def pass_rate_chart() -> tuple[SafeString, int]:
     # Twenty run numbers do not fit side by side: beyond ten, name every fifth, newest included.
     every = 1 if len(runs) <= 10 else 5
     chart.x_labels = [f"#{run['pk']}" if (len(runs) - 1 - index) % every == 0 else "" for index, run in enumerate(runs)]
-    rates = [None if run["pass_rate"] is None else round(100 * run["pass_rate"], 1) for run in runs]
-    links = [_link("admin:bugs_run_change", run["pk"]) for run in runs]
-    chart.add("pass rate", [{"value": rate, "xlink": link} for rate, link in zip(rates, links, strict=True)])
+    chart.add("pass rate", [_pass_rate_bar(run) for run in runs])
     return _svg(chart), len(runs)
+
+
+def _pass_rate_bar(run: dict[str, Any]) -> dict[str, Any]:
+    """One run's bar: its pass rate, or a full red bar named by its status for a run that errored or
+    timed out (its few results, if any, say nothing of the code)."""
+    link = _link("admin:bugs_run_change", run["pk"])
+    if run["status"] in INTERRUPTED_RUN_STATUSES:
+        status = str(run["status"]).replace("_", " ")
+        return {"value": 100, "color": ERRORED_RUN_COLOUR, "label": status, "formatter": lambda _value: status, "xlink": link}
+    rate = None if run["pass_rate"] is None else round(100 * run["pass_rate"], 1)
+    return {"value": rate, "xlink": link}
 
 
 def tier_chart() -> tuple[SafeString, int]:
@@ -146,10 +159,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     user = request.user
     charts: dict[str, SafeString] = {}
-    context: dict[str, Any] = {"breaches": 0, "runs": 0, "agents": 0, "action_totals": {}, "proposals": {}}
+    context: dict[str, Any] = {"breaches": 0, "fixed_unverified": 0, "runs": 0, "agents": 0, "action_totals": {}, "proposals": {}}
     if actor_may(user, "bugs.view_bug"):
         charts["open_bugs"] = open_bugs_chart(now)
-        charts["sla"], context["breaches"] = sla_chart(now)
+        charts["sla"], context["breaches"], context["fixed_unverified"] = sla_chart(now)
     if actor_may(user, "bugs.view_run"):
         charts["pass_rate"], context["runs"] = pass_rate_chart()
     if actor_may(user, "governance.view_agent"):

@@ -167,6 +167,22 @@ def bug_link_test(*, bug: Bug, node_id: str, source: str = RegressionTest.Source
     return link
 
 
+def bug_assign(*, bug: Bug, assignee: Any, actor: Any) -> Bug:
+    """Give the bug to a user (or to nobody with None); only an active user can take a bug."""
+    if assignee is not None and not assignee.is_active:
+        raise DomainError("Only an active user can be assigned a bug.", code="INACTIVE_ASSIGNEE")
+    return bug_update(bug=bug, actor=actor, assignee=assignee)
+
+
+@transaction.atomic
+def regression_test_quarantine(*, node_id: str, quarantined: bool) -> int:
+    """Quarantine (or release) every link of a test: it still runs, but never resolves or reopens a bug.
+
+    Returns how many links changed.
+    """
+    return RegressionTest.objects.filter(node_id=node_id).exclude(quarantined=quarantined).update(quarantined=quarantined)
+
+
 def bug_by_key(key: str) -> Bug:
     """The bug with this key, or a 404 DomainError."""
     bug = Bug.objects.filter(key=bug_key_validate(key)).first()

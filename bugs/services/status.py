@@ -73,11 +73,11 @@ class Evidence:
 def bug_evidence(*, bug: Bug, flaky_node_ids: frozenset[str] = frozenset()) -> Evidence | None:
     """The latest passing result of a linked test on a run whose commit contains the fix commit.
 
-    Results of tests that are flaky on their commit are no evidence.
+    Results of tests that are flaky on their commit, or quarantined, are no evidence.
     """
     if not bug.fix_commit:
         return None
-    linked = set(RegressionTest.objects.filter(bug=bug).values_list("node_id", flat=True))
+    linked = set(RegressionTest.objects.filter(bug=bug, quarantined=False).values_list("node_id", flat=True))
     flaky_commits = dict(RegressionTest.objects.filter(bug=bug, is_flaky=True).values_list("node_id", "flaky_commit"))
     candidates = (
         Result.objects.filter(pk__in=BugResult.objects.filter(bug=bug).values("result"), outcome=Outcome.PASSED, node_id__in=linked)
@@ -244,6 +244,7 @@ def run_apply_rules(*, run: Run) -> list[str]:
 
     - Every linked test keeps its latest result; a test that passed and failed on one commit is flagged
       flaky and moves no bug.
+    - A quarantined link still records its latest result but moves no bug.
     - fixed → resolved when a linked test passed here and the run's commit contains the fix commit.
     - resolved → reopened (flagged as a regression) when a linked test fails again on a commit that
       contains the fix, once a rerun confirms it: a rerun inside the run (attempts > 1) or a
@@ -266,8 +267,9 @@ def run_apply_rules(*, run: Run) -> list[str]:
     repo_or_none = repo if repo.is_dir() else None
     to_confirm: set[str] = set()
     confirmed_by = _confirmed_failures(run)
+    quarantined = set(RegressionTest.objects.filter(bug_id__in=attached, quarantined=True).values_list("bug_id", "node_id"))
     for bug in Bug.objects.filter(pk__in=attached):
-        results = [r for r in attached[bug.pk] if r.node_id not in flaky]
+        results = [r for r in attached[bug.pk] if r.node_id not in flaky and (bug.pk, r.node_id) not in quarantined]
         failing = [r for r in results if r.outcome in FAILING_OUTCOMES]
         passing = [r for r in results if r.outcome == Outcome.PASSED]
         contains_fix = git.contains(repo_or_none, commit=run.commit_sha, ancestor=bug.fix_commit)

@@ -91,11 +91,12 @@ def test_open_bugs_count_from_discovery_until_they_leave_the_open_statuses():
     assert counts["P3"] == [0] * 5
 
 
-def test_a_fixed_bug_stays_open_until_a_run_verifies_it():
+def test_a_fixed_bug_leaves_the_open_count_and_is_counted_apart_until_a_run_verifies_it():
     now = timezone.now()
     fixed = make_bug(severity="P2", discovered_at=now - timedelta(days=2))
     Bug.objects.filter(pk=fixed.pk).update(status="fixed", fix_commit="a" * 40)
-    assert dashboard_open_bugs_by_day(days=3, now=now)[1]["P2"] == [1, 1, 1]
+    assert dashboard_open_bugs_by_day(days=3, now=now)[1]["P2"] == [1, 1, 0]
+    assert dashboard_sla_by_severity(now=now)["P2"] == {"open": 0, "breached": 0, "fixed": 1}
 
 
 def test_sla_breaches_count_only_bugs_whose_clock_runs():
@@ -105,8 +106,8 @@ def test_sla_breaches_count_only_bugs_whose_clock_runs():
     make_bug(severity="P0", discovered_at=earlier, sla_due_at=now + timedelta(hours=1))
     make_bug(severity="P0", discovered_at=earlier, status="documented", sla_due_at=now - timedelta(hours=1))
     counts = dashboard_sla_by_severity(now=now)
-    assert counts["P0"] == {"open": 2, "breached": 1}
-    assert counts["P2"] == {"open": 0, "breached": 0}
+    assert counts["P0"] == {"open": 2, "breached": 1, "fixed": 0}
+    assert counts["P2"] == {"open": 0, "breached": 0, "fixed": 0}
 
 
 def test_pass_rates_cover_finished_runs_oldest_first():
