@@ -1,0 +1,41 @@
+"""Results keep the identity their tool gave, and a bug linked to an identity gets every repeat of it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bugs.models import Result
+from bugs.parsers import ParsedResult
+from bugs.services.results import results_store
+from bugs.tests.factories import make_run
+from bugs.uploads import parse_report
+
+pytestmark = pytest.mark.django_db
+
+
+def _store(body: bytes) -> list[ParsedResult]:
+    parsed = parse_report(io.BytesIO(body))
+    results_store(run=make_run(trigger="import"), parsed=parsed)
+    return parsed
+
+
+@pytest.mark.regression("BUG-064")
+def test_p1_integrity_long_node_ids_merged_regression():
+    """BUG-064 (P1, integrity): two tests whose ids differ only past 1,000 characters became one result.
+
+    Storage cut every node id at the column's 1,000 characters, so two testcases with long generated
+    names (a data provider's arguments, a property test's example) merged: the later one overwrote the
+    earlier, and a failure could be stored as a pass.
+    """
+    stem = "x" * 1199
+    body = (
+        f'<testsuite name="s"><testcase classname="c" name="{stem}a"><failure message="boom"/></testcase>'
+        f'<testcase classname="c" name="{stem}b"/></testsuite>'
+    ).encode()
+    _store(body)
+    rows = list(Result.objects.order_by("outcome"))
+    assert [r.outcome for r in rows] == ["failed", "passed"]
+    assert all(len(r.node_id) <= 1000 for r in rows)
+    assert rows[0].node_id != rows[1].node_id
