@@ -7,6 +7,7 @@ conditional UPDATE and applies the status rules in the same transaction, so a se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import IO, Any
@@ -39,8 +40,15 @@ SHARD_DONE_STATUSES = (RunShard.Status.DONE, RunShard.Status.ERROR, RunShard.Sta
 # --- storage ------------------------------------------------------------------------------------------
 
 
+NODE_ID_MAX = 1000
+
+
 def _clean_node_id(node_id: str) -> str:
-    return clean_text(node_id)[:1000]
+    """The node id as stored: a longer one keeps its head and a hash of the whole, so two never merge."""
+    node_id = clean_text(node_id)
+    if len(node_id) <= NODE_ID_MAX:
+        return node_id
+    return node_id[: NODE_ID_MAX - 17] + "#" + hashlib.sha256(node_id.encode()).hexdigest()[:16]
 
 
 def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
