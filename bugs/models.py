@@ -302,12 +302,24 @@ class Result(models.Model):
     is_flaky = models.BooleanField(default=False, help_text="Passed and failed within this run.")
     message = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
+    # The identity the tool gave (bugs.parsers.ParsedResult): pytest's node id for pytest's own reports,
+    # else (scope, classname, name) and the ordinal of a repeat. ``identity`` is the node id without its
+    # ``[#n]`` ordinal, so a bug linked to it gets every repeat.
+    kind = models.CharField(max_length=8, default="pytest")
+    suite = models.CharField(max_length=1000, blank=True)
+    scope = models.CharField(max_length=1000, blank=True)
+    classname = models.CharField(max_length=1000, blank=True)
+    name = models.CharField(max_length=1000, blank=True)
+    file = models.CharField(max_length=1000, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    ordinal = models.PositiveIntegerField(default=1)
+    identity = models.CharField(max_length=1000, blank=True, db_index=True)
     bugs = models.ManyToManyField(Bug, through="BugResult", related_name="results")
 
     class Meta:
         ordering = ["run_id", "node_id"]  # run_id, not run: ordering by the relation would join runs
-        # The one index: (run, node_id). Reads by node id go through the runs first (or the attachments),
-        # so a 55,000-row import maintains a single index.
+        # (run, node_id) serves every read by run; ``identity`` is indexed for the reads of a linked test
+        # across runs (the confirmation rule).
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="bugs_result_unique")]
 
     def __str__(self) -> str:

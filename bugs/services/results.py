@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from typing import IO, Any
 
 from django.db import connection, transaction
@@ -51,50 +52,99 @@ def _clean_node_id(node_id: str) -> str:
     return node_id[: NODE_ID_MAX - 17] + "#" + hashlib.sha256(node_id.encode()).hexdigest()[:16]
 
 
-def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
-    """Upsert the results of a run and attach each to every bug linking its node id.
+# The stored columns, in the order of a row of the JSON parameter, with each one's SQL type.
+_COLUMNS = (
+    ("node_id", "text"),
+    ("outcome", "text"),
+    ("duration_seconds", "float"),
+    ("attempts", "int"),
+    ("is_flaky", "boolean"),
+    ("message", "text"),
+    ("traceback", "text"),
+    ("kind", "text"),
+    ("suite", "text"),
+    ("scope", "text"),
+    ("classname", "text"),
+    ("name", "text"),
+    ("file", "text"),
+    ("line", "int"),
+    ("ordinal", "int"),
+    ("identity", "text"),
+)
+
+
+def _identity(p: ParsedResult) -> str:
+    """The node id without the ``[#n]`` that numbers a repeat: what a bug links to get every repeat."""
+    suffix = f"[#{p.ordinal}]"
+    return p.node_id[: -len(suffix)] if p.ordinal > 1 and p.node_id.endswith(suffix) else p.node_id
+
+
+def _row(node_id: str, p: ParsedResult) -> list[Any]:
+    def short(text: str) -> str:
+        return clean_text(text)[:NODE_ID_MAX]
+
+    return [
+        node_id,
+        p.outcome,
+        float(p.duration_seconds),
+        int(min(p.attempts, 32767)),
+        bool(p.is_flaky),
+        clean_text(p.message),
+        clean_text(p.traceback),
+        p.kind,
+        short(p.suite),
+        short(p.scope),
+        short(p.classname),
+        short(p.name),
+        short(p.file),
+        p.line,
+        max(1, int(p.ordinal)),
+        _clean_node_id(_identity(p)),
+    ]
+
+
+def results_store(*, run: Run, parsed: Iterable[ParsedResult], attach: bool = True) -> int:
+    """Upsert the results of a run and attach each to every bug linking its node id or its identity.
 
     A fixed number of statements whatever the size: the rows travel as one JSON parameter, so a
-    55,000-case report costs the same three queries as a ten-case one.
+    55,000-case report costs the same three queries as a ten-case one. With ``attach=False`` the
+    results are only stored (an import attaches once its whole file is read: ``results_attach``).
+    Returns how many results were stored.
     """
     rows = {}
     for p in parsed:
         node_id = _clean_node_id(p.node_id)
         if node_id:
-            rows[node_id] = [
-                node_id,
-                p.outcome,
-                float(p.duration_seconds),
-                int(min(p.attempts, 32767)),
-                bool(p.is_flaky),
-                clean_text(p.message),
-                clean_text(p.traceback),
-            ]
+            rows[node_id] = _row(node_id, p)
     if not rows:
-        return
+        return 0
     payload = json.dumps(list(rows.values()))
+    result_table = connection.ops.quote_name(Result._meta.db_table)
+    if connection.vendor == "postgresql":
+        values = ", ".join(f"(r->>{i})::{kind}" for i, (_, kind) in enumerate(_COLUMNS))
+        source = f"SELECT %s, {values} FROM jsonb_array_elements(%s::jsonb) AS r WHERE true"  # noqa: S608  # nosec B608
+    else:
+        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
+        source = f"SELECT %s, {values} FROM json_each(%s) WHERE true"  # noqa: S608  # nosec B608
+    # Table names come from model metadata, never from input; every value is a bound parameter.
+    columns = ", ".join(["run_id", *(name for name, _ in _COLUMNS)])
+    updates = ", ".join(f"{name} = excluded.{name}" for name, _ in _COLUMNS[1:])
+    upsert = f"INSERT INTO {result_table} ({columns}) {source} ON CONFLICT (run_id, node_id) DO UPDATE SET {updates}"  # nosec B608
+    with connection.cursor() as cursor:
+        cursor.execute(upsert, [run.pk, payload])
+    if attach:
+        results_attach(run=run)
+    return len(rows)
+
+
+def results_attach(*, run: Run) -> None:
+    """Attach the run's results to every bug linking a result's node id or its identity (all its repeats)."""
     result_table = connection.ops.quote_name(Result._meta.db_table)
     link_table = connection.ops.quote_name(RegressionTest._meta.db_table)
     attach_table = connection.ops.quote_name(BugResult._meta.db_table)
-    if connection.vendor == "postgresql":
-        source = (
-            "SELECT %s, r->>0, r->>1, (r->>2)::float, (r->>3)::int, (r->>4)::boolean, r->>5, r->>6 "
-            "FROM jsonb_array_elements(%s::jsonb) AS r WHERE true"
-        )
-    else:
-        source = (
-            "SELECT %s, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-            "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') "
-            "FROM json_each(%s) WHERE true"
-        )
-    # Table names come from model metadata, never from input; every value is a bound parameter.
-    columns = "run_id, node_id, outcome, duration_seconds, attempts, is_flaky, message, traceback"
-    updates = ", ".join(f"{c} = excluded.{c}" for c in ("outcome", "duration_seconds", "attempts", "is_flaky", "message", "traceback"))
-    upsert = f"INSERT INTO {result_table} ({columns}) {source} ON CONFLICT (run_id, node_id) DO UPDATE SET {updates}"  # nosec B608
-    attach = f"INSERT INTO {attach_table} (bug_id, result_id) SELECT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
+    attach = f"INSERT INTO {attach_table} (bug_id, result_id) SELECT DISTINCT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
     attach += f"JOIN {link_table} rt ON rt.node_id = r.node_id WHERE r.run_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"  # nosec B608
     with connection.cursor() as cursor:
-        cursor.execute(upsert, [run.pk, payload])
         cursor.execute(attach, [run.pk])
 
 

@@ -39,3 +39,38 @@ def test_p1_integrity_long_node_ids_merged_regression():
     assert [r.outcome for r in rows] == ["failed", "passed"]
     assert all(len(r.node_id) <= 1000 for r in rows)
     assert rows[0].node_id != rows[1].node_id
+
+
+DATA = "bugs/tests/data/junit/"
+
+
+def test_a_stored_result_keeps_the_identity_its_tool_gave():
+    with open(DATA + "surefire_testng_dataprovider.xml", "rb") as report:
+        _store(report.read())
+    repeat = Result.objects.get(node_id="TestSuite::com.acme.pricing.PriceTest::roundsToCents[#2]")
+    assert (repeat.kind, repeat.suite, repeat.scope, repeat.classname, repeat.name, repeat.ordinal) == (
+        "junit",
+        "TestSuite",
+        "TestSuite",
+        "com.acme.pricing.PriceTest",
+        "roundsToCents",
+        2,
+    )
+    assert repeat.identity == "TestSuite::com.acme.pricing.PriceTest::roundsToCents"
+    assert Result.objects.filter(identity=repeat.identity).count() == 3
+
+
+def test_a_pytest_result_keeps_its_node_id_as_identity_with_file_and_line():
+    body = (
+        b'<testsuites name="pytest tests"><testsuite name="pytest">'
+        b'<testcase classname="tests.test_a" name="test_b" file="tests/test_a.py" line="7"/></testsuite></testsuites>'
+    )
+    _store(body)
+    result = Result.objects.get()
+    assert (result.kind, result.node_id, result.identity, result.file, result.line) == (
+        "pytest",
+        "tests/test_a.py::test_b",
+        "tests/test_a.py::test_b",
+        "tests/test_a.py",
+        7,
+    )
