@@ -74,3 +74,27 @@ def test_a_pytest_result_keeps_its_node_id_as_identity_with_file_and_line():
         "tests/test_a.py",
         7,
     )
+
+
+@pytest.mark.regression("BUG-065")
+def test_p1_integrity_identity_link_misses_repeats_regression():
+    """BUG-065 (P1, integrity): a bug linked to a test identity got only its first repeat.
+
+    A TestNG data provider writes one testcase per invocation; the reader numbers the repeats
+    (``…::roundsToCents[#2]``), but results were attached to a bug only when their node id equalled the
+    link, so a bug linked to ``…::roundsToCents`` saw the first, passing invocation and was resolved while
+    the second failed on the same commit.
+    """
+    from bugs.models import BugResult, BugStatus
+    from bugs.services.results import run_import
+    from bugs.tests.factories import make_bug, make_regression_test
+
+    sha = "c" * 40
+    bug = make_bug(severity="P2", status=BugStatus.FIXED, fix_commit=sha)
+    identity = "TestSuite::com.acme.pricing.PriceTest::roundsToCents"
+    make_regression_test(bug=bug, node_id=identity)
+    with open(DATA + "surefire_testng_dataprovider.xml", "rb") as report:
+        run_import(stream=report, commit_sha=sha)
+    assert sorted(BugResult.objects.filter(bug=bug).values_list("result__ordinal", flat=True)) == [1, 2, 3]
+    bug.refresh_from_db()
+    assert bug.status == BugStatus.FIXED
