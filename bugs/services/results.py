@@ -142,8 +142,11 @@ def results_attach(*, run: Run) -> None:
     result_table = connection.ops.quote_name(Result._meta.db_table)
     link_table = connection.ops.quote_name(RegressionTest._meta.db_table)
     attach_table = connection.ops.quote_name(BugResult._meta.db_table)
-    attach = f"INSERT INTO {attach_table} (bug_id, result_id) SELECT DISTINCT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
-    attach += f"JOIN {link_table} rt ON rt.node_id = r.node_id WHERE r.run_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"  # nosec B608
+    attach = (
+        f"INSERT INTO {attach_table} (bug_id, result_id) SELECT DISTINCT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
+        f"JOIN {link_table} rt ON rt.node_id IN (r.node_id, r.identity) WHERE r.run_id = %s "
+        "ON CONFLICT (bug_id, result_id) DO NOTHING"
+    )
     with connection.cursor() as cursor:
         cursor.execute(attach, [run.pk])
 

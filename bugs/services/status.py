@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Case, Count, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from atom.errors import DomainError
@@ -78,15 +78,19 @@ def bug_evidence(*, bug: Bug, flaky_node_ids: frozenset[str] = frozenset()) -> E
     if not bug.fix_commit:
         return None
     linked = set(RegressionTest.objects.filter(bug=bug).values_list("node_id", flat=True))
+    attached = BugResult.objects.filter(bug=bug).values("result")
     flaky_commits = dict(RegressionTest.objects.filter(bug=bug, is_flaky=True).values_list("node_id", "flaky_commit"))
     candidates = (
-        Result.objects.filter(pk__in=BugResult.objects.filter(bug=bug).values("result"), outcome=Outcome.PASSED, node_id__in=linked)
+        Result.objects.filter(Q(node_id__in=linked) | Q(identity__in=linked), pk__in=attached, outcome=Outcome.PASSED)
         .exclude(run__commit_sha="")
         .select_related("run__suite")
         .order_by("-run_id")[:50]
     )
+    # A run where a linked test (any repeat of an identity) failed proves nothing, whatever else passed.
+    failed_runs = set(Result.objects.filter(pk__in=attached, outcome__in=FAILING_OUTCOMES).values_list("run_id", flat=True))
     for result in candidates:
-        if result.node_id in flaky_node_ids or result.is_flaky or flaky_commits.get(result.node_id) == result.run.commit_sha:
+        flaky_here = result.run.commit_sha in (flaky_commits.get(result.node_id), flaky_commits.get(result.identity))
+        if result.run_id in failed_runs or result.node_id in flaky_node_ids or result.is_flaky or flaky_here:
             continue
         if git.contains(_repo_of(result.run.suite), commit=result.run.commit_sha, ancestor=bug.fix_commit):
             return Evidence(result=result, run=result.run)
@@ -222,7 +226,8 @@ def _flaky_node_ids(run: Run) -> set[str]:
     Only tests linked to a bug are looked at: flakiness is flagged on the links, and a 55,000-case
     import must not group every result of the commit to find the few hundred that matter.
     """
-    ran_linked = Result.objects.filter(run=run, node_id__in=RegressionTest.objects.values("node_id")).values("node_id")
+    links = RegressionTest.objects.values("node_id")
+    ran_linked = Result.objects.filter(Q(node_id__in=links) | Q(identity__in=links), run=run).values("node_id")
     flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
     if run.commit_sha:
         mixed = (
@@ -251,12 +256,18 @@ def run_apply_rules(*, run: Run) -> list[str]:
 
     Returns the node ids that need a confirmation run (empty when none is due); the caller queues it.
     """
-    RegressionTest.objects.filter(node_id__in=Result.objects.filter(run=run).values("node_id")).update(
-        last_result=Subquery(Result.objects.filter(run=run, node_id=OuterRef("node_id")).values("pk")[:1])
+    ran = Result.objects.filter(run=run)
+    # A link to an identity gets the worst of its repeats: any failing repeat fails it.
+    worst_first = Case(When(outcome__in=FAILING_OUTCOMES, then=0), default=1)
+    RegressionTest.objects.filter(Q(node_id__in=ran.values("node_id")) | Q(node_id__in=ran.values("identity"))).update(
+        last_result=Subquery(
+            ran.filter(Q(node_id=OuterRef("node_id")) | Q(identity=OuterRef("node_id"))).order_by(worst_first, "pk").values("pk")[:1]
+        )
     )
     flaky = _flaky_node_ids(run)
     if flaky:
-        RegressionTest.objects.filter(node_id__in=flaky).update(is_flaky=True, flaky_commit=run.commit_sha)
+        identities = ran.filter(node_id__in=flaky).values("identity")
+        RegressionTest.objects.filter(Q(node_id__in=flaky) | Q(node_id__in=identities)).update(is_flaky=True, flaky_commit=run.commit_sha)
     attached: dict[int, list[Result]] = defaultdict(list)
     for link in BugResult.objects.filter(result__run=run, bug__status__in=(BugStatus.FIXED, BugStatus.RESOLVED)).select_related("result"):
         attached[link.bug_id].append(link.result)

@@ -98,3 +98,15 @@ def test_p1_integrity_identity_link_misses_repeats_regression():
     assert sorted(BugResult.objects.filter(bug=bug).values_list("result__ordinal", flat=True)) == [1, 2, 3]
     bug.refresh_from_db()
     assert bug.status == BugStatus.FIXED
+
+
+def test_a_link_to_an_identity_shows_its_worst_repeat_as_latest_result():
+    from bugs.services.results import run_import
+    from bugs.tests.factories import make_bug, make_regression_test
+
+    link = make_regression_test(bug=make_bug(severity="P2"), node_id="TestSuite::com.acme.pricing.PriceTest::roundsToCents")
+    with open(DATA + "surefire_testng_dataprovider.xml", "rb") as report:
+        run_import(stream=report, commit_sha="d" * 40)
+    link.refresh_from_db()
+    assert link.last_result is not None
+    assert (link.last_result.outcome, link.last_result.ordinal) == ("failed", 2)
