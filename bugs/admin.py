@@ -24,6 +24,7 @@ from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunSh
 from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_create, bug_update, severity_policy_update
 from bugs.services.runs import run_cancel, run_trigger
 from bugs.services.status import bug_mark_duplicate, bug_status_refusal, bug_transition
+from bugs.validators import test_link_validate
 
 
 class SlaBreachedFilter(admin.SimpleListFilter):
@@ -72,8 +73,23 @@ class FlakyFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RegressionTestForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A link names a pytest node id or another tool's test identity, in the one text form every interface reads."""
+
+    class Meta:
+        model = RegressionTest
+        fields = ["node_id"]
+
+    def clean_node_id(self) -> str:
+        try:
+            return test_link_validate(str(self.cleaned_data.get("node_id") or ""))
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 class RegressionTestInline(admin.TabularInline):  # type: ignore[type-arg]
     model = RegressionTest
+    form = RegressionTestForm
     extra = 1
     fields = ["node_id", "source", "is_flaky", "flaky_commit", "latest"]
     readonly_fields = ["source", "flaky_commit", "latest"]

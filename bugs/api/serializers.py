@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from bugs.models import Bug, BugStatus, Category, RegressionTest, Result, Run, Severity, validate_one_line
+from bugs.validators import validate_test_link
 
 
 def _text() -> serializers.CharField:
@@ -50,7 +51,12 @@ class BugTextInput(serializers.Serializer[Any]):
     expected = _text()
     actual = _text()
     fix_strategy = _text()
-    regression_tests = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=100)
+    regression_tests = serializers.ListField(
+        child=serializers.CharField(max_length=1000, validators=[validate_test_link]),
+        required=False,
+        max_length=100,
+        help_text="Tests that prove the bug fixed: pytest node ids, or another tool's test identity (scope::classname::name).",
+    )
 
 
 class BugCreateInput(BugTextInput):
