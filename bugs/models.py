@@ -212,6 +212,10 @@ class Run(models.Model):
     commit_sha = models.CharField(max_length=64, blank=True, db_index=True)
     branch = models.CharField(max_length=200, blank=True)
     node_ids = models.JSONField(default=list, blank=True, help_text="The selected tests; empty runs the suite's own selection.")
+    # An import's evidence: which file (its hash) from which CI build. A second import counts as a
+    # confirmation only when both differ (bugs.services.status).
+    upload_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    build = models.CharField(max_length=200, blank=True, help_text="The CI build an imported report came from.")
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     passed = models.PositiveIntegerField(default=0)
@@ -236,6 +240,22 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"Run #{self.pk} ({self.suite_id}, {self.status})"
+
+
+class RunUpload(models.Model):
+    """The report an import was made from, kept as sent: every worker reads it from here, and anyone who
+    may see the run can download it (stored excerpts of long messages are truncated; this is not).
+    """
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, primary_key=True, related_name="upload")
+    kind = models.CharField(max_length=16, help_text='"junit" or "report-log", told from the head at upload.')
+    name = models.CharField(max_length=255, blank=True)
+    size = models.PositiveBigIntegerField()
+    content = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Upload of run #{self.run_id} ({self.size} bytes)"
 
 
 class RunShard(models.Model):

@@ -90,9 +90,9 @@ class RunOutput(serializers.ModelSerializer[Run]):
     class Meta:
         model = Run
         fields = [
-            "id", "suite", "status", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "total", "done",
-            "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at", "started_at",
-            "finished_at",
+            "id", "suite", "status", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "build", "upload_sha256",
+            "total", "done", "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at",
+            "started_at", "finished_at",
         ]  # fmt: skip
 
 
@@ -109,6 +109,7 @@ class RunImportInput(serializers.Serializer[Any]):
     suite = serializers.SlugField(max_length=64, required=False)
     commit_sha = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", required=False)
     branch = serializers.RegexField(r"^[A-Za-z0-9._/-]{1,200}$", required=False)
+    build = serializers.RegexField(r"^[A-Za-z0-9._:/#+@-]{1,200}$", required=False, help_text="The CI build the report came from.")
 
 
 class TriageReportInput(serializers.Serializer[Any]):

@@ -1,4 +1,4 @@
-"""Results: storage, import from an external CI, and finalizing a run.
+"""Results: storage and finalizing a run (imports from an external CI: bugs.services.imports).
 
 Results are upserted on (run, node id) and attached with ON CONFLICT DO NOTHING, so a redelivered or
 rerun shard never duplicates a result or an attachment. Finalizing moves the run out of "running" with a
@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from atom.errors import DomainError
-from bugs import git
 from bugs.models import (
     TERMINAL_RUN_STATUSES,
     BugResult,
@@ -28,15 +25,11 @@ from bugs.models import (
     Run,
     RunShard,
     RunStatus,
-    Suite,
 )
-from bugs.parsers import ParsedResult, ReportFormatError, clean_text
+from bugs.parsers import ParsedResult, clean_text
 from bugs.services.runs import run_trigger
 from bugs.services.status import run_apply_rules
-from bugs.services.suites import suite_default
-from bugs.uploads import parse_report
 
-_BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 SHARD_DONE_STATUSES = (RunShard.Status.DONE, RunShard.Status.ERROR, RunShard.Status.TIMED_OUT, RunShard.Status.CANCELLED)
 # --- storage ------------------------------------------------------------------------------------------
 
@@ -149,44 +142,6 @@ def results_attach(*, run: Run) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(attach, [run.pk])
-
-
-# --- import -------------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def run_import(*, stream: IO[bytes], suite: Suite | None = None, commit_sha: str = "", branch: str = "", triggered_by: Any = None) -> Run:
-    """Create a finished run from an external CI's JUnit XML or pytest report log, exactly as a local run.
-
-    Hostile XML (DTDs, entities, external references) and anything that is not a report is refused
-    with a 400; nothing is written then.
-    """
-    commit_sha = commit_sha.strip()
-    branch = branch.strip()
-    if commit_sha and not git.is_sha(commit_sha):
-        raise DomainError("commit_sha must be a commit hash.", code="INVALID_COMMIT")
-    if branch and not _BRANCH.match(branch):
-        raise DomainError("branch is not a valid branch name.", code="INVALID_BRANCH")
-    try:
-        parsed = parse_report(stream)
-    except ReportFormatError as exc:
-        raise DomainError(str(exc), code="INVALID_REPORT") from exc
-    now = timezone.now()
-    run = Run.objects.create(
-        suite=suite or suite_default(),
-        trigger=Run.Trigger.IMPORT,
-        triggered_by=triggered_by,
-        status=RunStatus.RUNNING,
-        commit_sha=commit_sha.lower(),
-        branch=branch,
-        started_at=now,
-        total=len(parsed),
-        done=len(parsed),
-    )
-    results_store(run=run, parsed=parsed)
-    run_finalize(run_id=run.pk, duration=sum(p.duration_seconds for p in parsed))
-    run.refresh_from_db()
-    return run
 
 
 # --- finalize and the status rules ---------------------------------------------------------------------

@@ -86,7 +86,7 @@ def test_p1_integrity_identity_link_misses_repeats_regression():
     the second failed on the same commit.
     """
     from bugs.models import BugResult, BugStatus
-    from bugs.services.results import run_import
+    from bugs.services.imports import run_import
     from bugs.tests.factories import make_bug, make_regression_test
 
     sha = "c" * 40
@@ -101,7 +101,7 @@ def test_p1_integrity_identity_link_misses_repeats_regression():
 
 
 def test_a_link_to_an_identity_shows_its_worst_repeat_as_latest_result():
-    from bugs.services.results import run_import
+    from bugs.services.imports import run_import
     from bugs.tests.factories import make_bug, make_regression_test
 
     link = make_regression_test(bug=make_bug(severity="P2"), node_id="TestSuite::com.acme.pricing.PriceTest::roundsToCents")
