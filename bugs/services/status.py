@@ -27,6 +27,7 @@ from bugs.models import (
     RegressionTest,
     Result,
     Run,
+    RunStatus,
     Severity,
     Suite,
 )
@@ -251,8 +252,9 @@ def run_apply_rules(*, run: Run) -> list[str]:
       flaky and moves no bug.
     - fixed → resolved when a linked test passed here and the run's commit contains the fix commit.
     - resolved → reopened (flagged as a regression) when a linked test fails again on a commit that
-      contains the fix, once a rerun confirms it: a rerun inside the run (attempts > 1) or a
-      confirmation run.
+      contains the fix, once confirmed: by a rerun inside the run (attempts > 1, a tool's rerun elements
+      in an imported report too), by a confirmation run, or, for an import, by another import of the
+      same test failing that is different evidence (another file from another CI build).
 
     Returns the node ids that need a confirmation run (empty when none is due); the caller queues it.
     """
@@ -294,13 +296,21 @@ def run_apply_rules(*, run: Run) -> list[str]:
                 evidence=Evidence(result=passing[0], run=run),
             )
         elif bug.status == BugStatus.RESOLVED and failing:
-            confirmed = [r for r in failing if r.attempts > 1 or r.node_id in confirmed_by]
+            imported = _imported_confirmations(run, failing)
+            confirmed = [
+                r
+                for r in failing
+                if r.attempts > 1
+                or r.node_id in confirmed_by
+                or any(git.contains(repo_or_none, commit=sha, ancestor=bug.fix_commit) for sha in imported.get(r.identity or r.node_id, ()))
+            ]
             if confirmed:
                 bug_transition(
                     bug=bug,
                     to_status=BugStatus.REOPENED,
                     reason=(
-                        f"Regression: {confirmed[0].node_id} failed again on run #{run.pk} at {run.commit_sha[:12]}, confirmed by a rerun."
+                        f"Regression: {confirmed[0].node_id} failed again on run #{run.pk} at {run.commit_sha[:12]}, confirmed by "
+                        + ("another import." if confirmed[0].attempts < 2 and confirmed[0].node_id not in confirmed_by else "a rerun.")
                     ),
                     automatic=True,
                     run=run,
@@ -318,3 +328,31 @@ def _confirmed_failures(run: Run) -> set[str]:
     if run.trigger != Run.Trigger.RERUN or run.rerun_of_id is None:
         return set()
     return set(Result.objects.filter(run_id=run.rerun_of_id, outcome__in=FAILING_OUTCOMES).values_list("node_id", flat=True))
+
+
+def _imported_confirmations(run: Run, failing: list[Result]) -> dict[str, set[str]]:
+    """For an import: the commits where another import, different evidence, failed the same tests too.
+
+    Different evidence is another file (another upload hash) from another CI build: the same upload
+    sent twice, or two files of one build, confirm nothing. Tests are matched by identity, so any
+    failing repeat of a test counts. Returns identity → commits of those other imports.
+    """
+    if run.trigger != Run.Trigger.IMPORT or not run.upload_sha256 or not run.build:
+        return {}
+    others = (
+        Result.objects.filter(
+            identity__in={r.identity or r.node_id for r in failing},
+            outcome__in=FAILING_OUTCOMES,
+            run__trigger=Run.Trigger.IMPORT,
+            run__status__in=(RunStatus.FAILED,),
+        )
+        .exclude(run=run)
+        .exclude(run__upload_sha256__in=("", run.upload_sha256))
+        .exclude(run__build__in=("", run.build))
+        .values_list("identity", "run__commit_sha")
+        .distinct()
+    )
+    found: dict[str, set[str]] = defaultdict(set)
+    for identity, commit_sha in others:
+        found[identity].add(commit_sha)
+    return found
