@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from typing import IO, Any
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from atom.errors import DomainError, ServiceUnavailableError
@@ -66,8 +66,20 @@ def _create(
         build=build,
         upload_sha256=hashlib.sha256(content).hexdigest(),
     )
-    RunUpload.objects.create(run=run, kind=kind, name=name[:255], size=len(content), content=content)
+    upload = RunUpload.objects.create(run=run, kind=kind, name=name[:255], size=len(content), content=b"" if _binary_bind() else content)
+    if _binary_bind():
+        # Django binds parameters on the client, quoting 64 MB of bytea as 128 MB of text for the server
+        # to parse back; sent as a binary parameter on the same connection (and transaction) it is a copy.
+        from psycopg import Cursor
+
+        table = connection.ops.quote_name(RunUpload._meta.db_table)
+        with Cursor(connection.connection) as cursor:
+            cursor.execute(f"UPDATE {table} SET content = %b WHERE run_id = %s", [content, upload.pk])  # noqa: S608  # nosec B608
     return run
+
+
+def _binary_bind() -> bool:
+    return connection.vendor == "postgresql"
 
 
 @transaction.atomic
