@@ -112,3 +112,20 @@ def test_an_identity_link_survives_the_reports_round_trip():
     links = sorted(Bug.objects.get(key="BUG-001").regression_tests.values_list("node_id", flat=True))
     assert links == sorted([IDENTITY, "shop-core::cart\\::tests\\::adds_item", 'Widget::""'])
     assert triage_report(now=datetime(2026, 11, 24, tzinfo=UTC)) == exported
+
+
+@pytest.mark.regression("BUG-068")
+def test_p2_integrity_parameter_id_with_separator_refused_for_linking_regression():
+    """BUG-068 (P2, integrity): a pytest node id whose parameter id holds ``::`` could not be linked.
+
+    The node id was split at every ``::``, brackets or not, so the catalog's own parametrised regression
+    test (its parameters are node ids) made ``sync_regression_tests`` stop with a 400 for the whole suite,
+    and the hardening loop never ran. The part in brackets is the parameter id, whatever it holds.
+    """
+    from bugs.services.commits import regression_tests_sync
+    from bugs.services.suites import suite_default
+
+    node_id = "bugs/tests/test_report_node_ids.py::test_p[tests/test_a.py::TestPipes::test_p[a|b`|`c]]"
+    bug_create(key="BUG-001", title="Pipes", severity="P2")
+    summary = regression_tests_sync(suite=suite_default(), markers={node_id: ["BUG-001"]})
+    assert summary.linked == [("BUG-001", node_id)]
