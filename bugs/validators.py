@@ -53,6 +53,16 @@ def is_node_id(text: str) -> bool:
     return True
 
 
+# A pytest node id as a link: like a runnable one, but the last name's parameter id may hold anything
+# a line can, ``::`` included (pytest itself cannot be asked to run such an id, but reports it).
+_LINKED_NODE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_./-]*\.py)((::[A-Za-z_][A-Za-z0-9_]*)+(\[[^\x00-\x1f\x7f]*\])?)?$")
+
+
+def _is_linkable_node_id(value: str) -> bool:
+    match = _LINKED_NODE.match(value)
+    return match is not None and len(value) <= 1000 and ".." not in match.group(1).split("/")
+
+
 def test_link_validate(text: str) -> str:
     """Return the text when a bug can link it, else raise a 400 DomainError.
 
@@ -62,7 +72,7 @@ def test_link_validate(text: str) -> str:
     against imported results.
     """
     value = text.strip() if isinstance(text, str) else ""
-    if is_node_id(value):
+    if is_node_id(value) or _is_linkable_node_id(value):
         return value
     # A lone path to a Python file is pytest's module node id or nothing (a glob of test files is no test).
     lone_python_file = SEPARATOR not in value and value.endswith(".py")

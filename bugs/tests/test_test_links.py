@@ -129,3 +129,9 @@ def test_p2_integrity_parameter_id_with_separator_refused_for_linking_regression
     bug_create(key="BUG-001", title="Pipes", severity="P2")
     summary = regression_tests_sync(suite=suite_default(), markers={node_id: ["BUG-001"]})
     assert summary.linked == [("BUG-001", node_id)]
+
+
+@pytest.mark.parametrize("text", ["../tests/test_a.py::test_b[x::y]", "tests/test_a.py::test_b[x\ny]"])
+def test_a_parameter_id_is_only_the_last_names(text):
+    with pytest.raises(DomainError):
+        validators.test_link_validate(text)
