@@ -39,7 +39,7 @@ def run(scale: float) -> list[Result]:
 
     from bugs.models import Bug, BugResult, RegressionTest
     from bugs.services.bugs import bug_create
-    from bugs.services.results import run_import
+    from bugs.services.imports import run_import
     from bugs.uploads import parse_report
 
     cases = max(1000, int(CASES * scale))

@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -25,6 +25,7 @@ from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunSh
 from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_change, bug_create, severity_policy_update
 from bugs.services.runs import run_cancel, run_trigger
 from bugs.services.status import bug_mark_duplicate, bug_status_refusal
+from bugs.validators import test_link_validate
 
 
 class SlaBreachedFilter(admin.SimpleListFilter):
@@ -73,8 +74,23 @@ class FlakyFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RegressionTestForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A link names a pytest node id or another tool's test identity, in the one text form every interface reads."""
+
+    class Meta:
+        model = RegressionTest
+        fields = ["node_id"]
+
+    def clean_node_id(self) -> str:
+        try:
+            return test_link_validate(str(self.cleaned_data.get("node_id") or ""))
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 class RegressionTestInline(admin.TabularInline):  # type: ignore[type-arg]
     model = RegressionTest
+    form = RegressionTestForm
     extra = 1
     fields = ["node_id", "source", "is_flaky", "flaky_commit", "latest"]
     readonly_fields = ["source", "flaky_commit", "latest"]
@@ -323,9 +339,9 @@ class RunAdmin(RunTriageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ["suite"]
     show_full_result_count = False
     readonly_fields = [
-        "suite", "status", "progress", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "total", "done",
-        "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at", "started_at", "finished_at",
-        "all_results",
+        "suite", "status", "progress", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "build", "upload_sha256",
+        "uploaded_report", "total", "done", "passed", "failed", "errors", "skipped", "duration_seconds", "error_message",
+        "created_at", "started_at", "finished_at", "all_results",
     ]  # fmt: skip
     exclude = ["node_ids"]
     inlines = [ShardInline, ResultInline]
@@ -356,9 +372,27 @@ class RunAdmin(RunTriageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
             url, obj.done, max(obj.total, 1), obj.done, obj.total, obj.status,
         )  # fmt: skip
 
+    @admin.display(description="uploaded report")
+    def uploaded_report(self, obj: Run) -> str:
+        if not obj.upload_sha256:
+            return "—"
+        return format_html('<a href="{}">Download the report as uploaded</a>', reverse("admin:bugs_run_upload", args=[obj.pk]))
+
     def get_urls(self) -> list[URLPattern]:
-        custom = [path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="bugs_run_progress")]
+        custom = [
+            path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view), name="bugs_run_progress"),
+            path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="bugs_run_upload"),
+        ]
         return custom + super().get_urls()
+
+    def upload_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        upload = selectors.run_upload(run_id=pk) if self.has_view_permission(request) else None
+        if upload is None:
+            raise Http404("No uploaded report.")
+        suffix = "xml" if upload.kind == "junit" else "jsonl"
+        response = HttpResponse(bytes(upload.content), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="run-{pk}.{suffix}"'
+        return response
 
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         if not self.has_view_permission(request):

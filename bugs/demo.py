@@ -17,7 +17,7 @@ from bugs.models import Bug, BugStatus, Category, Outcome, RegressionTest, Resul
 from bugs.services.bugs import bug_create, bug_update, sla_hours_for
 from bugs.services.status import bug_transition
 from bugs.services.suites import suite_default
-from bugs.validators import node_id_validate
+from bugs.validators import test_link_validate
 
 CATALOG = Path(__file__).resolve().parent / "catalog" / "atom_bugs.json"
 _CATALOG_FIELDS = ("category", "component", "description", "root_cause", "reproduction", "expected", "actual", "fix_strategy")
@@ -53,7 +53,7 @@ def demo_data_seed(*, large: bool, stdout: TextIO) -> None:
             bug = bug_update(bug=bug, **{k: v for k, v in fields.items() if getattr(bug, k) != v})
         for node_id in entry.get("tests", []):
             RegressionTest.objects.get_or_create(
-                bug=bug, node_id=node_id_validate(node_id), defaults={"source": RegressionTest.Source.MANUAL}
+                bug=bug, node_id=test_link_validate(node_id), defaults={"source": RegressionTest.Source.MANUAL}
             )
         fix_commit = entry.get("fix_commit", "")
         if fix_commit and bug.status in ("open", "in_progress", "reopened"):

@@ -231,6 +231,10 @@ class Run(models.Model):
     commit_sha = models.CharField(max_length=64, blank=True, db_index=True)
     branch = models.CharField(max_length=200, blank=True)
     node_ids = models.JSONField(default=list, blank=True, help_text="The selected tests; empty runs the suite's own selection.")
+    # An import's evidence: which file (its hash) from which CI build. A second import counts as a
+    # confirmation only when both differ (bugs.services.status).
+    upload_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    build = models.CharField(max_length=200, blank=True, help_text="The CI build an imported report came from.")
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     passed = models.PositiveIntegerField(default=0)
@@ -256,6 +260,22 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"Run #{self.pk} ({self.suite_id}, {self.status})"
+
+
+class RunUpload(models.Model):
+    """The report an import was made from, kept as sent: every worker reads it from here, and anyone who
+    may see the run can download it (stored excerpts of long messages are truncated; this is not).
+    """
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, primary_key=True, related_name="upload")
+    kind = models.CharField(max_length=16, help_text='"junit" or "report-log", told from the head at upload.')
+    name = models.CharField(max_length=255, blank=True)
+    size = models.PositiveBigIntegerField()
+    content = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Upload of run #{self.run_id} ({self.size} bytes)"
 
 
 class RunShard(models.Model):
@@ -322,12 +342,24 @@ class Result(models.Model):
     is_flaky = models.BooleanField(default=False, help_text="Passed and failed within this run.")
     message = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
+    # The identity the tool gave (bugs.parsers.ParsedResult): pytest's node id for pytest's own reports,
+    # else (scope, classname, name) and the ordinal of a repeat. ``identity`` is the node id without its
+    # ``[#n]`` ordinal, so a bug linked to it gets every repeat.
+    kind = models.CharField(max_length=8, default="pytest")
+    suite = models.CharField(max_length=1000, blank=True)
+    scope = models.CharField(max_length=1000, blank=True)
+    classname = models.CharField(max_length=1000, blank=True)
+    name = models.CharField(max_length=1000, blank=True)
+    file = models.CharField(max_length=1000, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    ordinal = models.PositiveIntegerField(default=1)
+    identity = models.CharField(max_length=1000, blank=True, db_index=True)
     bugs = models.ManyToManyField(Bug, through="BugResult", related_name="results")
 
     class Meta:
         ordering = ["run_id", "node_id"]  # run_id, not run: ordering by the relation would join runs
-        # The one index: (run, node_id). Reads by node id go through the runs first (or the attachments),
-        # so a 55,000-row import maintains a single index.
+        # (run, node_id) serves every read by run; ``identity`` is indexed for the reads of a linked test
+        # across runs (the confirmation rule).
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="bugs_result_unique")]
 
     def __str__(self) -> str:

@@ -28,6 +28,7 @@ from bugs.models import (
     Result,
     Run,
     RunStatus,
+    RunUpload,
     Severity,
     SeverityPolicy,
 )
@@ -220,3 +221,8 @@ def dashboard_run_pass_rates(*, limit: int = 20) -> list[dict[str, Any]]:
         decided = row["passed"] + row["failed"] + row["errors"]
         row["pass_rate"] = row["passed"] / decided if decided else None
     return rows[::-1]
+
+
+def run_upload(*, run_id: int) -> RunUpload | None:
+    """The report a run was imported from, as sent (None for a run that was not imported from an upload)."""
+    return RunUpload.objects.filter(run_id=run_id).first()

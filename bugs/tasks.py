@@ -55,6 +55,26 @@ def run_finalize_task(run_id: int) -> None:
 
 
 @shared_task(
+    name="bugs.run_import",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # A 64 MB report is read and stored in well under a minute; these catch a parse that hangs.
+    soft_time_limit=1140,
+    time_limit=1200,
+    autoretry_for=_RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
+)
+def run_import_task(run_id: int) -> None:
+    """Read an imported report's upload into results, attach them and finalize the run."""
+    from bugs.services.imports import run_import_parse
+
+    run_import_parse(run_id=run_id)
+
+
+@shared_task(
     name="bugs.reap_stale_runs",
     acks_late=True,
     time_limit=300,

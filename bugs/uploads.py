@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from bugs.junit import junit_check, parse_junit
+from bugs.junit import iter_junit, junit_check
 from bugs.parsers import ParsedResult, ReportFormatError
 from bugs.report_log import _refuse_constant, parse_report_log
 
@@ -19,10 +19,19 @@ _UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
 
 def parse_report(stream: IO[bytes]) -> list[ParsedResult]:
     """Detect the format from the first byte past a byte-order mark and blanks, and read the report."""
+    return list(iter_report(stream))
+
+
+def iter_report(stream: IO[bytes]) -> Iterator[ParsedResult]:
+    """The results of a report one by one: JUnit's as each testcase ends, a report log's once it is read
+    (its phases and reruns of one test may be anywhere in the file). Raises ReportFormatError, possibly
+    after some results, when the report turns out broken further on.
+    """
     kind, rest = _detect(stream)
     if kind == "junit":
-        return parse_junit(rest)  # type: ignore[arg-type]
-    return parse_report_log(_lines(rest))
+        yield from iter_junit(rest)  # type: ignore[arg-type]
+    else:
+        yield from parse_report_log(_lines(rest))
 
 
 def report_check(stream: IO[bytes]) -> str:

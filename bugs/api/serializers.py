@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from bugs.models import Bug, BugStatus, Category, RegressionTest, Result, Run, Severity, validate_one_line
+from bugs.validators import validate_test_link
 
 
 def _text() -> serializers.CharField:
@@ -50,7 +51,12 @@ class BugTextInput(serializers.Serializer[Any]):
     expected = _text()
     actual = _text()
     fix_strategy = _text()
-    regression_tests = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=100)
+    regression_tests = serializers.ListField(
+        child=serializers.CharField(max_length=1000, validators=[validate_test_link]),
+        required=False,
+        max_length=100,
+        help_text="Tests that prove the bug fixed: pytest node ids, or another tool's test identity (scope::classname::name).",
+    )
 
 
 class BugCreateInput(BugTextInput):
@@ -84,9 +90,9 @@ class RunOutput(serializers.ModelSerializer[Run]):
     class Meta:
         model = Run
         fields = [
-            "id", "suite", "status", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "total", "done",
-            "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at", "started_at",
-            "finished_at",
+            "id", "suite", "status", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "build", "upload_sha256",
+            "total", "done", "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at",
+            "started_at", "finished_at",
         ]  # fmt: skip
 
 
@@ -103,6 +109,7 @@ class RunImportInput(serializers.Serializer[Any]):
     suite = serializers.SlugField(max_length=64, required=False)
     commit_sha = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", required=False)
     branch = serializers.RegexField(r"^[A-Za-z0-9._/-]{1,200}$", required=False)
+    build = serializers.RegexField(r"^[A-Za-z0-9._:/#+@-]{1,200}$", required=False, help_text="The CI build the report came from.")
 
 
 class TriageReportInput(serializers.Serializer[Any]):

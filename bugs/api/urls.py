@@ -12,5 +12,6 @@ urlpatterns: list[URLPattern] = [
     path("runs/", views.RunListView.as_view(), name="run-list"),
     path("runs/import/", views.RunImportView.as_view(), name="run-import"),
     path("runs/<id64:pk>/", views.RunDetailView.as_view(), name="run-detail"),
+    path("runs/<id64:pk>/upload/", views.RunUploadView.as_view(), name="run-upload"),
     path("triage-report/", views.TriageReportView.as_view(), name="triage-report"),
 ]

@@ -35,7 +35,7 @@ from bugs.api.serializers import (
 )
 from bugs.models import Bug, Run, Suite
 from bugs.services.bugs import bug_by_key, bug_change, bug_create, bug_link_test
-from bugs.services.results import run_import
+from bugs.services.imports import run_import_receive
 from bugs.services.runs import run_trigger
 from bugs.validators import bug_key_validate
 
@@ -210,11 +210,33 @@ class RunDetailView(BugsView):
         return Response(RunOutput(run).data)
 
 
+class RunUploadView(BugsView):
+    """GET the report an imported run was made from, as it was sent."""
+
+    read_permissions = ("bugs.view_run",)
+
+    @extend_schema(operation_id="runs_upload", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        upload = selectors.run_upload(run_id=pk)
+        if upload is None:
+            raise NotFoundError("Not found.")
+        suffix = "xml" if upload.kind == "junit" else "jsonl"
+        response = HttpResponse(bytes(upload.content), content_type=_UPLOAD_TYPES.get(upload.kind, "application/octet-stream"))
+        response["Content-Disposition"] = f'attachment; filename="run-{pk}.{suffix}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+_UPLOAD_TYPES = {"junit": "application/xml", "report-log": "application/x-ndjson"}
+
+
 class RunImportView(BugsView):
     """POST a JUnit XML or pytest report log from an external CI: multipart field ``file`` or the raw body.
 
-    ``suite``, ``commit_sha`` and ``branch`` come as query or form parameters. Creates a finished run
-    (201) with its results attached to the bugs, exactly as a local run.
+    ``suite``, ``commit_sha``, ``branch`` and ``build`` come as query or form parameters. The head of the
+    report is checked at once (400 when it is not one); the run is answered queued (202) and a worker
+    reads the report, attaching its results to the bugs exactly as a local run's. The upload stays
+    downloadable from ``runs/{id}/upload/``.
     """
 
     write_permissions = ("bugs.add_run",)
@@ -230,12 +252,11 @@ class RunImportView(BugsView):
             "application/x-ndjson": OpenApiTypes.BINARY,
             "multipart/form-data": OpenApiTypes.OBJECT,
         },
-        responses={201: RunOutput},
+        responses={202: RunOutput},
     )
     def post(self, request: Request) -> Response:
-        params = {
-            k: v for k, v in {**request.query_params.dict(), **_form_fields(request)}.items() if k in ("suite", "commit_sha", "branch")
-        }
+        names = ("suite", "commit_sha", "branch", "build")
+        params = {k: v for k, v in {**request.query_params.dict(), **_form_fields(request)}.items() if k in names}
         data = RunImportInput(data=params)
         data.is_valid(raise_exception=True)
         upload = request.FILES.get("file") if hasattr(request, "FILES") else None
@@ -245,14 +266,16 @@ class RunImportView(BugsView):
             stream = io.BytesIO(request.data["_raw"])
         else:
             raise DomainError("Send the report as the raw body or as the multipart field 'file'.", code="INVALID_REPORT")
-        run = run_import(
+        run = run_import_receive(
             stream=stream,
+            name=str(getattr(upload, "name", "") or ""),
             suite=_suite_named(data.validated_data.get("suite")),
             commit_sha=data.validated_data.get("commit_sha", ""),
             branch=data.validated_data.get("branch", ""),
+            build=data.validated_data.get("build", ""),
             triggered_by=request.user,
         )
-        return Response(RunOutput(selectors.run_list().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(RunOutput(selectors.run_list().get(pk=run.pk)).data, status=status.HTTP_202_ACCEPTED)
 
 
 def _form_fields(request: Request) -> dict[str, str]:

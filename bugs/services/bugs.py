@@ -160,10 +160,10 @@ def bug_change(
 
 
 def bug_link_test(*, bug: Bug, node_id: str, source: str = RegressionTest.Source.MANUAL) -> RegressionTest:
-    """Link a pytest node id to the bug (idempotent)."""
-    from bugs.validators import node_id_validate
+    """Link a test to the bug (idempotent): a pytest node id or the text form of another tool's test identity."""
+    from bugs.validators import test_link_validate
 
-    link, _ = RegressionTest.objects.get_or_create(bug=bug, node_id=node_id_validate(node_id), defaults={"source": source})
+    link, _ = RegressionTest.objects.get_or_create(bug=bug, node_id=test_link_validate(node_id), defaults={"source": source})
     return link
 
 

@@ -19,7 +19,7 @@ from bugs.services.bugs import bug_update
 from bugs.services.shards import pytest_env
 from bugs.services.status import bug_status_refusal, bug_transition
 from bugs.services.suites import suite_checkout
-from bugs.validators import node_id_validate
+from bugs.validators import test_link_validate
 
 FIX_TRAILER = re.compile(
     r"\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)\s*:?\s+((?:BUG-[0-9]+)(?:\s*(?:,|and)\s*BUG-[0-9]+)*)", re.IGNORECASE
@@ -131,7 +131,7 @@ def regression_tests_sync(*, suite: Suite, markers: dict[str, list[str]]) -> Syn
     wanted: set[tuple[str, str]] = set()
     for node_id, keys in markers.items():
         for key in keys:
-            wanted.add((key, node_id_validate(node_id)))
+            wanted.add((key, test_link_validate(node_id)))
     bugs = {b.key: b for b in Bug.objects.filter(key__in={k for k, _ in wanted})}
     for key, node_id in sorted(wanted):
         if key not in bugs:

@@ -1,4 +1,4 @@
-"""Results: storage, import from an external CI, and finalizing a run.
+"""Results: storage and finalizing a run (imports from an external CI: bugs.services.imports).
 
 Results are upserted on (run, node id) and attached with ON CONFLICT DO NOTHING, so a redelivered or
 rerun shard never duplicates a result or an attachment. Finalizing moves the run out of "running" with a
@@ -7,16 +7,15 @@ conditional UPDATE and applies the status rules in the same transaction, so a se
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
-from typing import IO, Any
+from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from atom.errors import DomainError
-from bugs import git
 from bugs.models import (
     TERMINAL_RUN_STATUSES,
     BugResult,
@@ -26,106 +25,123 @@ from bugs.models import (
     Run,
     RunShard,
     RunStatus,
-    Suite,
 )
-from bugs.parsers import ParsedResult, ReportFormatError, clean_text
+from bugs.parsers import ParsedResult, clean_text
 from bugs.services.runs import run_trigger
 from bugs.services.status import run_apply_rules
-from bugs.services.suites import suite_default
-from bugs.uploads import parse_report
 
-_BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 SHARD_DONE_STATUSES = (RunShard.Status.DONE, RunShard.Status.ERROR, RunShard.Status.TIMED_OUT, RunShard.Status.CANCELLED)
 # --- storage ------------------------------------------------------------------------------------------
 
 
+NODE_ID_MAX = 1000
+
+
 def _clean_node_id(node_id: str) -> str:
-    return clean_text(node_id)[:1000]
+    """The node id as stored: a longer one keeps its head and a hash of the whole, so two never merge."""
+    node_id = clean_text(node_id)
+    if len(node_id) <= NODE_ID_MAX:
+        return node_id
+    return node_id[: NODE_ID_MAX - 17] + "#" + hashlib.sha256(node_id.encode()).hexdigest()[:16]
 
 
-def results_store(*, run: Run, parsed: list[ParsedResult]) -> None:
-    """Upsert the results of a run and attach each to every bug linking its node id.
+# The stored columns, in the order of a row of the JSON parameter, with each one's SQL type.
+_COLUMNS = (
+    ("node_id", "text"),
+    ("outcome", "text"),
+    ("duration_seconds", "float"),
+    ("attempts", "int"),
+    ("is_flaky", "boolean"),
+    ("message", "text"),
+    ("traceback", "text"),
+    ("kind", "text"),
+    ("suite", "text"),
+    ("scope", "text"),
+    ("classname", "text"),
+    ("name", "text"),
+    ("file", "text"),
+    ("line", "int"),
+    ("ordinal", "int"),
+    ("identity", "text"),
+)
+
+
+def _identity(p: ParsedResult) -> str:
+    """The node id without the ``[#n]`` that numbers a repeat: what a bug links to get every repeat."""
+    suffix = f"[#{p.ordinal}]"
+    return p.node_id[: -len(suffix)] if p.ordinal > 1 and p.node_id.endswith(suffix) else p.node_id
+
+
+def _row(node_id: str, p: ParsedResult) -> list[Any]:
+    def short(text: str) -> str:
+        return clean_text(text)[:NODE_ID_MAX]
+
+    return [
+        node_id,
+        p.outcome,
+        float(p.duration_seconds),
+        int(min(p.attempts, 32767)),
+        bool(p.is_flaky),
+        clean_text(p.message),
+        clean_text(p.traceback),
+        p.kind,
+        short(p.suite),
+        short(p.scope),
+        short(p.classname),
+        short(p.name),
+        short(p.file),
+        p.line,
+        max(1, int(p.ordinal)),
+        _clean_node_id(_identity(p)),
+    ]
+
+
+def results_store(*, run: Run, parsed: Iterable[ParsedResult], attach: bool = True) -> int:
+    """Upsert the results of a run and attach each to every bug linking its node id or its identity.
 
     A fixed number of statements whatever the size: the rows travel as one JSON parameter, so a
-    55,000-case report costs the same three queries as a ten-case one.
+    55,000-case report costs the same three queries as a ten-case one. With ``attach=False`` the
+    results are only stored (an import attaches once its whole file is read: ``results_attach``).
+    Returns how many results were stored.
     """
     rows = {}
     for p in parsed:
         node_id = _clean_node_id(p.node_id)
         if node_id:
-            rows[node_id] = [
-                node_id,
-                p.outcome,
-                float(p.duration_seconds),
-                int(min(p.attempts, 32767)),
-                bool(p.is_flaky),
-                clean_text(p.message),
-                clean_text(p.traceback),
-            ]
+            rows[node_id] = _row(node_id, p)
     if not rows:
-        return
+        return 0
     payload = json.dumps(list(rows.values()))
+    result_table = connection.ops.quote_name(Result._meta.db_table)
+    if connection.vendor == "postgresql":
+        values = ", ".join(f"(r->>{i})::{kind}" for i, (_, kind) in enumerate(_COLUMNS))
+        source = f"SELECT %s, {values} FROM jsonb_array_elements(%s::jsonb) AS r WHERE true"  # noqa: S608  # nosec B608
+    else:
+        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
+        source = f"SELECT %s, {values} FROM json_each(%s) WHERE true"  # noqa: S608  # nosec B608
+    # Table names come from model metadata, never from input; every value is a bound parameter.
+    columns = ", ".join(["run_id", *(name for name, _ in _COLUMNS)])
+    updates = ", ".join(f"{name} = excluded.{name}" for name, _ in _COLUMNS[1:])
+    upsert = f"INSERT INTO {result_table} ({columns}) {source} ON CONFLICT (run_id, node_id) DO UPDATE SET {updates}"  # nosec B608
+    with connection.cursor() as cursor:
+        cursor.execute(upsert, [run.pk, payload])
+    if attach:
+        results_attach(run=run)
+    return len(rows)
+
+
+def results_attach(*, run: Run) -> None:
+    """Attach the run's results to every bug linking a result's node id or its identity (all its repeats)."""
     result_table = connection.ops.quote_name(Result._meta.db_table)
     link_table = connection.ops.quote_name(RegressionTest._meta.db_table)
     attach_table = connection.ops.quote_name(BugResult._meta.db_table)
-    if connection.vendor == "postgresql":
-        source = (
-            "SELECT %s, r->>0, r->>1, (r->>2)::float, (r->>3)::int, (r->>4)::boolean, r->>5, r->>6 "
-            "FROM jsonb_array_elements(%s::jsonb) AS r WHERE true"
-        )
-    else:
-        source = (
-            "SELECT %s, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-            "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') "
-            "FROM json_each(%s) WHERE true"
-        )
-    # Table names come from model metadata, never from input; every value is a bound parameter.
-    columns = "run_id, node_id, outcome, duration_seconds, attempts, is_flaky, message, traceback"
-    updates = ", ".join(f"{c} = excluded.{c}" for c in ("outcome", "duration_seconds", "attempts", "is_flaky", "message", "traceback"))
-    upsert = f"INSERT INTO {result_table} ({columns}) {source} ON CONFLICT (run_id, node_id) DO UPDATE SET {updates}"  # nosec B608
-    attach = f"INSERT INTO {attach_table} (bug_id, result_id) SELECT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
-    attach += f"JOIN {link_table} rt ON rt.node_id = r.node_id WHERE r.run_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"  # nosec B608
-    with connection.cursor() as cursor:
-        cursor.execute(upsert, [run.pk, payload])
-        cursor.execute(attach, [run.pk])
-
-
-# --- import -------------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def run_import(*, stream: IO[bytes], suite: Suite | None = None, commit_sha: str = "", branch: str = "", triggered_by: Any = None) -> Run:
-    """Create a finished run from an external CI's JUnit XML or pytest report log, exactly as a local run.
-
-    Hostile XML (DTDs, entities, external references) and anything that is not a report is refused
-    with a 400; nothing is written then.
-    """
-    commit_sha = commit_sha.strip()
-    branch = branch.strip()
-    if commit_sha and not git.is_sha(commit_sha):
-        raise DomainError("commit_sha must be a commit hash.", code="INVALID_COMMIT")
-    if branch and not _BRANCH.match(branch):
-        raise DomainError("branch is not a valid branch name.", code="INVALID_BRANCH")
-    try:
-        parsed = parse_report(stream)
-    except ReportFormatError as exc:
-        raise DomainError(str(exc), code="INVALID_REPORT") from exc
-    now = timezone.now()
-    run = Run.objects.create(
-        suite=suite or suite_default(),
-        trigger=Run.Trigger.IMPORT,
-        triggered_by=triggered_by,
-        status=RunStatus.RUNNING,
-        commit_sha=commit_sha.lower(),
-        branch=branch,
-        started_at=now,
-        total=len(parsed),
-        done=len(parsed),
+    attach = (
+        f"INSERT INTO {attach_table} (bug_id, result_id) SELECT DISTINCT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
+        f"JOIN {link_table} rt ON rt.node_id IN (r.node_id, r.identity) WHERE r.run_id = %s "
+        "ON CONFLICT (bug_id, result_id) DO NOTHING"
     )
-    results_store(run=run, parsed=parsed)
-    run_finalize(run_id=run.pk, duration=sum(p.duration_seconds for p in parsed))
-    run.refresh_from_db()
-    return run
+    with connection.cursor() as cursor:
+        cursor.execute(attach, [run.pk])
 
 
 # --- finalize and the status rules ---------------------------------------------------------------------

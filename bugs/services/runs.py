@@ -24,7 +24,7 @@ from bugs.models import (
     Suite,
 )
 from bugs.services.suites import suite_default
-from bugs.validators import node_id_validate
+from bugs.validators import is_node_id, node_id_validate
 
 # --- trigger ------------------------------------------------------------------------------------------
 
@@ -65,7 +65,8 @@ def run_trigger(
         if missing:
             raise NotFoundError(f"Unknown bugs: {', '.join(missing)}.", details={"keys": missing[:50]})
         linked = RegressionTest.objects.filter(bug_id__in=found.values()).values_list("node_id", flat=True)
-        selected.extend(linked)
+        # Only pytest runs here: a link to another tool's test is verified by that tool's imports.
+        selected.extend(node_id for node_id in linked if is_node_id(node_id))
         if not selected:
             raise DomainError("None of these bugs has a linked regression test.", code="NO_TESTS")
     selected = sorted(set(selected))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Case, Count, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from atom.errors import DomainError
@@ -27,6 +27,7 @@ from bugs.models import (
     RegressionTest,
     Result,
     Run,
+    RunStatus,
     Severity,
     Suite,
 )
@@ -78,15 +79,20 @@ def bug_evidence(*, bug: Bug, flaky_node_ids: frozenset[str] = frozenset()) -> E
     if not bug.fix_commit:
         return None
     linked = set(RegressionTest.objects.filter(bug=bug, quarantined=False).values_list("node_id", flat=True))
+    attached = BugResult.objects.filter(bug=bug).values("result")
     flaky_commits = dict(RegressionTest.objects.filter(bug=bug, is_flaky=True).values_list("node_id", "flaky_commit"))
     candidates = (
-        Result.objects.filter(pk__in=BugResult.objects.filter(bug=bug).values("result"), outcome=Outcome.PASSED, node_id__in=linked)
+        Result.objects.filter(Q(node_id__in=linked) | Q(identity__in=linked), pk__in=attached, outcome=Outcome.PASSED)
         .exclude(run__commit_sha="")
         .select_related("run__suite")
         .order_by("-run_id")[:50]
     )
+    # A run where a linked test (any repeat of an identity) failed proves nothing, whatever else passed.
+    failing = Result.objects.filter(Q(node_id__in=linked) | Q(identity__in=linked), pk__in=attached, outcome__in=FAILING_OUTCOMES)
+    failed_runs = set(failing.values_list("run_id", flat=True))
     for result in candidates:
-        if result.node_id in flaky_node_ids or result.is_flaky or flaky_commits.get(result.node_id) == result.run.commit_sha:
+        flaky_here = result.run.commit_sha in (flaky_commits.get(result.node_id), flaky_commits.get(result.identity))
+        if result.run_id in failed_runs or result.node_id in flaky_node_ids or result.is_flaky or flaky_here:
             continue
         if git.contains(_repo_of(result.run.suite), commit=result.run.commit_sha, ancestor=bug.fix_commit):
             return Evidence(result=result, run=result.run)
@@ -222,7 +228,8 @@ def _flaky_node_ids(run: Run) -> set[str]:
     Only tests linked to a bug are looked at: flakiness is flagged on the links, and a 55,000-case
     import must not group every result of the commit to find the few hundred that matter.
     """
-    ran_linked = Result.objects.filter(run=run, node_id__in=RegressionTest.objects.values("node_id")).values("node_id")
+    links = RegressionTest.objects.values("node_id")
+    ran_linked = Result.objects.filter(Q(node_id__in=links) | Q(identity__in=links), run=run).values("node_id")
     flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
     if run.commit_sha:
         mixed = (
@@ -247,17 +254,24 @@ def run_apply_rules(*, run: Run) -> list[str]:
     - A quarantined link still records its latest result but moves no bug.
     - fixed → resolved when a linked test passed here and the run's commit contains the fix commit.
     - resolved → reopened (flagged as a regression) when a linked test fails again on a commit that
-      contains the fix, once a rerun confirms it: a rerun inside the run (attempts > 1) or a
-      confirmation run.
+      contains the fix, once confirmed: by a rerun inside the run (attempts > 1, a tool's rerun elements
+      in an imported report too), by a confirmation run, or, for an import, by another import of the
+      same test failing that is different evidence (another file from another CI build).
 
     Returns the node ids that need a confirmation run (empty when none is due); the caller queues it.
     """
-    RegressionTest.objects.filter(node_id__in=Result.objects.filter(run=run).values("node_id")).update(
-        last_result=Subquery(Result.objects.filter(run=run, node_id=OuterRef("node_id")).values("pk")[:1])
+    ran = Result.objects.filter(run=run)
+    # A link to an identity gets the worst of its repeats: any failing repeat fails it.
+    worst_first = Case(When(outcome__in=FAILING_OUTCOMES, then=0), default=1)
+    RegressionTest.objects.filter(Q(node_id__in=ran.values("node_id")) | Q(node_id__in=ran.values("identity"))).update(
+        last_result=Subquery(
+            ran.filter(Q(node_id=OuterRef("node_id")) | Q(identity=OuterRef("node_id"))).order_by(worst_first, "pk").values("pk")[:1]
+        )
     )
     flaky = _flaky_node_ids(run)
     if flaky:
-        RegressionTest.objects.filter(node_id__in=flaky).update(is_flaky=True, flaky_commit=run.commit_sha)
+        identities = ran.filter(node_id__in=flaky).values("identity")
+        RegressionTest.objects.filter(Q(node_id__in=flaky) | Q(node_id__in=identities)).update(is_flaky=True, flaky_commit=run.commit_sha)
     attached: dict[int, list[Result]] = defaultdict(list)
     for link in BugResult.objects.filter(result__run=run, bug__status__in=(BugStatus.FIXED, BugStatus.RESOLVED)).select_related("result"):
         attached[link.bug_id].append(link.result)
@@ -269,7 +283,7 @@ def run_apply_rules(*, run: Run) -> list[str]:
     confirmed_by = _confirmed_failures(run)
     quarantined = set(RegressionTest.objects.filter(bug_id__in=attached, quarantined=True).values_list("bug_id", "node_id"))
     for bug in Bug.objects.filter(pk__in=attached):
-        results = [r for r in attached[bug.pk] if r.node_id not in flaky and (bug.pk, r.node_id) not in quarantined]
+        results = [r for r in attached[bug.pk] if r.node_id not in flaky and not {(bug.pk, r.node_id), (bug.pk, r.identity)} & quarantined]
         failing = [r for r in results if r.outcome in FAILING_OUTCOMES]
         passing = [r for r in results if r.outcome == Outcome.PASSED]
         contains_fix = git.contains(repo_or_none, commit=run.commit_sha, ancestor=bug.fix_commit)
@@ -285,13 +299,21 @@ def run_apply_rules(*, run: Run) -> list[str]:
                 evidence=Evidence(result=passing[0], run=run),
             )
         elif bug.status == BugStatus.RESOLVED and failing:
-            confirmed = [r for r in failing if r.attempts > 1 or r.node_id in confirmed_by]
+            imported = _imported_confirmations(run, failing)
+            confirmed = [
+                r
+                for r in failing
+                if r.attempts > 1
+                or r.node_id in confirmed_by
+                or any(git.contains(repo_or_none, commit=sha, ancestor=bug.fix_commit) for sha in imported.get(r.identity or r.node_id, ()))
+            ]
             if confirmed:
                 bug_transition(
                     bug=bug,
                     to_status=BugStatus.REOPENED,
                     reason=(
-                        f"Regression: {confirmed[0].node_id} failed again on run #{run.pk} at {run.commit_sha[:12]}, confirmed by a rerun."
+                        f"Regression: {confirmed[0].node_id} failed again on run #{run.pk} at {run.commit_sha[:12]}, confirmed by "
+                        + ("another import." if confirmed[0].attempts < 2 and confirmed[0].node_id not in confirmed_by else "a rerun.")
                     ),
                     automatic=True,
                     run=run,
@@ -309,3 +331,31 @@ def _confirmed_failures(run: Run) -> set[str]:
     if run.trigger != Run.Trigger.RERUN or run.rerun_of_id is None:
         return set()
     return set(Result.objects.filter(run_id=run.rerun_of_id, outcome__in=FAILING_OUTCOMES).values_list("node_id", flat=True))
+
+
+def _imported_confirmations(run: Run, failing: list[Result]) -> dict[str, set[str]]:
+    """For an import: the commits where another import, different evidence, failed the same tests too.
+
+    Different evidence is another file (another upload hash) from another CI build: the same upload
+    sent twice, or two files of one build, confirm nothing. Tests are matched by identity, so any
+    failing repeat of a test counts. Returns identity → commits of those other imports.
+    """
+    if run.trigger != Run.Trigger.IMPORT or not run.upload_sha256 or not run.build:
+        return {}
+    others = (
+        Result.objects.filter(
+            identity__in={r.identity or r.node_id for r in failing},
+            outcome__in=FAILING_OUTCOMES,
+            run__trigger=Run.Trigger.IMPORT,
+            run__status__in=(RunStatus.FAILED,),
+        )
+        .exclude(run=run)
+        .exclude(run__upload_sha256__in=("", run.upload_sha256))
+        .exclude(run__build__in=("", run.build))
+        .values_list("identity", "run__commit_sha")
+        .distinct()
+    )
+    found: dict[str, set[str]] = defaultdict(set)
+    for identity, commit_sha in others:
+        found[identity].add(commit_sha)
+    return found

@@ -17,7 +17,7 @@ from bugs.report import ParsedBug, TriageFormatError, triage_parse
 from bugs.report_markdown import one_line
 from bugs.services.bugs import bug_create, bug_update, sla_hours_for
 from bugs.services.status import bug_status_refusal, bug_transition
-from bugs.validators import node_id_validate
+from bugs.validators import test_link_validate
 
 _IMPORT_REASON = "Imported from a triage report."
 
@@ -181,7 +181,7 @@ def _import_one(parsed: ParsedBug, *, actor: Any, summary: ImportSummary) -> Non
     for node_id in parsed.node_ids:
         try:
             _, created = RegressionTest.objects.get_or_create(
-                bug=bug, node_id=node_id_validate(node_id), defaults={"source": RegressionTest.Source.IMPORT}
+                bug=bug, node_id=test_link_validate(node_id), defaults={"source": RegressionTest.Source.IMPORT}
             )
         except DomainError:
             summary.warnings.append(f"{parsed.key}: Tests: {node_id!r} is not a pytest node id; not linked.")

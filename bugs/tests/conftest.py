@@ -90,3 +90,20 @@ def command_actor(django_user_model: Any, settings: Any) -> Any:
     actor = django_user_model.objects.create_superuser(username="cli", password="correct horse battery staple")
     settings.ATOM_COMMAND_ACTOR = actor.username
     return actor
+
+
+@pytest.fixture
+def imports_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imports are read in this process as soon as they are queued, as a worker would (no broker needed).
+
+    The test's own transaction never commits, so the parse runs where the commit would have queued it.
+    """
+    from types import SimpleNamespace
+
+    from django.db import transaction
+
+    from bugs.services.imports import run_import_parse
+
+    monkeypatch.setattr("bugs.services.imports.run_import_enqueue", lambda run_id: run_import_parse(run_id=run_id))
+    inline = SimpleNamespace(atomic=transaction.atomic, on_commit=lambda callback, robust=False: callback())
+    monkeypatch.setattr("bugs.services.imports.transaction", inline)

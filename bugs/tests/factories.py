@@ -60,6 +60,7 @@ class ResultFactory(DjangoModelFactory[Result]):
 
     run = SubFactory(RunFactory)
     node_id = Sequence(lambda n: f"tests/test_mod.py::test_case_{n}")
+    identity = LazyAttribute(lambda o: o.node_id)
     outcome = "passed"
 
 

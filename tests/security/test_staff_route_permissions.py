@@ -35,6 +35,7 @@ STAFF_ROUTES: dict[str, dict[str, str]] = {
     "run-list": {"get": "bugs.view_run", "post": "bugs.run_regressions"},
     "run-import": {"post": "bugs.add_run"},
     "run-detail": {"get": "bugs.view_run"},
+    "run-upload": {"get": "bugs.view_run"},
     "triage-report": {"get": "bugs.export_triage_report"},
 }
 OWNER_SCOPED = {
@@ -51,6 +52,7 @@ PATHS = {
     "run-list": "/api/v1/runs/",
     "run-import": "/api/v1/runs/import/",
     "run-detail": "/api/v1/runs/{run}/",
+    "run-upload": "/api/v1/runs/{run}/upload/",
     "triage-report": "/api/v1/triage-report/",
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
