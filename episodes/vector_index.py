@@ -131,7 +131,8 @@ SAVE_AFTER_ROWS = 1000
 
 
 def _index_dir(model: str) -> Path:
-    return Path(settings.VAR_DIR) / "vector-index" / model
+    # A sentence model's name may hold a slash ("org/model"): one directory per embedder all the same.
+    return Path(settings.VAR_DIR) / "vector-index" / model.replace("/", "_")
 
 
 def _pointer(model: str, agent_id: int) -> Path:
