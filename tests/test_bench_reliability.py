@@ -17,8 +17,13 @@ _SETUP = (
     "from bench.harness import django_setup\n"
     "django_setup('sqlite')\n"
     "from django.conf import settings\n"
-    "import json\n"
+    "import json, pathlib, shutil\n"
     "print(json.dumps([settings.CELERY_TASK_DEFAULT_QUEUE, settings.CACHE_KEY_PREFIX]))\n"
+    "from django.db import connection\n"
+    "connection.close()\n"
+    "for suffix in ('', '-wal', '-shm'):\n"
+    "    pathlib.Path(str(settings.DATABASES['default']['NAME']) + suffix).unlink(missing_ok=True)\n"
+    "shutil.rmtree(settings.VAR_DIR, ignore_errors=True)\n"
 )
 
 
