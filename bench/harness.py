@@ -42,6 +42,11 @@ def django_setup(database: str) -> str:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     os.environ["ATOM_ENV"] = "test"
     os.environ["ATOM_VAR_DIR"] = str(BENCH_DIR / f"run-{os.getpid()}")
+    # A queue and cache keys of this process alone (as the test settings do): on a shared broker the
+    # default queue is served by any Atom worker, attached to any database, and every scratch database
+    # numbers its runs and shards from 1, so a foreign worker would take this benchmark's shards.
+    os.environ["ATOM_CELERY_QUEUE"] = f"atom-bench-{os.getpid()}"
+    os.environ["ATOM_CACHE_PREFIX"] = f"atom-bench-{os.getpid()}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "atom.settings"
     if database == "sqlite":
         os.environ.pop("DATABASE_URL", None)

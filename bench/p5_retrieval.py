@@ -189,9 +189,23 @@ def run(scale: float) -> list[Result]:
         vector = embedder_get().embed([rng.choice(queries)])[0]
         selectors.rank_semantic(vectors=vector_index.vectors_for(agent.pk), query_vector=vector, limit=10)
 
+    # The first process to meet the agent reads every vector from the database and saves the index
+    # file; a fresh process (here: the in-memory index forgotten) then maps that file.
     began = time.perf_counter()
-    vector_index.vectors_for(agent.pk)
+    built = vector_index.vectors_for(agent.pk)
+    build_ms = (time.perf_counter() - began) * 1000
+    vector_index.clear()
+    began = time.perf_counter()
+    mapped = vector_index.vectors_for(agent.pk)
     cold_ms = (time.perf_counter() - began) * 1000
+    # The mapped copy must rank exactly as the vectors read from the database (recall@10 = 1).
+    query_vectors = embedder_get().embed(queries)
+    found = [
+        len({pk for pk, _ in selectors.rank_semantic(vectors=mapped, query_vector=vector, limit=10)}
+            & {pk for pk, _ in selectors.rank_semantic(vectors=built, query_vector=vector, limit=10)}) / 10
+        for vector in query_vectors
+    ]  # fmt: skip
+    recall = sum(found) / len(found)
     results = [
         Result(
             ID,
@@ -216,5 +230,8 @@ def run(scale: float) -> list[Result]:
         # The median too: on a shared machine the tail is mostly other processes' noise.
         p50, base50 = percentile(full, 50), percentile(baseline, 50)
         results.append(Result(ID, f"{name} p50 (governed + logged)", p50, "ms", "", base50, p50 / base50, database, scale))
-    results.append(Result(ID, "semantic index cold load", cold_ms, "ms", "once per process and agent", None, None, database, scale))
+    results.append(Result(ID, "semantic index build from the database", build_ms, "ms", "once per agent", None, None, database, scale))
+    cold = Result(ID, "semantic index cold load (file on disk)", cold_ms, "ms", "<= 200 ms", build_ms, cold_ms / build_ms, database, scale)
+    results.append(cold)
+    results.append(Result(ID, "semantic recall@10, mapped copy vs exact", recall, "", ">= 0.95", None, None, database, scale))
     return results

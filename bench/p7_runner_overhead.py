@@ -33,14 +33,17 @@ def make_suite(root: Path, *, tests: int, sleep: float, per_file: int = 50) -> l
     return node_ids
 
 
-def run_and_wait(**trigger: Any) -> float:
-    """Trigger a run and return the seconds until it is final."""
+def run_and_wait(*, deadline_seconds: float = 600.0, **trigger: Any) -> float:
+    """Trigger a run and return the seconds until it is final; fail once ``deadline_seconds`` have passed
+    (a run no worker serves must end the benchmark with an error, not hang it)."""
     from bugs.models import TERMINAL_RUN_STATUSES, Run
     from bugs.services.runs import run_trigger
 
     start = time.perf_counter()
     run = run_trigger(trigger=Run.Trigger.CLI, **trigger)
-    while Run.objects.filter(pk=run.pk).values_list("status", flat=True).get() not in TERMINAL_RUN_STATUSES:
+    while (status := Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()) not in TERMINAL_RUN_STATUSES:
+        if time.perf_counter() - start > deadline_seconds:
+            raise RuntimeError(f"run #{run.pk} not final after {deadline_seconds:.0f} s (still {status}): do its workers serve its queue?")
         time.sleep(0.02)
     seconds = time.perf_counter() - start
     final = Run.objects.get(pk=run.pk)

@@ -7,14 +7,21 @@ database by delta: every write that changes what search must see bumps the agent
 touched with the new version, so a process reads one row to know it is current and, when it is not,
 only the episodes stamped after the version it holds. Total memory is bounded by
 ``EPISODES_VECTOR_CACHE_MB``; the least recently used agent is evicted first.
+
+A process meeting an agent for the first time maps the agent's saved copy under the var directory
+(see :func:`vectors_load`) and reads from the database only the episodes stamped after it, so the
+first semantic query after a restart costs milliseconds, not a read of every vector.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +55,8 @@ class AgentVectors:
     importance: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
     searchable: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
     rows: dict[int, int] = field(default_factory=dict)
+    # Rows read from the database since this copy was loaded or last saved.
+    unsaved_rows: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -108,6 +117,73 @@ class AgentVectors:
         self.searchable[positions] = (norms > 0) & np.array([row[3] in _SEARCHABLE for row in rows])
 
 
+# --- The persistent copy ------------------------------------------------------------------------
+#
+# A process that meets an agent for the first time would otherwise read every vector of that agent from
+# the database (seconds at 100 k episodes). It maps the agent's last saved arrays instead and reads from
+# the database only what was stamped after the version they hold. The files are a cache of the database:
+# any process on any machine rebuilds them, and a copy of another agent's past (an id reused after the
+# database was recreated, a version ahead of the database) is ignored.
+
+_ARRAYS = ("ids", "matrix", "started_us", "ended_us", "importance", "searchable")
+# Rows read from the database before a process saves a fresh copy; below this a stale copy costs less.
+SAVE_AFTER_ROWS = 1000
+
+
+def _index_dir(model: str) -> Path:
+    # A sentence model's name may hold a slash ("org/model"): one directory per embedder all the same.
+    return Path(settings.VAR_DIR) / "vector-index" / model.replace("/", "_")
+
+
+def _pointer(model: str, agent_id: int) -> Path:
+    return _index_dir(model) / f"agent-{agent_id}.json"
+
+
+def vectors_load(*, agent_id: int, model: str, dim: int, agent_created_us: int, version: int) -> AgentVectors | None:
+    """The agent's saved vectors, memory-mapped copy-on-write (later upserts never touch the file), or None.
+
+    None when there is no usable copy: missing or half-deleted files, another embedder or dimension,
+    another agent under the same id, or a version the database has not reached.
+    """
+    try:
+        meta = json.loads(_pointer(model, agent_id).read_text())
+        if (meta["model"], meta["dim"], meta["agent_created_us"]) != (model, dim, agent_created_us) or meta["version"] > version:
+            return None
+        stem = _index_dir(model) / meta["stem"]
+        arrays = {name: np.load(f"{stem}.{name}.npy", mmap_mode="c") for name in _ARRAYS}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    size = int(meta["size"])
+    loaded = AgentVectors(model=model, dim=dim, version=int(meta["version"]), size=size, **arrays)
+    loaded.rows = dict(zip(loaded.ids[:size].tolist(), range(size), strict=True))
+    return loaded
+
+
+def vectors_save(*, agent_id: int, vectors: AgentVectors, agent_created_us: int) -> None:
+    """Save the agent's vectors (with some spare capacity) and point the agent's pointer file at them.
+
+    Each save writes new files and replaces the pointer atomically, so a reader sees the old copy or
+    the new one, never half of one; older copies are removed (a process that mapped one keeps it).
+    """
+    directory = _index_dir(vectors.model)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"agent-{agent_id}.v{vectors.version}.{os.getpid()}.{threading.get_ident()}"
+    capacity = min(len(vectors.ids), vectors.size + max(1024, vectors.size // 8))
+    for name in _ARRAYS:
+        np.save(directory / f"{stem}.{name}.npy", np.ascontiguousarray(getattr(vectors, name)[:capacity]))
+    meta = {
+        "model": vectors.model, "dim": vectors.dim, "version": vectors.version, "size": vectors.size,
+        "agent_created_us": agent_created_us, "stem": stem,
+    }  # fmt: skip
+    pointer = _pointer(vectors.model, agent_id)
+    temporary = pointer.with_name(f"{stem}.json")
+    temporary.write_text(json.dumps(meta))
+    os.replace(temporary, pointer)
+    for old in directory.glob(f"agent-{agent_id}.v*.npy"):
+        if not old.name.startswith(f"{stem}."):
+            old.unlink(missing_ok=True)
+
+
 class VectorIndex:
     """Per-process cache of :class:`AgentVectors`, kept current against the database."""
 
@@ -122,11 +198,17 @@ class VectorIndex:
     def vectors_for(self, agent_id: int) -> AgentVectors:
         """The agent's vectors as of the latest committed version (one query when nothing changed)."""
         embedder = embedder_get()
-        version = MemoryIndexVersion.objects.filter(agent_id=agent_id).values_list("version", flat=True).first() or 0
+        found = MemoryIndexVersion.objects.filter(agent_id=agent_id).values_list("version", "agent__created_at").first()
+        version, created_us = (found[0], epoch_us(found[1])) if found else (0, 0)
         with self._lock:
             current = self._agents.get(agent_id)
             if current is None or current.model != embedder.name:
-                current = AgentVectors(model=embedder.name, dim=embedder.dim)
+                saved = (
+                    vectors_load(agent_id=agent_id, model=embedder.name, dim=embedder.dim, agent_created_us=created_us, version=version)
+                    if version
+                    else None
+                )
+                current = saved or AgentVectors(model=embedder.name, dim=embedder.dim)
             if current.version != version:
                 rows = list(
                     Episode.objects.filter(agent_id=agent_id, index_version__gt=current.version)
@@ -135,6 +217,10 @@ class VectorIndex:
                 )
                 current.upsert(rows)
                 current.version = version
+                current.unsaved_rows += len(rows)
+                if current.unsaved_rows >= SAVE_AFTER_ROWS:
+                    vectors_save(agent_id=agent_id, vectors=current, agent_created_us=created_us)
+                    current.unsaved_rows = 0
             self._agents[agent_id] = current
             self._agents.move_to_end(agent_id)
             self._evict()

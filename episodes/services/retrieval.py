@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from atom.errors import NotFoundError
+from atom.errors import DomainError, NotFoundError
 from episodes import selectors
 from episodes.embeddings import embedder_get
 from episodes.models import (
@@ -85,6 +86,21 @@ def episodes_retrieve(
     inactive agent; one audit row either way). Query text is only ever embedded and compared in memory,
     and every filter reaches SQL as a bound parameter.
     """
+    refusal: DomainError | None = None
+    # One transaction for the audit row, the read and the access log (one commit instead of two). A
+    # refusal is caught inside it so that its audit row commits; savepoint=False adds no query when a
+    # caller already holds a transaction.
+    with transaction.atomic(savepoint=False):
+        try:
+            result = _governed_read(actor=actor, agent_id=agent_id, query=query, request_id=request_id, acting_agent_id=acting_agent_id)
+        except DomainError as exc:
+            refusal = exc
+    if refusal is not None:
+        raise refusal
+    return result
+
+
+def _governed_read(*, actor: Any, agent_id: int, query: RetrievalQuery, request_id: str, acting_agent_id: int | None) -> RetrievalResult:
     agent = agent_access_authorize(
         actor=actor, agent_id=agent_id, action=MODE_ACTIONS[query.mode], request_id=request_id, acting_agent_id=acting_agent_id
     )
