@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 
 from atom.errors import ConflictError
@@ -81,7 +82,9 @@ def test_two_concurrent_approvals_exactly_one_wins():
     action_map_seed()  # approval decides again on the map, which an earlier test's flush emptied
     agent = make_agent(maturity=Maturity.INTERN)
     reviewer = agent.owner
+    # The second reviewer holds the approve permission: being staff alone grants no right to decide.
     staff = make_user(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="approve_proposal"))
     proposal = proposal_create(agent=agent, actor=reviewer, action="send_email", complexity=3, params={}, cost=Decimal("1.00"))
     reviewers = [reviewer, staff]
 
