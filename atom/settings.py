@@ -367,6 +367,16 @@ EPISODES_LIFECYCLE_INTERVAL_SECONDS = env_int("ATOM_EPISODES_LIFECYCLE_INTERVAL_
 EPISODES_VECTOR_CACHE_MB = env_int("ATOM_EPISODES_VECTOR_CACHE_MB", 256, minimum=1)
 
 # --- Bugs -------------------------------------------------------------------------------------
+# Projects: bugs, suites and runs of the project named here unless a request names another.
+ATOM_DEFAULT_PROJECT = env_str("ATOM_DEFAULT_PROJECT", "atom")
+# Where the worker keeps each project's clone (a bare mirror, fetched before each run) and run worktrees.
+ATOM_PROJECTS_DIR = Path(env_str("ATOM_PROJECTS_DIR", str(VAR_DIR / "projects")))
+# Local paths and file:// repositories are accepted only under these roots (none by default).
+ATOM_REPOSITORY_ROOTS = [Path(p) for p in env_list("ATOM_REPOSITORY_ROOTS")]
+# Named secrets for private repositories: ATOM_GIT_CREDENTIAL_<NAME>=<token>, referred to by name only.
+ATOM_GIT_CREDENTIALS = {
+    key.removeprefix("ATOM_GIT_CREDENTIAL_").lower(): value for key, value in os.environ.items() if key.startswith("ATOM_GIT_CREDENTIAL_")
+}
 ATOM_BUGS_DEFAULT_SUITE = env_str("ATOM_BUGS_DEFAULT_SUITE", "atom")
 # Where each shard attempt writes its JUnit XML, report log and progress file.
 ATOM_BUGS_ARTIFACTS_DIR = Path(env_str("ATOM_BUGS_ARTIFACTS_DIR", str(VAR_DIR / "bugs" / "runs")))

@@ -76,10 +76,49 @@ class SeverityPolicy(models.Model):
         return f"{self.severity}: {self.sla_hours} h"
 
 
+def project_default_id() -> int:
+    """The default project's id (Atom's own), created on first use: a bug or suite made without a project
+    belongs to it. Only called when a row is created without one, never when rows are read."""
+    project, _ = Project.objects.get_or_create(
+        slug=settings.ATOM_DEFAULT_PROJECT, defaults={"name": "Atom", "description": "Atom's own code base and catalog."}
+    )
+    return project.pk
+
+
+class Project(models.Model):
+    """A code base whose bugs, suites and runs Atom keeps apart from every other project's.
+
+    The repository is a local path or a git URL (``file://``, ``https://``, ``ssh://``), checked by
+    ``bugs.repos.repository_validate``; blank means Atom's own checkout. Bug keys stay global
+    (``BUG-NNN`` across all projects), so a key names one bug wherever it is quoted.
+    """
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    repository = models.CharField(
+        max_length=500, blank=True, help_text="A local path or a git URL (file://, https://, ssh://); blank means Atom itself."
+    )
+    default_branch = models.CharField(max_length=200, default="main")
+    credential = models.CharField(
+        max_length=64, blank=True, help_text="The name of a secret in ATOM_GIT_CREDENTIALS used to fetch a private repository."
+    )
+    webhook_secret = models.CharField(max_length=200, blank=True, help_text="Shared secret of the push webhooks.")
+    description = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        permissions = [("link_project_commits", "Can read a project's commits and link them to bugs")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class Bug(models.Model):
     """A defect with its triage, its fix and the evidence that the fix holds."""
 
     key = models.CharField(max_length=16, unique=True, help_text="BUG-NNN")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="bugs", default=project_default_id)
     title = models.CharField(max_length=300, validators=[validate_one_line])
     severity = models.CharField(max_length=2, choices=Severity.choices, db_index=True)
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.QUALITY, db_index=True)
@@ -149,6 +188,7 @@ class Suite(models.Model):
     """
 
     name = models.SlugField(max_length=64, unique=True)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="suites", default=project_default_id)
     checkout_path = models.CharField(max_length=500, blank=True, help_text="Absolute path of the checkout; blank means Atom itself.")
     pytest_args = models.JSONField(default=list, blank=True, help_text='Extra pytest arguments, e.g. ["-m", "regression"].')
     environment = models.JSONField(default=dict, blank=True, help_text="Environment variables for the pytest process.")
