@@ -1,0 +1,61 @@
+"""Regressions of the runner's bookkeeping: what a run that ends badly records, counts and shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from bugs import history
+from bugs.models import Bug, BugResult, Result, Run
+from bugs.services.bugs import bug_create, bug_link_test
+from bugs.services.runs import run_trigger
+from bugs.services.shards import run_shard_execute
+
+pytestmark = pytest.mark.django_db
+
+# What pytest prints and exits with (code 4) when a conftest cannot be imported: the shape of the
+# "Apps aren't loaded yet" crash of a suite started without its plugins.
+BROKEN_CONFTEST = "raise RuntimeError(\"Apps aren't loaded yet.\")\n"
+
+
+def _run_inline(run: Run) -> Run:
+    shards = list(run.shards.all())
+    for shard in shards:
+        run_shard_execute(shard_id=shard.pk, finalize=len(shards) == 1)
+    if len(shards) > 1:
+        from bugs.services.results import run_finalize
+
+        run_finalize(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+@pytest.mark.regression("BUG-108")
+def test_p2_quality_errored_run_counts_no_error_and_leaves_no_trace_on_its_bug_regression(project, suite_for, admin_client):
+    """BUG-108 (P2, quality): a run whose pytest crashed showed "Errors: 0" and nothing on its bug's page.
+
+    pytest exited with code 4 before running the requested test, so the shard stored no result: the
+    run said 0 errors, and the linked bug's result strip, failure messages and timeline never showed
+    that a run of its test had ended in error, nor why.
+    """
+    project.write("tests/conftest.py", BROKEN_CONFTEST)
+    project.write("tests/test_a.py", "def test_guard():\n    pass\n\ndef test_other():\n    pass\n")
+    project.commit("a conftest that cannot be imported")
+    bug = bug_create(key="BUG-001", title="Guard lets everything through", severity="P1")
+    bug_link_test(bug=bug, node_id="tests/test_a.py::test_guard")
+    run = _run_inline(run_trigger(suite=suite_for(project), bug_keys=["BUG-001"], trigger=Run.Trigger.ADMIN))
+
+    assert run.status == "error"
+    assert (run.done, run.total, run.errors) == (1, 1, 1)
+    result = Result.objects.get(run=run)
+    assert (result.node_id, result.outcome) == ("tests/test_a.py::test_guard", "error")
+    assert result.message.startswith("not run: pytest exited with code 4")
+    assert BugResult.objects.filter(bug=bug, result=result).exists()
+
+    page = history.bug_page(pk=bug.pk)
+    assert page is not None
+    assert [row["kind"] for row in page.tests[0].strip] == ["error"]
+    assert page.failures[0]["message"].startswith("not run: pytest exited with code 4")
+    runs = [entry for entry in page.timeline if entry.kind == "run"]
+    assert [entry.text for entry in runs] == [f"Run #{run.pk} at {run.commit_sha[:12]}: error"]
+    html = admin_client.get(f"/admin/bugs/bug/{bug.pk}/change/").content.decode()
+    assert "not run: pytest exited with code 4" in html
