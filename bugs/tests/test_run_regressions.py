@@ -9,6 +9,7 @@ from bugs.models import Bug, BugResult, Result, Run
 from bugs.services.bugs import bug_create, bug_link_test
 from bugs.services.runs import run_trigger
 from bugs.services.shards import run_shard_execute
+from bugs.services.status import bug_transition
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +60,30 @@ def test_p2_quality_errored_run_counts_no_error_and_leaves_no_trace_on_its_bug_r
     assert [entry.text for entry in runs] == [f"Run #{run.pk} at {run.commit_sha[:12]}: error"]
     html = admin_client.get(f"/admin/bugs/bug/{bug.pk}/change/").content.decode()
     assert "not run: pytest exited with code 4" in html
+
+
+@pytest.mark.regression("BUG-109")
+def test_p1_integrity_interrupted_run_moves_its_bugs_regression(project, suite_for):
+    """BUG-109 (P1, integrity): a run that timed out, errored or was cancelled still resolved and reopened bugs.
+
+    The status rules ran on every finalized run, whatever its status: a fix whose test passed before
+    another test of the run hung was "verified" by a run that never finished, and an interrupted run's
+    failures counted as regressions. SPEC section 6 moves bugs only on runs that went to the end.
+    """
+    project.write(
+        "tests/test_a.py",
+        "import time\n\ndef test_guard():\n    pass\n\ndef test_hangs():\n    time.sleep(60)\n",
+    )
+    fix = project.commit("Fixes BUG-001")
+    bug = bug_create(key="BUG-001", title="Guard lets everything through", severity="P1")
+    bug_link_test(bug=bug, node_id="tests/test_a.py::test_guard")
+    bug_transition(bug=bug, to_status="fixed", fix_commit=fix, reason="fixed")
+    node_ids = ["tests/test_a.py::test_guard", "tests/test_a.py::test_hangs"]
+    run = _run_inline(run_trigger(suite=suite_for(project, timeout=3), node_ids=node_ids, trigger=Run.Trigger.CLI))
+
+    assert run.status == "timed_out"
+    assert Result.objects.get(run=run, node_id="tests/test_a.py::test_guard").outcome == "passed"
+    bug.refresh_from_db()
+    assert bug.status == "fixed"
+    assert bug.verified_by is None
+    assert not bug.status_changes.filter(automatic=True).exists()
