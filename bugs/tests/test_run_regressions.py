@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bugs import history
-from bugs.models import Bug, BugResult, Result, Run
+from bugs.models import BugResult, Result, Run
 from bugs.services.bugs import bug_create, bug_link_test
 from bugs.services.runs import run_trigger
 from bugs.services.shards import run_shard_execute
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 # What pytest prints and exits with (code 4) when a conftest cannot be imported: the shape of the
 # "Apps aren't loaded yet" crash of a suite started without its plugins.
-BROKEN_CONFTEST = "raise RuntimeError(\"Apps aren't loaded yet.\")\n"
+BROKEN_CONFTEST = 'raise RuntimeError("Apps aren\'t loaded yet.")\n'
 
 
 def _run_inline(run: Run) -> Run:
