@@ -210,6 +210,9 @@ class RunStatus(models.TextChoices):
 
 
 TERMINAL_RUN_STATUSES = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.TIMED_OUT, RunStatus.CANCELLED)
+# Runs that did not go to the end: their results are shown on their bugs' pages but prove nothing
+# either way (they move no bug and flag no test flaky).
+INTERRUPTED_RUN_STATUSES = (RunStatus.ERROR, RunStatus.TIMED_OUT, RunStatus.CANCELLED)
 
 
 class Run(models.Model):
