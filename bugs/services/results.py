@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,6 +32,8 @@ from bugs.services.runs import run_trigger
 from bugs.services.status import run_apply_rules
 
 SHARD_DONE_STATUSES = (RunShard.Status.DONE, RunShard.Status.ERROR, RunShard.Status.TIMED_OUT, RunShard.Status.CANCELLED)
+# The message of a requested test that produced no result, before the reason (results_not_run).
+NOT_RUN = "not run: "
 # --- storage ------------------------------------------------------------------------------------------
 
 
@@ -142,6 +145,28 @@ def results_attach(*, run: Run) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(attach, [run.pk])
+
+
+# Where a node id can be cut into the node ids above it: a folder, a file, a class, a test's parameters.
+_NODE_BOUNDARY = re.compile(r"::|\[|/")
+
+
+def results_not_run(*, requested: Iterable[str], produced: Iterable[str], reason: str, detail: str = "") -> list[ParsedResult]:
+    """An error result, "not run: <reason>", for each requested node id that no produced result falls under.
+
+    pytest that crashes, is killed at the time limit or never starts leaves the tests it was asked for
+    without a result; stored as errors, they count in the run and show on their bugs' pages. A
+    requested file or parametrized test is covered by any result below it.
+    """
+    covered: set[str] = set()
+    for node_id in produced:
+        covered.add(node_id)
+        covered.update(node_id[: boundary.start()] for boundary in _NODE_BOUNDARY.finditer(node_id))
+    return [
+        ParsedResult(node_id=node_id, outcome=Outcome.ERROR, attempts=0, message=f"{NOT_RUN}{reason}", traceback=detail)
+        for node_id in dict.fromkeys(requested)
+        if node_id not in covered and node_id.rstrip("/") not in covered
+    ]
 
 
 # --- finalize and the status rules ---------------------------------------------------------------------

@@ -29,6 +29,7 @@ from bugs import git
 from bugs.models import (
     TERMINAL_RUN_STATUSES,
     Outcome,
+    Result,
     Run,
     RunShard,
     RunStatus,
@@ -36,7 +37,7 @@ from bugs.models import (
 )
 from bugs.parsers import ParsedResult, ReportFormatError
 from bugs.report_log import parse_report_log
-from bugs.services.results import SHARD_DONE_STATUSES, results_store, run_finalize
+from bugs.services.results import SHARD_DONE_STATUSES, results_not_run, results_store, run_finalize
 from bugs.services.suites import suite_checkout
 from bugs.uploads import parse_report
 from bugs.validators import node_id_validate
@@ -82,9 +83,9 @@ def _shard_claim(*, shard_id: int, worker: str) -> RunShard | None:
             if lease_alive and not _identity_is_dead(shard.claimed_by):
                 return None
         if shard.attempts >= settings.ATOM_BUGS_MAX_ATTEMPTS:
-            _shard_end(
-                shard=shard, status=RunShard.Status.ERROR, message="Gave up after repeated worker losses; the run can be triggered again."
-            )
+            message = "Gave up after repeated worker losses; the run can be triggered again."
+            _shard_end(shard=shard, status=RunShard.Status.ERROR, message=message)
+            _shard_not_run(shard=shard, reason=message)
             return None
         shard.status = RunShard.Status.RUNNING
         shard.attempts += 1
@@ -112,6 +113,13 @@ def _shard_end(*, shard: RunShard, status: str, message: str = "", exit_code: in
     return bool(
         query.update(status=status, error_message=message[:5000], exit_code=exit_code, finished_at=timezone.now(), lease_expires_at=None)
     )
+
+
+def _shard_not_run(*, shard: RunShard, reason: str) -> None:
+    """Store "not run: <reason>" errors for the shard's requested tests that have no result in its run."""
+    if shard.node_ids:
+        produced = Result.objects.filter(run_id=shard.run_id).values_list("node_id", flat=True)
+        results_store(run=shard.run, parsed=results_not_run(requested=shard.node_ids, produced=produced.iterator(), reason=reason))
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -193,7 +201,9 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
     argv = pytest_argv(suite=suite, junit=junit, report_log=report_log, progress=progress, args_file=args_file)
     checkout = suite_checkout(suite)
     if not checkout.is_dir():
-        _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=f"The suite's checkout {checkout} does not exist.")
+        message = f"The suite's checkout {checkout} does not exist."
+        if _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=message):
+            _shard_not_run(shard=shard, reason=message)
         _finish(run_id=run.pk, finalize=finalize)
         return
     status, message, exit_code, current = _pytest_execute(
@@ -206,6 +216,10 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
                 node_id=current, outcome=Outcome.ERROR, attempts=1, message=f"Killed at the suite's time limit ({suite.timeout_seconds} s)."
             )
         )
+    if status != RunShard.Status.CANCELLED:
+        # What pytest was asked for and never reported: errors with the reason, so the run counts them.
+        reason, _, detail = (message or f"pytest exited with code {exit_code} without running it.").partition("\n")
+        parsed += results_not_run(requested=shard.node_ids, produced=(p.node_id for p in parsed), reason=reason.rstrip(":"), detail=detail)
     try:
         with transaction.atomic():
             results_store(run=run, parsed=parsed)
@@ -318,6 +332,7 @@ def run_reap_stale() -> int:
             )
             if ended:
                 handled += 1
+                _shard_not_run(shard=shard, reason="The worker was lost on every attempt.")
                 run_finalize(run_id=shard.run_id)
             continue
         if RunShard.objects.filter(pk=shard.pk, status=shard.status, attempts=shard.attempts).update(enqueued_at=now):
