@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from bugs import history
@@ -87,3 +89,30 @@ def test_p1_integrity_interrupted_run_moves_its_bugs_regression(project, suite_f
     assert bug.status == "fixed"
     assert bug.verified_by is None
     assert not bug.status_changes.filter(to_status="resolved").exists()
+
+
+@pytest.mark.regression("BUG-110")
+def test_p1_integrity_crashed_shard_reads_a_stale_report_of_an_earlier_run_regression(project, suite_for, settings, tmp_path):
+    """BUG-110 (P1, integrity): a shard whose pytest crashed read the report left by an earlier run.
+
+    Run folders are named by run id and attempt. With a database made afresh beside an old var folder
+    (or run ids reused), the folder already held an earlier run's report log; pytest crashed before
+    writing its own, and the shard stored the old run's passes as its own results.
+    """
+    settings.ATOM_BUGS_ARTIFACTS_DIR = tmp_path / "runs"
+    project.write("tests/test_a.py", "def test_guard():\n    pass\n")
+    project.commit("tests")
+    suite = suite_for(project)
+    earlier = _run_inline(run_trigger(suite=suite, node_ids=["tests/test_a.py::test_guard"], trigger=Run.Trigger.CLI))
+    assert earlier.passed == 1
+    # What an earlier database left behind in the folder the next run id will use: a real run's files.
+    left_over = tmp_path / "runs" / str(earlier.pk + 1)
+    shutil.copytree(tmp_path / "runs" / str(earlier.pk), left_over)
+    project.write("tests/conftest.py", BROKEN_CONFTEST)
+    project.commit("a conftest that cannot be imported")
+    run = _run_inline(run_trigger(suite=suite, node_ids=["tests/test_a.py::test_guard"], trigger=Run.Trigger.CLI))
+
+    assert run.pk == earlier.pk + 1
+    assert run.status == "error"
+    assert run.passed == 0
+    assert Result.objects.get(run=run).outcome != "passed"
