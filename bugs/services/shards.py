@@ -194,6 +194,10 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
     out_dir = Path(settings.ATOM_BUGS_ARTIFACTS_DIR) / str(run.pk) / f"shard{shard.index}-attempt{shard.attempts}"
     out_dir.mkdir(parents=True, exist_ok=True)
     junit, report_log, progress = out_dir / "junit.xml", out_dir / "report.jsonl", out_dir / "progress.json"
+    for left_over in (junit, report_log, progress):
+        # An earlier database's run of the same id may have left its files here: pytest that crashes
+        # before writing its own must not hand them in as this run's results.
+        left_over.unlink(missing_ok=True)
     args_file = None
     if shard.node_ids:
         args_file = out_dir / "tests.txt"
