@@ -116,3 +116,53 @@ def test_p1_integrity_crashed_shard_reads_a_stale_report_of_an_earlier_run_regre
     assert run.status == "error"
     assert run.passed == 0
     assert Result.objects.get(run=run).outcome != "passed"
+
+
+PARAMETRIZED = """
+import time
+
+import pytest
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_guard(n):
+    time.sleep(0.8)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_limit(n):
+    pass
+"""
+
+
+@pytest.mark.regression("BUG-111")
+def test_p3_quality_run_total_jumps_from_the_selection_to_the_collection_regression(project, suite_for, admin_client, monkeypatch):
+    """BUG-111 (P3, quality): a run's total jumped from 0/2 to 0/4 while it ran.
+
+    The run was created with the number of node ids selected as its total, but pytest collects a
+    parametrized test once per parameter: two linked tests were four, and the live bar's total grew.
+    A total is shown only once pytest has collected; until then the run is "collecting".
+    """
+    from bugs.services import shards
+
+    project.write("tests/test_a.py", PARAMETRIZED)
+    project.commit("parametrized tests")
+    bug = bug_create(key="BUG-001", title="Guard lets everything through", severity="P2")
+    bug_link_test(bug=bug, node_id="tests/test_a.py::test_guard")
+    bug_link_test(bug=bug, node_id="tests/test_a.py::test_limit")
+    run = run_trigger(suite=suite_for(project), bug_keys=["BUG-001"], trigger=Run.Trigger.ADMIN)
+    seen = [Run.objects.get(pk=run.pk).total]
+    listing = admin_client.get("/admin/bugs/run/").content.decode()
+    refresh = shards._run_progress_refresh
+
+    def watched(*, run_id: int) -> None:
+        refresh(run_id=run_id)
+        seen.append(Run.objects.get(pk=run_id).total)
+
+    monkeypatch.setattr(shards, "_run_progress_refresh", watched)
+    run = _run_inline(run)
+
+    assert (run.status, run.total, run.passed) == ("passed", 4, 4)
+    assert len(seen) >= 3  # at the trigger, at least one heartbeat, at the end
+    assert set(seen) <= {0, run.total}, f"the totals shown over the run: {seen}"
+    assert "0/collecting queued" in listing
