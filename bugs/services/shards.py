@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DataError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from bugs import git
@@ -159,20 +159,34 @@ def _read_progress(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _heartbeat(*, shard: RunShard, worker: str, done: int, total: int) -> bool:
-    """Extend the lease and publish progress; False when the run was cancelled or the claim lost."""
+def _heartbeat(*, shard: RunShard, worker: str, done: int, total: int | None) -> bool:
+    """Extend the lease and publish progress; False when the run was cancelled or the claim lost.
+
+    ``total`` is None until pytest has collected; the shard then keeps the total it had (0, or what an
+    earlier attempt collected).
+    """
     lease = timezone.now() + timedelta(seconds=settings.ATOM_BUGS_LEASE_SECONDS)
+    progress: dict[str, Any] = {"done": done} if total is None else {"done": done, "total": max(total, done)}
     kept = RunShard.objects.filter(pk=shard.pk, claimed_by=worker, attempts=shard.attempts, status=RunShard.Status.RUNNING).update(
-        lease_expires_at=lease, done=done, total=max(total, done)
+        lease_expires_at=lease, **progress
     )
     _run_progress_refresh(run_id=shard.run_id)
     return bool(kept) and not Run.objects.filter(pk=shard.run_id, status=RunStatus.CANCELLED).exists()
 
 
 def _run_progress_refresh(*, run_id: int) -> None:
-    totals = RunShard.objects.filter(run_id=run_id).aggregate(done=Sum("done"), total=Sum("total"))
-    total = totals["total"] or 0
-    Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(done=min(totals["done"] or 0, total), total=total)
+    """Publish the run's done and total; the total only once every shard has collected, so it never grows.
+
+    A shard with no total that is still queued or running has not collected yet (one that collected
+    nothing finishes at once).
+    """
+    totals = RunShard.objects.filter(run_id=run_id).aggregate(
+        done_sum=Sum("done"),
+        total_sum=Sum("total"),
+        collecting=Count("pk", filter=Q(total=0, status__in=(RunShard.Status.QUEUED, RunShard.Status.RUNNING))),
+    )
+    done, total = totals["done_sum"] or 0, 0 if totals["collecting"] else totals["total_sum"] or 0
+    Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(done=min(done, total) if total else done, total=total)
 
 
 def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
@@ -275,7 +289,8 @@ def _pytest_execute(
             elif now - last_beat >= _PROGRESS_SECONDS:
                 last_beat = now
                 state = _read_progress(progress)
-                if not _heartbeat(shard=shard, worker=worker, done=int(state.get("done", 0)), total=int(state.get("total", shard.total))):
+                collected = int(state["total"]) if "total" in state else None
+                if not _heartbeat(shard=shard, worker=worker, done=int(state.get("done", 0)), total=collected):
                     stop = RunShard.Status.CANCELLED
             if stop:
                 with contextlib.suppress(ProcessLookupError):
