@@ -166,3 +166,22 @@ def test_p3_quality_run_total_jumps_from_the_selection_to_the_collection_regress
     assert len(seen) >= 3  # at the trigger, at least one heartbeat, at the end
     assert set(seen) <= {0, run.total}, f"the totals shown over the run: {seen}"
     assert "0/collecting queued" in listing
+
+
+@pytest.mark.regression("BUG-112")
+def test_p3_quality_finished_run_page_prints_the_pytest_output_twice_regression(project, suite_for, admin_client):
+    """BUG-112 (P3, quality): a finished run's page printed pytest's raw output twice.
+
+    Finalizing copied every shard's message, with the tail of pytest's output, into the run's own
+    message, and the page shows both the run and its shards. The run keeps one line per shard; the
+    output stays on its shard.
+    """
+    project.write("tests/conftest.py", BROKEN_CONFTEST)
+    project.write("tests/test_a.py", "def test_guard():\n    pass\n")
+    project.commit("a conftest that cannot be imported")
+    run = _run_inline(run_trigger(suite=suite_for(project), node_ids=["tests/test_a.py::test_guard"], trigger=Run.Trigger.ADMIN))
+    assert run.status == "error"
+
+    page = admin_client.get(f"/admin/bugs/run/{run.pk}/change/").content.decode()
+    assert page.count("ImportError while loading conftest") == 1
+    assert run.error_message == "Shard 0: pytest exited with code 4."
