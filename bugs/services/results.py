@@ -181,8 +181,8 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
     run = Run.objects.select_for_update().select_related("suite").filter(pk=run_id).first()
     if run is None or run.status in TERMINAL_RUN_STATUSES:
         return False
-    shard_statuses = list(RunShard.objects.filter(run=run).values_list("status", "error_message"))
-    if any(status not in SHARD_DONE_STATUSES for status, _ in shard_statuses):
+    shard_statuses = list(RunShard.objects.filter(run=run).order_by("index").values_list("status", "error_message", "index"))
+    if any(status not in SHARD_DONE_STATUSES for status, _, _ in shard_statuses):
         return False
     counts = Result.objects.filter(run=run).aggregate(
         total=Count("pk"),
@@ -191,7 +191,7 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
         errors=Count("pk", filter=Q(outcome=Outcome.ERROR)),
         skipped=Count("pk", filter=Q(outcome__in=(Outcome.SKIPPED, Outcome.XFAILED))),
     )
-    statuses = {status for status, _ in shard_statuses}
+    statuses = {status for status, _, _ in shard_statuses}
     if RunShard.Status.CANCELLED in statuses:
         final = RunStatus.CANCELLED
     elif RunShard.Status.TIMED_OUT in statuses:
@@ -211,9 +211,16 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
     run.done = counts["total"]
     run.passed, run.failed, run.errors, run.skipped = counts["passed"], counts["failed"], counts["errors"], counts["skipped"]
     run.duration_seconds = duration if duration is not None else ((now - run.started_at).total_seconds() if run.started_at else None)
-    run.error_message = "\n".join(message for _, message in shard_statuses if message)[:10000]
+    # One line per shard that says why it ended; pytest's output stays on the shard, shown once.
+    run.error_message = "\n".join(f"Shard {index}: {_summary(message)}" for _, message, index in shard_statuses if message)[:10000]
     run.save()
     to_confirm = run_apply_rules(run=run)
     if to_confirm:
         run_trigger(suite=run.suite, node_ids=to_confirm, trigger=Run.Trigger.RERUN, rerun_of=run)
     return True
+
+
+def _summary(message: str) -> str:
+    """The first line of a shard's message, as a sentence."""
+    line = message.strip().splitlines()[0].rstrip(":").strip()
+    return line if line.endswith(".") else f"{line}."
