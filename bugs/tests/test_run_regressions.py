@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import shutil
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +188,45 @@ def test_p3_quality_finished_run_page_prints_the_pytest_output_twice_regression(
     page = admin_client.get(f"/admin/bugs/run/{run.pk}/change/").content.decode()
     assert page.count("ImportError while loading conftest") == 1
     assert run.error_message == "Shard 0: pytest exited with code 4."
+
+
+class _Killed(BaseException):
+    """What a worker killed with -9 leaves: nothing after this point ran, not even an except clause."""
+
+
+@pytest.mark.regression("BUG-113")
+def test_p1_infrastructure_import_whose_worker_died_stays_running_forever_regression(monkeypatch, settings):
+    """BUG-113 (P1, infrastructure): an import whose worker died stayed "running" for ever.
+
+    The reaper looked at the shards of test runs only. An imported report (runs/import/) has none: a
+    worker killed while reading it, with its message never delivered again, left the run running
+    with no one to end or resume it. After two leases it must be queued again (or ended as an error
+    after the last attempt).
+    """
+    from django.utils import timezone
+
+    from bugs.services.imports import run_import_parse, run_import_receive
+    from bugs.services.shards import run_reap_stale
+    from bugs.tasks import run_import_task
+
+    report = (Path(__file__).parent / "data" / "junit" / "pytest_xunit2.xml").read_bytes()
+    run = run_import_receive(stream=io.BytesIO(report), name="pytest_xunit2.xml")
+
+    def killed(*args: object, **kwargs: object) -> float:
+        raise _Killed
+
+    with monkeypatch.context() as dying:
+        dying.setattr("bugs.services.imports._store_batches", killed)
+        with pytest.raises(_Killed):
+            run_import_parse(run_id=run.pk)
+    assert Run.objects.get(pk=run.pk).status == "running"
+
+    sent: list[int] = []
+    monkeypatch.setattr(run_import_task, "delay", lambda run_id: sent.append(run_id))
+    later = timezone.now() + timedelta(seconds=2 * settings.ATOM_BUGS_LEASE_SECONDS + 1)
+    with monkeypatch.context() as clock:
+        clock.setattr("django.utils.timezone.now", lambda: later)
+        run_reap_stale()
+    assert sent == [run.pk], "the import is queued again"
+    run_import_parse(run_id=run.pk)  # the message, delivered again to a live worker
+    assert Run.objects.get(pk=run.pk).status in ("passed", "failed")
