@@ -37,6 +37,7 @@ from bugs.models import (
 )
 from bugs.parsers import ParsedResult, ReportFormatError
 from bugs.report_log import parse_report_log
+from bugs.services.imports import run_import_reap_stale
 from bugs.services.results import SHARD_DONE_STATUSES, results_not_run, results_store, run_finalize
 from bugs.services.suites import suite_checkout
 from bugs.uploads import parse_report
@@ -329,7 +330,8 @@ def run_reap_stale() -> int:
     A shard whose lease expired (its worker stopped heartbeating) or that sat queued far longer than a
     lease (its message was lost) is queued again; the claim makes a duplicate delivery harmless. Runs
     whose shards are all finished but which were never finalized (a lost chord callback) are finalized.
-    Returns how many shards were handed out again or ended.
+    Imported reports are taken back the same way (bugs.services.imports.run_import_reap_stale).
+    Returns how many shards and imports were handed out again or ended.
     """
     from bugs.tasks import run_shard_task
 
@@ -359,9 +361,11 @@ def run_reap_stale() -> int:
             shard_id = shard.pk
             transaction.on_commit(lambda shard_id=shard_id, single=single: run_shard_task.delay(shard_id, single))  # type: ignore[misc]
     for run_id in (
-        Run.objects.filter(status=RunStatus.RUNNING)
+        # Runs of shards only: an import has none, and one being read must not be finalized half-way.
+        Run.objects.filter(status=RunStatus.RUNNING, shards__isnull=False)
         .exclude(shards__status__in=(RunShard.Status.QUEUED, RunShard.Status.RUNNING))
+        .distinct()
         .values_list("pk", flat=True)
     ):
         run_finalize(run_id=run_id)
-    return handled
+    return handled + run_import_reap_stale()

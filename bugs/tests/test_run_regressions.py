@@ -195,7 +195,9 @@ class _Killed(BaseException):
 
 
 @pytest.mark.regression("BUG-113")
-def test_p1_infrastructure_import_whose_worker_died_stays_running_forever_regression(monkeypatch, settings):
+def test_p1_infrastructure_import_whose_worker_died_stays_running_forever_regression(
+    monkeypatch, settings, django_capture_on_commit_callbacks
+):
     """BUG-113 (P1, infrastructure): an import whose worker died stayed "running" for ever.
 
     The reaper looked at the shards of test runs only. An imported report (runs/import/) has none: a
@@ -224,7 +226,7 @@ def test_p1_infrastructure_import_whose_worker_died_stays_running_forever_regres
     sent: list[int] = []
     monkeypatch.setattr(run_import_task, "delay", lambda run_id: sent.append(run_id))
     later = timezone.now() + timedelta(seconds=2 * settings.ATOM_BUGS_LEASE_SECONDS + 1)
-    with monkeypatch.context() as clock:
+    with monkeypatch.context() as clock, django_capture_on_commit_callbacks(execute=True):
         clock.setattr("django.utils.timezone.now", lambda: later)
         run_reap_stale()
     assert sent == [run.pk], "the import is queued again"
