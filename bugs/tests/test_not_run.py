@@ -71,7 +71,9 @@ def test_an_errored_run_on_the_commit_of_a_pass_does_not_make_the_test_flaky(pro
     assert (passed.status, errored.status) == ("passed", "error")
     assert not RegressionTest.objects.get(bug=bug).is_flaky
     assert [rate.flaky for rate in history.flake_rates()] == [0]
-    run_entry = next(entry for entry in history.bug_page(pk=bug.pk).timeline if entry.run_id == errored.pk)
+    page = history.bug_page(pk=bug.pk)
+    assert page is not None
+    run_entry = next(entry for entry in page.timeline if entry.run_id == errored.pk)
     assert run_entry.detail == "test_guard error; not run: pytest exited with code 4"
 
 
