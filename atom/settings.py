@@ -294,6 +294,8 @@ CELERY_BEAT_SCHEDULER = "atom.beat:PersistentScheduler"
 # the health permission or this token (X-Atom-Health-Token header; empty = no token accepted).
 ATOM_HEALTH_TIMEOUT_SECONDS = env_float("ATOM_HEALTH_TIMEOUT_SECONDS", 1.5, minimum=0.2, maximum=10.0)
 ATOM_HEALTH_TOKEN = env_str("ATOM_HEALTH_TOKEN")
+# How often each Celery worker writes its heartbeat row (the admin lists workers seen in the last minute).
+ATOM_WORKER_HEARTBEAT_SECONDS = env_float("ATOM_WORKER_HEARTBEAT_SECONDS", 15.0, minimum=0.5, maximum=50.0)
 
 # --- Internationalisation, static files -------------------------------------------------------
 LANGUAGE_CODE = "en-us"
