@@ -141,14 +141,6 @@ def _chatty_procfile(root: Path) -> Path:
     return procfile
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.regression("BUG-114")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_p1_infrastructure_supervisor_ignores_sigterm_once_its_reader_has_gone_regression(tmp_path, signum):
