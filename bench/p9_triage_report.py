@@ -67,6 +67,7 @@ def run(scale: float) -> list[Result]:
         )
         Run.objects.filter(pk=last.pk).update(status="passed", finished_at=now, total=len(node_ids), passed=len(node_ids))
     assert last is not None
+    last.refresh_from_db()
     run_apply_rules(run=last)
 
     with CaptureQueriesContext(connection) as few:
