@@ -123,9 +123,12 @@ def _top(scores: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_], ids: npt.
         return []
     chosen = scores[candidates]
     if candidates.size > limit:
-        keep = np.argpartition(-chosen, limit - 1)[:limit]
+        # Keep the best ``limit`` and every episode tied with the last of them, so that ties are broken
+        # by id below (a partition alone would pick arbitrary ones among the tied).
+        kth = -np.partition(-chosen, limit - 1)[limit - 1]
+        keep = np.flatnonzero(chosen >= kth)
         candidates, chosen = candidates[keep], chosen[keep]
-    order = np.lexsort((ids[candidates], -chosen))
+    order = np.lexsort((ids[candidates], -chosen))[:limit]
     return [(int(ids[candidates[i]]), float(chosen[i])) for i in order]
 
 
