@@ -15,12 +15,8 @@ from django.utils import timezone
 from atom.errors import DomainError, NotFoundError
 from episodes import selectors
 from episodes.embeddings import embedder_get
-from episodes.models import (
-    Episode,
-    EpisodeAccess,
-    RetrievalMode,
-    Segment,
-)
+from episodes.models import EpisodeAccess, RetrievalMode
+from episodes.selectors import EpisodeRow, SegmentRow
 from episodes.vector_index import vector_index
 from governance.services.actions import agent_access_authorize
 
@@ -62,8 +58,8 @@ class RetrievalResult:
 
     mode: str
     limit: int
-    episodes: list[Episode] = field(default_factory=list)
-    segments: list[Segment] = field(default_factory=list)
+    episodes: list[EpisodeRow] = field(default_factory=list)
+    segments: list[SegmentRow] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -107,10 +103,8 @@ def _governed_read(*, actor: Any, agent_id: int, query: RetrievalQuery, request_
     limit = limit_clamp(mode=query.mode, requested=query.limit)
     result = RetrievalResult(mode=query.mode, limit=limit)
     if query.mode == RetrievalMode.TEMPORAL:
-        result.episodes = list(
-            selectors.episodes_temporal(
-                agent_id=agent.pk, since=query.since, until=query.until, include_archived=query.include_archived, limit=limit
-            )
+        result.episodes = selectors.episodes_temporal(
+            agent_id=agent.pk, since=query.since, until=query.until, include_archived=query.include_archived, limit=limit
         )
     elif query.mode == RetrievalMode.SEQUENTIAL:
         assert query.episode_id is not None
@@ -118,7 +112,7 @@ def _governed_read(*, actor: Any, agent_id: int, query: RetrievalQuery, request_
         if episode is None:
             raise NotFoundError("Episode not found.")
         result.episodes = [episode]
-        result.segments = list(selectors.segments_in_order(episode_id=episode.pk, after=query.after, limit=limit))
+        result.segments = selectors.segments_in_order(episode_id=episode.pk, after=query.after, limit=limit)
     else:
         query_vector = embedder_get().embed([query.text])[0]
         vectors = vector_index.vectors_for(agent.pk)
