@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from atom.dbinsert import row_append
 from atom.errors import DomainError, NotFoundError
 from episodes import selectors
 from episodes.embeddings import embedder_get
@@ -150,7 +151,8 @@ def _access_record(*, actor: Any, agent_id: int, query: RetrievalQuery, result: 
     if query.episode_id is not None:
         params["episode_id"] = query.episode_id
     ids = [segment.pk for segment in result.segments] if query.mode == RetrievalMode.SEQUENTIAL else [e.pk for e in result.episodes]
-    EpisodeAccess.objects.create(
+    # The access log is written on every retrieval: the prepared INSERT of row_append.
+    access = EpisodeAccess(
         agent_id=agent_id,
         actor=actor,
         mode=query.mode,
@@ -160,3 +162,4 @@ def _access_record(*, actor: Any, agent_id: int, query: RetrievalQuery, result: 
         result_count=len(ids),
         request_id=request_id,
     )
+    row_append(access)
