@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from bench.harness import BENCH_DIR
+from bench.scale_curve import scale_curve_write
 
 
 def _modules() -> list[str]:
@@ -65,6 +66,7 @@ def main() -> int:
             results.extend(json.loads(proc.stdout.strip().splitlines()[-1]))
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2))
+    curve = scale_curve_write(results, BENCH_DIR)
     header = f"{'id':<4} {'database':<10} {'metric':<44} {'value':>12} {'unit':<8} {'baseline':>10} {'ratio':>7}  target"
     print(header)
     print("-" * len(header))
@@ -73,6 +75,8 @@ def main() -> int:
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.3g}"
         value = f"{r['value']:.4g}"
         print(f"{r['id']:<4} {r['database']:<10} {r['metric']:<44} {value:>12} {r['unit']:<8} {baseline:>10} {ratio:>7}  {r['target']}")
+    if curve is not None:
+        print(f"P11 scale curve drawn in {curve}")
     return 1 if failed else 0
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-BENCH_DIR = BASE_DIR / "var" / "bench"
+# ATOM_BENCH_DIR moves the results (the smoke tests run a benchmark without touching a real run's figures).
+BENCH_DIR = Path(os.environ.get("ATOM_BENCH_DIR") or BASE_DIR / "var" / "bench")
 
 
 @dataclass
@@ -107,17 +108,22 @@ def time_calls(fn: Callable[[], Any], *, count: int, warmup: int = 20) -> list[f
 
 def interleaved(fn_a: Callable[[], Any], fn_b: Callable[[], Any], *, count: int, warmup: int = 20) -> tuple[list[float], list[float]]:
     """Time two calls alternately so that machine noise falls on both alike."""
+    a, b = interleaved_many([fn_a, fn_b], count=count, warmup=warmup)
+    return a, b
+
+
+def interleaved_many(fns: list[Callable[[], Any]], *, count: int, warmup: int = 20) -> list[list[float]]:
+    """Time any number of calls in turn, round after round; one list of milliseconds per call."""
     for _ in range(warmup):
-        fn_a()
-        fn_b()
-    a: list[float] = []
-    b: list[float] = []
+        for fn in fns:
+            fn()
+    samples: list[list[float]] = [[] for _ in fns]
     for _ in range(count):
-        for fn, out in ((fn_a, a), (fn_b, b)):
+        for fn, out in zip(fns, samples, strict=True):
             start = time.perf_counter()
             fn()
             out.append((time.perf_counter() - start) * 1000)
-    return a, b
+    return samples
 
 
 def median(samples: list[float]) -> float:

@@ -6,12 +6,18 @@ request pays JWT verification, the user load, the per-agent rate limit, the deci
 execution row and the audit row. Baselines: ``GET agents/{id}/`` (JWT, user load, one read) and an unknown
 API path (JWT, user load, nothing else). A fresh connection per request for all three (gunicorn's sync
 worker closes each one), interleaved so machine noise falls on all alike.
+
+Then under load: a second server with one sync worker per core, driven by as many client processes as it
+has workers (started here, each posting actions back to back on its own connection per request); the
+target is p99 <= 3x p50 over every loaded request, so that contention (the agent row's budget charge,
+the database's write lock) shows up as a tail.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -58,7 +64,7 @@ def _server_env() -> dict[str, str]:
 def _request(port: int, method: str, path: str, token: str, body: bytes | None = None) -> tuple[int, float]:
     start = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     if body is not None:
         headers["Content-Type"] = "application/json"
     conn.request(method, path, body=body, headers=headers)
@@ -66,6 +72,59 @@ def _request(port: int, method: str, path: str, token: str, body: bytes | None =
     response.read()
     conn.close()
     return response.status, (time.perf_counter() - start) * 1000
+
+
+def _server_start(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "gunicorn", "atom.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    server = subprocess.Popen(
+        [*command, "--log-level", "warning"], cwd=BASE_DIR, env=_server_env(), stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if _request(port, "GET", "/healthz", "")[0] == 200:
+                return server
+        except OSError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            _server_stop(server)
+            raise RuntimeError(f"the gunicorn server did not start; see {log}")
+        time.sleep(0.2)
+
+
+def _server_stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def _drive(port: int, path: str, token: str, body: bytes, count: int) -> list[float]:
+    """One load process: ``count`` action requests back to back; each one's latency in ms."""
+    samples = []
+    for _ in range(count):
+        status, elapsed = _request(port, "POST", path, token, body)
+        if status != 200:
+            raise RuntimeError(f"a loaded action answered {status}")
+        samples.append(elapsed)
+    return samples
+
+
+def _loaded(*, path: str, token: str, body: bytes, count: int, log: Path) -> tuple[int, list[float]]:
+    """Latencies of the action route with one client process per server worker, all at once."""
+    workers = max(2, os.cpu_count() or 2)
+    port = _free_port()
+    server = _server_start(port, workers, log)
+    try:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers) as pool:
+            # A short warm-up per worker first (imports, connections), not counted.
+            pool.starmap(_drive, [(port, path, token, body, 10)] * workers)
+            per_process = pool.starmap(_drive, [(port, path, token, body, count)] * workers)
+    finally:
+        _server_stop(server)
+    return workers, [sample for samples in per_process for sample in samples]
 
 
 def run(scale: float) -> list[Result]:
@@ -87,36 +146,8 @@ def run(scale: float) -> list[Result]:
     token = access_token_for(user)
     port = _free_port()
     log = Path(os.environ.get("ATOM_VAR_DIR", BASE_DIR / "var")) / "p3-gunicorn.log"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "atom.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env=_server_env(),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    server = _server_start(port, 1, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _request(port, "GET", "/healthz", token)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"the gunicorn server did not start; see {log}")
-            time.sleep(0.2)
-
         body = json.dumps({"action": "read", "params": {"q": "bench"}, "cost": "0.01"}).encode()
         calls = {
             "action": lambda: _request(port, "POST", f"/api/v1/agents/{agent.pk}/actions/", token, body),
@@ -135,11 +166,12 @@ def run(scale: float) -> list[Result]:
                     samples[name].append(elapsed)
         assert AuditEntry.objects.filter(agent=agent).count() == count + 30
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _server_stop(server)
+    path = f"/api/v1/agents/{agent.pk}/actions/"
+    per_process = max(50, int(300 * scale))
+    workers, loaded = _loaded(path=path, token=token, body=body, count=per_process, log=log.with_name("p3-gunicorn-loaded.log"))
+    # Every loaded request was governed and audited like any other.
+    assert AuditEntry.objects.filter(agent=agent).count() == count + 30 + workers * (per_process + 10)
     database = connection.vendor
     action, detail, bare = (median(samples[name]) for name in ("action", "detail", "bare"))
     return [
@@ -153,6 +185,17 @@ def run(scale: float) -> list[Result]:
             "(info)",
             percentile(samples["bare"], 95),
             None,
+            database,
+            scale,
+        ),
+        Result(
+            ID,
+            f"action route p99 vs p50, {workers} processes at once",
+            percentile(loaded, 99),
+            "ms",
+            "ratio <= 3.0",
+            median(loaded),
+            percentile(loaded, 99) / median(loaded),
             database,
             scale,
         ),

@@ -71,7 +71,9 @@ def _title(index: int) -> str:
     return f"{_VERBS[index % 8]} the {_SUBJECTS[(index // 8) % 8]} {_DETAILS[(index // 64) % 8]} #{index}"
 
 
-def _build(agent_id: int, count: int, now: datetime) -> None:
+def _build(agent_id: int, count: int, now: datetime, *, first_id: int = 1, segments: bool = True) -> None:
+    """``count`` episodes (ids from ``first_id``) of one agent, spread over the last 80 days, each with
+    its session and (unless told not to) SEGMENTS_PER_EPISODE segments, and the agent's index version."""
     from django.db import transaction
 
     from episodes.embeddings import embedder_get, vector_to_bytes
@@ -84,7 +86,7 @@ def _build(agent_id: int, count: int, now: datetime) -> None:
         _insert(
             AgentSession._meta.db_table,
             ["id", "agent_id", "key", "next_seq", "last_at", "created_at"],
-            ((i, agent_id, f"s{i}", 40, start + i * step, now) for i in range(1, count + 1)),
+            ((first_id + i - 1, agent_id, f"s{i}", 40, start + i * step, now) for i in range(1, count + 1)),
         )
         columns = [
             "id", "agent_id", "session_id", "title", "summary", "started_at", "ended_at", "status", "outcome", "topics",
@@ -99,22 +101,24 @@ def _build(agent_id: int, count: int, now: datetime) -> None:
                 vectors = embedder.embed([_title(i) for i in ids])
                 for i, vector in zip(ids, vectors, strict=True):
                     began = start + i * step
+                    pk = first_id + i - 1
                     yield (
-                        i, agent_id, i, _title(i), _title(i), began, began + timedelta(minutes=40), "completed", "unknown",
+                        pk, agent_id, pk, _title(i), _title(i), began, began + timedelta(minutes=40), "completed", "unknown",
                         json.dumps(["bench"]), (i % 100) / 100, 1.0, "INTERN", 40, SEGMENTS_PER_EPISODE, 39, 0, 0.0, 0,
                         vector_to_bytes(vector), embedder.name, 1, True, False, now, now,
                     )  # fmt: skip
 
         _insert(Episode._meta.db_table, columns, episodes())
 
-        def segments() -> Iterable[Sequence[Any]]:
+        def segment_rows() -> Iterable[Sequence[Any]]:
             for i in range(1, count + 1):
                 began = start + i * step
+                pk = first_id + i - 1
                 for order in range(SEGMENTS_PER_EPISODE):
                     at = began + timedelta(minutes=4 * order)
                     yield (
-                        i * SEGMENTS_PER_EPISODE + order,
-                        i,
+                        pk * SEGMENTS_PER_EPISODE + order,
+                        pk,
                         order,
                         "conversation",
                         order * 4,
@@ -124,11 +128,12 @@ def _build(agent_id: int, count: int, now: datetime) -> None:
                         "segment",
                     )
 
-        _insert(
-            Segment._meta.db_table,
-            ["id", "episode_id", "order", "kind", "seq_start", "seq_end", "started_at", "ended_at", "preview"],
-            segments(),
-        )
+        if segments:
+            _insert(
+                Segment._meta.db_table,
+                ["id", "episode_id", "order", "kind", "seq_start", "seq_end", "started_at", "ended_at", "preview"],
+                segment_rows(),
+            )
         MemoryIndexVersion.objects.create(agent_id=agent_id, version=1)
 
 

@@ -1,14 +1,17 @@
-"""Reads of the episodes app: already-optimised querysets, and the in-memory ranking of vectors.
+"""Reads of the episodes app: already-optimised querysets, retrieval's plain rows, and the in-memory
+ranking of vectors.
 
-Every filter reaches SQL as a bound parameter through the ORM; query text never reaches SQL at all
-(it is embedded and compared in memory).
+Every filter reaches SQL as a bound parameter (through the ORM, or beside SQL composed from the model's
+own names); query text never reaches SQL at all (it is embedded and compared in memory).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -21,11 +24,6 @@ from episodes.vector_index import AgentVectors, epoch_us
 
 InteractionRow = tuple[int, datetime, str, str, dict[str, Any]]
 _ROW_FIELDS = ("seq", "timestamp", "role", "content", "metadata")
-# The columns the API shows (the vector and the lifecycle's bookkeeping stay in the database).
-_LIST_FIELDS = (
-    "id", "agent_id", "session__key", "title", "summary", "status", "outcome", "topics", "importance", "decay", "maturity",
-    "started_at", "ended_at", "interaction_count", "segment_count",
-)  # fmt: skip
 
 # Contextual score = W_SIMILARITY x cosine similarity (clipped to [0, 1])
 #                  + W_RECENCY x 0.5 ** (days since the episode's last interaction / RECENCY_HALF_LIFE_DAYS)
@@ -90,21 +88,126 @@ def _visible(include_archived: bool) -> list[str]:
     return [*statuses, EpisodeStatus.ARCHIVED] if include_archived else statuses
 
 
+# --- Retrieval reads ----------------------------------------------------------------------------
+#
+# Retrieval answers with plain rows, not model instances: building two instances (episode and session)
+# per row through the ORM's per-value converters cost more than the query itself (P5). The SQL is
+# composed once per vendor and shape from the model's own table and column names; every value is a
+# bound parameter.
+
+
+@dataclass(slots=True)
+class EpisodeRow:
+    """An episode as retrieval shows it (the columns of the API), with its rank score when ranked."""
+
+    id: int
+    agent_id: int
+    session_key: str
+    title: str
+    summary: str
+    status: str
+    outcome: str
+    topics: list[str]
+    importance: float
+    decay: float
+    maturity: str
+    started_at: datetime
+    ended_at: datetime
+    interaction_count: int
+    segment_count: int
+    score: float | None = None
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+@dataclass(slots=True)
+class SegmentRow:
+    """A segment as sequential retrieval shows it."""
+
+    id: int
+    order: int
+    kind: str
+    seq_start: int
+    seq_end: int
+    started_at: datetime
+    ended_at: datetime
+    preview: str
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    @property
+    def interaction_count(self) -> int:
+        return self.seq_end - self.seq_start + 1
+
+
+_EPISODE_COLUMNS = (
+    "id", "agent_id", "title", "summary", "status", "outcome", "topics", "importance", "decay", "maturity", "started_at", "ended_at",
+    "interaction_count", "segment_count",
+)  # fmt: skip
+_SEGMENT_COLUMNS = ("id", "order", "kind", "seq_start", "seq_end", "started_at", "ended_at", "preview")
+
+
+@lru_cache(maxsize=256)
+def _episode_sql(vendor: str, where: str, tail: str) -> str:
+    """SELECT of the listed columns and the session's key; ``where``/``tail`` hold only fixed SQL and %s."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"e.{quote(name)}" for name in _EPISODE_COLUMNS[:2])
+    rest = ", ".join(f"e.{quote(name)}" for name in _EPISODE_COLUMNS[2:])
+    episodes, sessions = quote(Episode._meta.db_table), quote(AgentSession._meta.db_table)
+    return (
+        f"SELECT {columns}, s.{quote('key')}, {rest} FROM {episodes} e "  # noqa: S608  # nosec B608 - identifiers from the model, values bound
+        f"INNER JOIN {sessions} s ON s.{quote('id')} = e.{quote('session_id')} WHERE {where} {tail}"
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite gives naive UTC back (Django stores aware datetimes that way); PostgreSQL gives aware ones.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _param(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _episode_rows(sql: str, params: Sequence[Any]) -> list[EpisodeRow]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    return [
+        EpisodeRow(pk, agent, key, title, summary, status, outcome, json.loads(topics) if isinstance(topics, str) else topics,
+                   importance, decay, maturity, _aware(started), _aware(ended), interactions, segments)
+        for pk, agent, key, title, summary, status, outcome, topics, importance, decay, maturity, started, ended, interactions, segments
+        in fetched
+    ]  # fmt: skip
+
+
 def episodes_temporal(
     *, agent_id: int, since: datetime | None, until: datetime | None, include_archived: bool, limit: int
-) -> QuerySet[Episode]:
+) -> list[EpisodeRow]:
     """The agent's episodes overlapping [since, until], newest first (index: agent, started_at desc)."""
-    queryset = Episode.objects.filter(agent_id=agent_id, status__in=_visible(include_archived))
+    statuses = _visible(include_archived)
+    where = "e.agent_id = %s AND e.status IN (" + ", ".join(["%s"] * len(statuses)) + ")"
+    params: list[Any] = [agent_id, *statuses]
     if since is not None:
-        queryset = queryset.filter(ended_at__gte=since)
+        where += " AND e.ended_at >= %s"
+        params.append(_param(since))
     if until is not None:
-        queryset = queryset.filter(started_at__lte=until)
-    return queryset.select_related("session").only(*_LIST_FIELDS).order_by("-started_at", "-id")[:limit]
+        where += " AND e.started_at <= %s"
+        params.append(_param(until))
+    params.append(limit)
+    return _episode_rows(_episode_sql(connection.vendor, where, "ORDER BY e.started_at DESC, e.id DESC LIMIT %s"), params)
 
 
-def episode_for_agent(*, agent_id: int, episode_id: int) -> Episode | None:
+def episode_for_agent(*, agent_id: int, episode_id: int) -> EpisodeRow | None:
     """One of the agent's episodes (any status), or None."""
-    return Episode.objects.select_related("session").only(*_LIST_FIELDS).filter(agent_id=agent_id, pk=episode_id).first()
+    if not 0 < episode_id < 2**63:
+        return None
+    rows = _episode_rows(_episode_sql(connection.vendor, "e.agent_id = %s AND e.id = %s", ""), [agent_id, episode_id])
+    return rows[0] if rows else None
 
 
 def episode_agent_id(*, episode_id: int) -> int | None:
@@ -112,9 +215,25 @@ def episode_agent_id(*, episode_id: int) -> int | None:
     return Episode.objects.filter(pk=episode_id).values_list("agent_id", flat=True).first()
 
 
-def segments_in_order(*, episode_id: int, after: int, limit: int) -> QuerySet[Segment]:
+@lru_cache(maxsize=4)
+def _segments_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in _SEGMENT_COLUMNS)
+    return (
+        f"SELECT {columns} FROM {quote(Segment._meta.db_table)} "  # noqa: S608  # nosec B608 - identifiers from the model, values bound
+        f"WHERE episode_id = %s AND {quote('order')} > %s ORDER BY {quote('order')} LIMIT %s"
+    )
+
+
+def segments_in_order(*, episode_id: int, after: int, limit: int) -> list[SegmentRow]:
     """An episode's segments after position ``after``, in order (index: episode, order)."""
-    return Segment.objects.filter(episode_id=episode_id, order__gt=after).order_by("order")[:limit]
+    with connection.cursor() as cursor:
+        cursor.execute(_segments_sql(connection.vendor), [episode_id, after, limit])
+        fetched = cursor.fetchall()
+    return [
+        SegmentRow(pk, order, kind, start, end, _aware(started), _aware(ended), preview)
+        for pk, order, kind, start, end, started, ended, preview in fetched
+    ]
 
 
 def _top(scores: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_], ids: npt.NDArray[np.int64], limit: int) -> list[tuple[int, float]]:
@@ -123,9 +242,12 @@ def _top(scores: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_], ids: npt.
         return []
     chosen = scores[candidates]
     if candidates.size > limit:
-        keep = np.argpartition(-chosen, limit - 1)[:limit]
+        # Keep the best ``limit`` and every episode tied with the last of them, so that ties are broken
+        # by id below (a partition alone would pick arbitrary ones among the tied).
+        kth = -np.partition(-chosen, limit - 1)[limit - 1]
+        keep = np.flatnonzero(chosen >= kth)
         candidates, chosen = candidates[keep], chosen[keep]
-    order = np.lexsort((ids[candidates], -chosen))
+    order = np.lexsort((ids[candidates], -chosen))[:limit]
     return [(int(ids[candidates[i]]), float(chosen[i])) for i in order]
 
 
@@ -163,20 +285,18 @@ def rank_contextual(
     return _top(scores, mask, vectors.ids[:size], limit)
 
 
-def episodes_by_rank(*, ranked: list[tuple[int, float]]) -> list[Episode]:
-    """The ranked episodes in rank order, each with its ``score`` attribute set (one query)."""
+def episodes_by_rank(*, ranked: list[tuple[int, float]]) -> list[EpisodeRow]:
+    """The ranked episodes in rank order, each with its ``score`` set (one query)."""
     if not ranked:
         return []
-    by_id = {
-        episode.pk: episode
-        for episode in Episode.objects.select_related("session").only(*_LIST_FIELDS).filter(pk__in=[pk for pk, _ in ranked])
-    }
+    where = "e.id IN (" + ", ".join(["%s"] * len(ranked)) + ")"
+    by_id = {row.id: row for row in _episode_rows(_episode_sql(connection.vendor, where, ""), [pk for pk, _ in ranked])}
     ordered = []
     for pk, score in ranked:
-        episode = by_id.get(pk)
-        if episode is not None:
-            episode.score = round(score, 6)  # type: ignore[attr-defined]
-            ordered.append(episode)
+        row = by_id.get(pk)
+        if row is not None:
+            row.score = round(score, 6)
+            ordered.append(row)
     return ordered
 
 

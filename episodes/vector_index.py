@@ -21,14 +21,17 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
+from django.db import connection
 
 from episodes.embeddings import embedder_get
 from episodes.models import Episode, EpisodeStatus, MemoryIndexVersion
+from governance.models import Agent
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -184,6 +187,31 @@ def vectors_save(*, agent_id: int, vectors: AgentVectors, agent_created_us: int)
             old.unlink(missing_ok=True)
 
 
+@lru_cache(maxsize=4)
+def _version_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    versions, agents = quote(MemoryIndexVersion._meta.db_table), quote(Agent._meta.db_table)
+    return (
+        f"SELECT v.version, a.created_at FROM {versions} v INNER JOIN {agents} a ON a.id = v.agent_id "  # noqa: S608  # nosec B608 - identifiers from the models, the id bound
+        "WHERE v.agent_id = %s"
+    )
+
+
+def _version_read(agent_id: int) -> tuple[int, int]:
+    """The agent's index version and creation time (epoch microseconds), or (0, 0) before its first episode.
+
+    Every semantic query starts here, so it is one prepared statement rather than an ORM query compiled
+    per call (a fifth of a semantic query's time at 10 k episodes, P5 profile).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_version_sql(connection.vendor), [agent_id])
+        found = cursor.fetchone()
+    if found is None:
+        return 0, 0
+    created = found[1] if found[1].tzinfo is not None else found[1].replace(tzinfo=UTC)
+    return int(found[0]), epoch_us(created)
+
+
 class VectorIndex:
     """Per-process cache of :class:`AgentVectors`, kept current against the database."""
 
@@ -198,8 +226,7 @@ class VectorIndex:
     def vectors_for(self, agent_id: int) -> AgentVectors:
         """The agent's vectors as of the latest committed version (one query when nothing changed)."""
         embedder = embedder_get()
-        found = MemoryIndexVersion.objects.filter(agent_id=agent_id).values_list("version", "agent__created_at").first()
-        version, created_us = (found[0], epoch_us(found[1])) if found else (0, 0)
+        version, created_us = _version_read(agent_id)
         with self._lock:
             current = self._agents.get(agent_id)
             if current is None or current.model != embedder.name:

@@ -103,7 +103,7 @@ class SegmentOutputSerializer(serializers.ModelSerializer[Segment]):
 
 
 class EpisodeOutputSerializer(serializers.ModelSerializer[Episode]):
-    session_id = serializers.CharField(source="session.key", read_only=True)
+    session_id = serializers.CharField(source="session_key", read_only=True)
     score = serializers.FloatField(
         read_only=True, allow_null=True, default=None, help_text="Semantic: cosine similarity. Contextual: " + CONTEXTUAL_SCORE_DOC
     )

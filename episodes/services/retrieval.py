@@ -12,15 +12,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from atom.dbinsert import row_append
 from atom.errors import DomainError, NotFoundError
 from episodes import selectors
 from episodes.embeddings import embedder_get
-from episodes.models import (
-    Episode,
-    EpisodeAccess,
-    RetrievalMode,
-    Segment,
-)
+from episodes.models import EpisodeAccess, RetrievalMode
+from episodes.selectors import EpisodeRow, SegmentRow
 from episodes.vector_index import vector_index
 from governance.services.actions import agent_access_authorize
 
@@ -62,8 +59,8 @@ class RetrievalResult:
 
     mode: str
     limit: int
-    episodes: list[Episode] = field(default_factory=list)
-    segments: list[Segment] = field(default_factory=list)
+    episodes: list[EpisodeRow] = field(default_factory=list)
+    segments: list[SegmentRow] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -107,10 +104,8 @@ def _governed_read(*, actor: Any, agent_id: int, query: RetrievalQuery, request_
     limit = limit_clamp(mode=query.mode, requested=query.limit)
     result = RetrievalResult(mode=query.mode, limit=limit)
     if query.mode == RetrievalMode.TEMPORAL:
-        result.episodes = list(
-            selectors.episodes_temporal(
-                agent_id=agent.pk, since=query.since, until=query.until, include_archived=query.include_archived, limit=limit
-            )
+        result.episodes = selectors.episodes_temporal(
+            agent_id=agent.pk, since=query.since, until=query.until, include_archived=query.include_archived, limit=limit
         )
     elif query.mode == RetrievalMode.SEQUENTIAL:
         assert query.episode_id is not None
@@ -118,7 +113,7 @@ def _governed_read(*, actor: Any, agent_id: int, query: RetrievalQuery, request_
         if episode is None:
             raise NotFoundError("Episode not found.")
         result.episodes = [episode]
-        result.segments = list(selectors.segments_in_order(episode_id=episode.pk, after=query.after, limit=limit))
+        result.segments = selectors.segments_in_order(episode_id=episode.pk, after=query.after, limit=limit)
     else:
         query_vector = embedder_get().embed([query.text])[0]
         vectors = vector_index.vectors_for(agent.pk)
@@ -156,7 +151,8 @@ def _access_record(*, actor: Any, agent_id: int, query: RetrievalQuery, result: 
     if query.episode_id is not None:
         params["episode_id"] = query.episode_id
     ids = [segment.pk for segment in result.segments] if query.mode == RetrievalMode.SEQUENTIAL else [e.pk for e in result.episodes]
-    EpisodeAccess.objects.create(
+    # The access log is written on every retrieval: the prepared INSERT of row_append.
+    access = EpisodeAccess(
         agent_id=agent_id,
         actor=actor,
         mode=query.mode,
@@ -166,3 +162,4 @@ def _access_record(*, actor: Any, agent_id: int, query: RetrievalQuery, result: 
         result_count=len(ids),
         request_id=request_id,
     )
+    row_append(access)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from atom.dbinsert import row_append
 from atom.errors import DomainError
 from governance.models import (
     Agent,
@@ -32,8 +33,11 @@ def audit_record(
     cost: Decimal = ZERO,
     request_id: str = "",
 ) -> AuditEntry:
-    """Append one audit row: the agent's tier and confidence at decision time, the outcome and why."""
-    return AuditEntry.objects.create(
+    """Append one audit row: the agent's tier and confidence at decision time, the outcome and why.
+
+    Every governed request writes one, so it goes through the prepared INSERT of ``row_append``.
+    """
+    entry = AuditEntry(
         agent=agent,
         actor=actor if getattr(actor, "pk", None) else None,
         action=action[:100],
@@ -45,6 +49,8 @@ def audit_record(
         cost=cost,
         request_id=request_id[:64],
     )
+    row_append(entry)
+    return entry
 
 
 @dataclass

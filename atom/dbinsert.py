@@ -1,0 +1,54 @@
+"""One row appended with a statement prepared once per model, for the log rows every governed request writes.
+
+``Model.save()`` re-compiles its INSERT on every call (a third of an audit row's cost on SQLite, and
+more on PostgreSQL, measured by P5). :func:`row_append` writes the same values the same way (each
+field's ``pre_save`` and ``get_db_prep_save``, so ``auto_now_add`` and every adapter apply) with SQL
+built once from the model's own table and column names. It sends no ``pre_save``/``post_save``
+signal: use it only for append-only log models that nothing listens to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Field, Model
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    fields: list[Field[Any, Any]]
+    returns: bool
+
+
+_STATEMENTS: dict[tuple[type[Model], str], _Statement] = {}
+
+
+def _statement(model: type[Model]) -> _Statement:
+    key = (model, connection.vendor)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        quote = connection.ops.quote_name
+        meta = model._meta
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        columns = ", ".join(quote(str(field.column)) for field in fields)
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608  # nosec B608 - identifiers from model metadata, values bound
+        returns = bool(connection.features.can_return_columns_from_insert)
+        if returns:
+            sql += f" RETURNING {quote(str(meta.pk.column))}"
+        statement = _STATEMENTS[key] = _Statement(sql, fields, returns)
+    return statement
+
+
+def row_append(instance: Model) -> Model:
+    """INSERT an unsaved instance of a signal-free, append-only model; set its primary key and return it."""
+    statement = _statement(type(instance))
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in statement.fields]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        instance.pk = cursor.fetchone()[0] if statement.returns else cursor.lastrowid
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
