@@ -35,11 +35,11 @@ def run(scale: float) -> list[Result]:
     results = max(10_000, int(RESULTS * scale))
     now = timezone.now()
     severities = ["P0", "P1", "P2", "P3"]
-    project_id = suite_default().project_id
+    project = suite_default().project
     Bug.objects.bulk_create(
         Bug(
             key=f"BUG-{n + 1:05d}",
-            project_id=project_id,
+            project=project,
             title=f"Defect {n}",
             severity=severities[n % 4],
             status="open" if n % 3 else "in_progress",
