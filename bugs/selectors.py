@@ -24,6 +24,7 @@ from bugs.models import (
     Bug,
     BugResult,
     BugStatus,
+    Comment,
     RegressionTest,
     Result,
     Run,
@@ -226,3 +227,51 @@ def dashboard_run_pass_rates(*, limit: int = 20) -> list[dict[str, Any]]:
 def run_upload(*, run_id: int) -> RunUpload | None:
     """The report a run was imported from, as sent (None for a run that was not imported from an upload)."""
     return RunUpload.objects.filter(run_id=run_id).first()
+
+
+def bug_comments(*, bug: Bug) -> QuerySet[Comment]:
+    """A bug's comments, newest first, with their authors."""
+    return Comment.objects.filter(bug=bug).select_related("author").order_by("-created_at", "-id")
+
+
+# --- what the notifications hear about (read by the notifications app) --------------------------------
+
+_NOTICE_FIELDS = ("pk", "key", "title", "severity", "status", "project_id", "sla_due_at", "is_regression")
+
+
+def bug_notices(*, ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The few fields a notification tells of each bug."""
+    return list(Bug.objects.filter(pk__in=list(ids)).order_by("pk").values(*_NOTICE_FIELDS))
+
+
+def bugs_sla_due(*, after: datetime, until: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    """Bugs still in the SLA clock whose SLA falls due in [after, until), soonest first."""
+    return list(
+        Bug.objects.filter(status__in=ACTIVE_STATUSES, sla_due_at__gte=after, sla_due_at__lt=until)
+        .order_by("sla_due_at", "pk")
+        .values(*_NOTICE_FIELDS)[:limit]
+    )
+
+
+def runs_noticed(*, errored_since: datetime, stuck_before: datetime, limit: int = 500) -> dict[str, list[dict[str, Any]]]:
+    """Runs that errored since ``errored_since``, and runs queued or running with no finish that started
+    (or were queued) before ``stuck_before``: two queries."""
+    fields = ("pk", "status", "suite__name", "suite__project_id", "error_message", "created_at", "started_at")
+    errored = Run.objects.filter(status=RunStatus.ERROR, finished_at__gte=errored_since).order_by("pk").values(*fields)[:limit]
+    stuck = (
+        Run.objects.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING), created_at__lt=stuck_before)
+        .filter(Q(started_at__isnull=True) | Q(started_at__lt=stuck_before))
+        .order_by("pk")
+        .values(*fields)[:limit]
+    )
+    return {"errored": list(errored), "stuck": list(stuck)}
+
+
+def flaky_tests_noticed(*, limit: int = 1000) -> list[dict[str, Any]]:
+    """Linked tests marked flaky, with the commit they were first seen flaky at and their bug."""
+    return [
+        dict(row)
+        for row in RegressionTest.objects.filter(is_flaky=True)
+        .order_by("pk")
+        .values("pk", "node_id", "flaky_commit", "bug__key", "bug__project_id")[:limit]
+    ]
