@@ -71,7 +71,7 @@ def _run_events(now: datetime) -> list[Event]:
             object_key=f"run:{run['pk']}",
             trigger=str(run["pk"]),
             project_id=run["suite__project_id"],
-            title=f"Run #{run['pk']} of {run['suite__name']} is stuck, {run["status"]} since {run['started_at'] or run['created_at']:%H:%M}",
+            title=f"Run #{run['pk']} of {run['suite__name']} stuck, {run['status']} since {run['started_at'] or run['created_at']:%H:%M}",
             url=run_url(run),
         )
         for run in runs["stuck"]
