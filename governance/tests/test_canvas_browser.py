@@ -28,6 +28,7 @@ FORM = {
         "notes": {"type": "string", "format": "textarea", "default": "<img src=x onerror=alert(1)>"},
     },
 }
+MARKDOWN = "## Status\n\n- **3** bugs fixed\n- [report](https://example.org)\n\n| a | b |\n|---|---|\n| 1 | 2 |"
 SCRIPT = "document.querySelector('.canvas-html span').textContent = String(6 * 7);"
 
 
@@ -36,7 +37,7 @@ def _canvases():
     owner = agent.owner
     made = {}
     for kind, params in (
-        ("markdown", {"title": "Weekly notes", "content": "## Status\n\n- **3** bugs fixed\n- [report](https://example.org)\n\n| a | b |\n|---|---|\n| 1 | 2 |"}),
+        ("markdown", {"title": "Weekly notes", "content": MARKDOWN}),
         ("chart", {"title": "Runs", "data": CHART}),
         ("form", {"title": "Sign-off", "schema": FORM}),
         ("html", {"title": "Counter", "content": "<p>Answer: <span>?</span></p>"}),
