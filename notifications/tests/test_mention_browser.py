@@ -46,4 +46,5 @@ def test_an_operator_assigns_a_bug_and_mentions_a_colleague(
     assert delivery.target == "ana@example.org"
     assert delivery.user == colleague
     mails = [path.read_text() for path in Path(settings.EMAIL_FILE_PATH).glob("*.log")]
-    assert any(f"Subject: [Atom] {operator.username} mentioned you on {bug.key}" in text and "To: ana@example.org" in text for text in mails)
+    subject = f"Subject: [Atom] {operator.username} mentioned you on {bug.key}"
+    assert any(subject in text and "To: ana@example.org" in text for text in mails)
