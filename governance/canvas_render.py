@@ -14,6 +14,7 @@ so labels are escaped.
 
 from __future__ import annotations
 
+import html
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -140,7 +141,10 @@ class RenderedCanvas:
 def canvas_render(canvas: Canvas) -> RenderedCanvas:
     """What the frame shows for ``canvas``, by kind (HTML canvases are stored sanitized and shown as such)."""
     if canvas.kind == CanvasKind.MARKDOWN:
-        return RenderedCanvas(markdown_html=markdown_html(canvas.content))
+        # The source was stored HTML-sanitized, its "<" and "&" written as entities; Markdown would show those
+        # entities literally in code (BUG-132). Given back, they are text again: the renderer escapes every
+        # tag (raw HTML off) and nh3 sanitizes its output.
+        return RenderedCanvas(markdown_html=markdown_html(html.unescape(canvas.content)))
     if canvas.kind == CanvasKind.CHART:
         return RenderedCanvas(chart_svg=chart_svg(canvas.data))
     if canvas.kind == CanvasKind.FORM:
