@@ -157,6 +157,9 @@ def webhook_post(*, url: str, body: bytes, secret: str, now: float | None = None
         response = connection.getresponse()
         text = response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace")
         return WebhookResponse(status=response.status, body=text)
+    except http.client.InvalidURL as exc:
+        # A request line the client will never send (BUG-133): no later attempt can do better.
+        raise WebhookRefused(f"Not a URL that can be requested: {exc}.") from None
     except http.client.HTTPException as exc:
         raise OSError(f"Bad HTTP answer: {exc!r}") from exc
     finally:
