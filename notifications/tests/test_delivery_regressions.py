@@ -25,3 +25,12 @@ def test_p3_quality_a_url_the_http_client_refuses_is_retried_as_if_it_could_pass
     delivery = Delivery.objects.get(pk=pk)
     assert delivery.status == DeliveryStatus.REFUSED
     assert "can't contain control characters" in delivery.last_error
+
+
+@pytest.mark.postgres
+@pytest.mark.regression("BUG-134")
+def test_p1_crash_every_delivery_fails_on_postgresql_regression(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    Channel.objects.create(name="team", kind=Channel.Kind.EMAIL, emails="team@example.org")
+    [pk] = event_record(event=Event(kind=EventKind.RUN_ERRORED, object_key="run:4", trigger="4", title="Run #4 errored"))
+    assert delivery_send(delivery_id=pk) == DeliveryStatus.SENT
