@@ -69,7 +69,9 @@ def delivery_send(*, delivery_id: int, final_attempt: bool = True) -> str:
 
     ``final_attempt`` False: a failure that may pass raises DeliveryRetry (status "retrying")."""
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().select_related("notification", "channel").filter(pk=delivery_id).first()
+        # Only the delivery's own row is locked: PostgreSQL refuses FOR UPDATE on the nullable side of the
+        # outer join to the channel (BUG-134).
+        delivery = Delivery.objects.select_for_update(of=("self",)).select_related("notification", "channel").filter(pk=delivery_id).first()
         if delivery is None or delivery.status in (DeliveryStatus.SENT, DeliveryStatus.REFUSED):
             return delivery.status if delivery else "missing"
         delivery.attempts += 1
