@@ -20,9 +20,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import pygal
-from lxml import etree
-from pygal.style import Style
+import pygal  # type: ignore[import-untyped]
+from lxml import etree  # type: ignore[import-untyped]
+from pygal.style import Style  # type: ignore[import-untyped]
 
 from atom.markup import markdown_html
 from governance.models import Canvas, CanvasKind

@@ -44,7 +44,9 @@ def _canvases():
     ):
         outcome = canvas_create(actor=owner, agent_id=agent.pk, kind=kind, params=params)
         assert outcome.execution is not None
-        made[kind] = Canvas.objects.get(pk=outcome.execution.result["canvas_id"])
+        result = outcome.execution.result
+        assert isinstance(result, dict)
+        made[kind] = Canvas.objects.get(pk=result["canvas_id"])
     canvas_script_execute(actor=owner, canvas=made["html"], code=SCRIPT)
     return made
 
@@ -53,7 +55,12 @@ def test_each_kind_of_canvas_is_rendered_in_the_admin(browser_page, admin_login,
     canvases = _canvases()
     admin_login(browser_page)
     dialogs = []
-    browser_page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog):
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    browser_page.on("dialog", dismiss)
 
     def open_frame(kind):
         browser_page.goto(f"/admin/governance/canvas/{canvases[kind].pk}/change/")

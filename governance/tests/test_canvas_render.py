@@ -4,7 +4,7 @@ their labels hold, forms read-only from their schema."""
 from __future__ import annotations
 
 import pytest
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from governance.canvas_render import canvas_render, chart_svg, form_fields
 from governance.models import Canvas, CanvasKind
