@@ -111,3 +111,20 @@ def test_the_page_shows_comments_in_the_timeline(admin_client, bug, staff_user):
     assert "<b onmouseover" not in timeline
     assert "&lt;b onmouseover=x&gt;" in timeline  # shown as the text it was
     assert "Mentioned: operator." in page
+
+
+def test_the_bug_page_costs_the_same_queries_for_few_and_many_comments(admin_client, staff_user, django_user_model):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for comments in (1, 80):
+        bug = bug_create(title=f"Page with {comments} comments", severity="P2")
+        authors = [django_user_model.objects.create_user(username=f"author-{comments}-{n}", password="x" * 12) for n in range(3)]
+        Comment.objects.bulk_create(
+            Comment(bug=bug, author=authors[n % 3], body=f"note {n}", html=f"<p>note {n}</p>") for n in range(comments)
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(f"/admin/bugs/bug/{bug.pk}/change/").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == 7  # no linked test: no strip query
