@@ -8,6 +8,7 @@ import pytest
 
 from governance.models import Canvas, Maturity
 from governance.services.canvases import canvas_create, canvas_script_execute
+from governance.services.decision import action_map_seed
 from governance.tests.factories import make_agent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,6 +34,7 @@ SCRIPT = "document.querySelector('.canvas-html span').textContent = String(6 * 7
 
 
 def _canvases():
+    action_map_seed()  # the canvases are made through governance, on the map an earlier test's flush emptied
     agent = make_agent(maturity=Maturity.AUTONOMOUS)
     owner = agent.owner
     made = {}
