@@ -36,7 +36,8 @@ def _body_validate(body: Any) -> str:
         raise DomainError("A comment needs some text.", code="VALIDATION_ERROR", details={"body": ["This field may not be blank."]})
     if len(body) > COMMENT_MAX_CHARS:
         raise DomainError(f"A comment holds at most {COMMENT_MAX_CHARS} characters.", code="VALIDATION_ERROR")
-    if any(unicodedata.category(char) == "Cc" and char not in "\n\r\t" for char in body):
+    # Control characters, and lone surrogates (no UTF-8 can hold them, so neither the sanitizer nor the database can).
+    if any(unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\r\t" for char in body):
         raise DomainError("A comment may not hold control characters.", code="VALIDATION_ERROR")
     return body
 

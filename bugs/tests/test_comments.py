@@ -128,3 +128,21 @@ def test_the_bug_page_costs_the_same_queries_for_few_and_many_comments(admin_cli
             assert admin_client.get(f"/admin/bugs/bug/{bug.pk}/change/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1] == 7  # no linked test: no strip query
+
+
+def test_no_hostile_payload_leaves_active_markup_in_a_comments_html(bug, staff_user):
+    from atom.errors import DomainError
+    from tests.security.payloads import RawJSON, corpus
+    from tests.security.test_hostile_payloads import DANGEROUS_MARKUP
+
+    stored = 0
+    for payload_id, payload in corpus():
+        if isinstance(payload, RawJSON) or not isinstance(payload, str):
+            continue
+        try:
+            comment = comment_create(bug=bug, author=staff_user, body=payload)
+        except DomainError:
+            continue
+        stored += 1
+        assert not DANGEROUS_MARKUP.search(comment.html), (payload_id, comment.html[:300])
+    assert stored >= 100
