@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-SERVICES_REQUIRED = os.environ.get("ATOM_TEST_SERVICES") == "1"
+# Under CI (ATOM_TEST_SERVICES=1, or CI=true as CI systems set it) a service test never skips: it fails.
+SERVICES_REQUIRED = os.environ.get("ATOM_TEST_SERVICES") == "1" or os.environ.get("CI") == "true"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if SERVICES_REQUIRED and not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        raise pytest.UsageError("ATOM_TEST_SERVICES=1 needs DATABASE_URL and REDIS_URL set.")
+        raise pytest.UsageError("ATOM_TEST_SERVICES=1 (or CI=true) needs DATABASE_URL and REDIS_URL set.")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -41,7 +42,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if reason is None:
         return
     if SERVICES_REQUIRED:
-        pytest.fail(f"ATOM_TEST_SERVICES=1 but this service test cannot run: {reason}")
+        pytest.fail(f"ATOM_TEST_SERVICES=1 (or CI=true) but this service test cannot run: {reason}")
     pytest.skip(reason)
 
 

@@ -122,3 +122,18 @@ app.conf.update(
     timezone="UTC",
 )
 app.autodiscover_tasks()
+
+
+def _connect_signals() -> None:
+    """Every task sent carries its send time (the age of the oldest queued task); workers beat."""
+    from celery import signals
+
+    from atom.queues import sent_at_stamp
+    from atom.workers import heartbeat_start, heartbeat_stop
+
+    signals.before_task_publish.connect(sent_at_stamp, weak=False)
+    signals.worker_ready.connect(heartbeat_start, weak=False)
+    signals.worker_shutdown.connect(heartbeat_stop, weak=False)
+
+
+_connect_signals()

@@ -101,6 +101,15 @@ if DATABASE_URL:
         **_database.get("OPTIONS", {}),
         "connect_timeout": env_int("ATOM_DB_CONNECT_TIMEOUT", 3, minimum=2, maximum=60),
         "options": f"-c statement_timeout={env_int('ATOM_DB_STATEMENT_TIMEOUT_MS', 30_000, minimum=0)}",
+        # A connection already open when the network starts dropping packets: the server never sees the
+        # statement, so its timeout never fires. The kernel gives up on data left unacknowledged this
+        # long (libpq's tcp_user_timeout) and keepalives find an idle peer gone, so the query fails
+        # instead of waiting for TCP's own quarter of an hour.
+        "tcp_user_timeout": env_int("ATOM_DB_TCP_USER_TIMEOUT_MS", 10_000, minimum=0),
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
     }
 else:
     _database = {
@@ -295,6 +304,8 @@ CELERY_BEAT_SCHEDULER = "atom.beat:PersistentScheduler"
 # the health permission or this token (X-Atom-Health-Token header; empty = no token accepted).
 ATOM_HEALTH_TIMEOUT_SECONDS = env_float("ATOM_HEALTH_TIMEOUT_SECONDS", 1.5, minimum=0.2, maximum=10.0)
 ATOM_HEALTH_TOKEN = env_str("ATOM_HEALTH_TOKEN")
+# How often each Celery worker writes its heartbeat row (the admin lists workers seen in the last minute).
+ATOM_WORKER_HEARTBEAT_SECONDS = env_float("ATOM_WORKER_HEARTBEAT_SECONDS", 15.0, minimum=0.5, maximum=50.0)
 
 # --- Internationalisation, static files -------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -14,11 +14,14 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import honcho.manager  # type: ignore[import-untyped]
 from honcho.environ import parse_procfile  # type: ignore[import-untyped]
 from honcho.manager import Manager
+from honcho.printer import Printer  # type: ignore[import-untyped]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Seconds between SIGTERM and SIGKILL. honcho's 5 s is shorter than an idle Celery worker's warm
@@ -43,11 +46,47 @@ class _StopGently:
             os.killpg(pid, signal.SIGKILL)
 
 
+class _Output:
+    """Standard output that outlives its reader (`make run | head`): once the pipe is broken, lines are dropped.
+
+    honcho prints every line, in its loop and in its signal handler: a BrokenPipeError there stopped the
+    loop and the handler alike, so SIGTERM and Ctrl-C no longer stopped anything (BUG-114). The
+    processes keep being supervised; only their output has nowhere to go.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.broken = False
+
+    def _guard(self, act: Callable[[], Any]) -> None:
+        if self.broken:
+            return
+        try:
+            act()
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed after a broken pipe
+            self.broken = True
+            # Later writes, Python's own flush at exit included, go nowhere instead of failing again.
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.stream.fileno())
+                os.close(devnull)
+
+    def write(self, text: str) -> int:
+        self._guard(lambda: self.stream.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._guard(self.stream.flush)
+
+    def isatty(self) -> bool:
+        return bool(self.stream.isatty())
+
+
 class _Supervisor(Manager):
     """honcho's manager, remembering which process exited first on its own (not stopped by a signal)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, output: _Output) -> None:
+        super().__init__(printer=Printer(output))
         self._procmgr = _StopGently()
         self.first_exit: tuple[str, str] | None = None
         self.signalled = False
@@ -80,11 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
     honcho.manager.KILL_WAIT = STOP_GRACE_SECONDS
-    supervisor = _Supervisor()
+    output = _Output(sys.stdout)
+    supervisor = _Supervisor(output)
     for name, command in processes.items():
         supervisor.add_process(name, command, env=env, cwd=str(BASE_DIR))
     supervisor.loop()
-    print(_explain(supervisor), flush=True)
+    print(_explain(supervisor), file=output, flush=True)
     code = supervisor.returncode
     if supervisor.first_exit is not None and not code:
         return 1  # a process that exits on its own is a failure of the whole, even with code 0

@@ -35,9 +35,11 @@ def run(scale: float) -> list[Result]:
     results = max(10_000, int(RESULTS * scale))
     now = timezone.now()
     severities = ["P0", "P1", "P2", "P3"]
+    project_id = suite_default().project_id
     Bug.objects.bulk_create(
         Bug(
             key=f"BUG-{n + 1:05d}",
+            project_id=project_id,
             title=f"Defect {n}",
             severity=severities[n % 4],
             status="open" if n % 3 else "in_progress",
@@ -65,6 +67,7 @@ def run(scale: float) -> list[Result]:
         )
         Run.objects.filter(pk=last.pk).update(status="passed", finished_at=now, total=len(node_ids), passed=len(node_ids))
     assert last is not None
+    last.refresh_from_db()
     run_apply_rules(run=last)
 
     with CaptureQueriesContext(connection) as few:

@@ -21,7 +21,7 @@ from atom.admin import ReadOnlyAdminMixin, permission_check
 from atom.errors import DomainError
 from bugs import git, report, selectors
 from bugs.admin_pages import AssignedFilter, BugReadPageMixin, RunTriageMixin
-from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, SeverityPolicy, Suite
+from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, RunStatus, SeverityPolicy, Suite
 from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_change, bug_create, severity_policy_update
 from bugs.services.runs import run_cancel, run_trigger
 from bugs.services.status import bug_mark_duplicate, bug_status_refusal
@@ -240,7 +240,9 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(request, exc.message, messages.ERROR)
             return
         url = reverse("admin:bugs_run_change", args=[run.pk])
-        self.message_user(request, format_html('Run <a href="{}">#{}</a> queued: {} tests.', url, run.pk, run.total), messages.SUCCESS)
+        self.message_user(
+            request, format_html('Run <a href="{}">#{}</a> queued: {} linked tests.', url, run.pk, len(run.node_ids)), messages.SUCCESS
+        )
 
     @admin.action(description="Export triage report (Markdown) of the selected bugs", permissions=["export_triage_report"])
     def export_triage_report(self, request: HttpRequest, queryset: QuerySet[Bug]) -> HttpResponse:
@@ -323,6 +325,7 @@ def run_progress_data(run: Run) -> dict[str, Any]:
         "status": run.status,
         "done": run.done,
         "total": run.total,
+        "collecting": not run.total and run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
         "passed": run.passed,
         "failed": run.failed,
         "errors": run.errors,
@@ -367,9 +370,11 @@ class RunAdmin(RunTriageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="progress")
     def progress(self, obj: Run) -> str:
         url = reverse("admin:bugs_run_progress", args=[obj.pk])
+        # Until pytest has collected, the total is unknown: "collecting", never a guess that grows.
+        total = "collecting" if run_progress_data(obj)["collecting"] else obj.total
         return format_html(
             '<span data-run-progress="{}"><progress value="{}" max="{}"></progress> <span class="run-progress-text">{}/{} {}</span></span>',
-            url, obj.done, max(obj.total, 1), obj.done, obj.total, obj.status,
+            url, obj.done, max(obj.total, 1), obj.done, total, obj.status,
         )  # fmt: skip
 
     @admin.display(description="uploaded report")

@@ -18,7 +18,18 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from bugs.models import FAILING_OUTCOMES, Bug, BugResult, BugStatus, BugStatusChange, Comment, Outcome, RegressionTest, Result
+from bugs.models import (
+    FAILING_OUTCOMES,
+    INTERRUPTED_RUN_STATUSES,
+    Bug,
+    BugResult,
+    BugStatus,
+    BugStatusChange,
+    Comment,
+    Outcome,
+    RegressionTest,
+    Result,
+)
 
 # How many results of each linked test the bug page shows.
 STRIP_LENGTH = 30
@@ -135,6 +146,8 @@ def _timeline(bug: Bug, changes: list[BugStatusChange], rows: list[dict[str, Any
     for run_id in sorted(runs, reverse=True)[:TIMELINE_LENGTH]:
         first = runs[run_id][0]
         outcomes = ", ".join(f"{row['node_id'].rsplit('::', 1)[-1]} {row['kind']}" for row in runs[run_id])
+        # Why a test errored (for a test pytest never ran, "not run: <reason>"), once per reason.
+        reasons = dict.fromkeys(row["message"].splitlines()[0][:300] for row in runs[run_id] if row["kind"] == "error" and row["message"])
         commit = f" at {first['run__commit_sha'][:12]}" if first["run__commit_sha"] else ""
         entries.append(
             TimelineEntry(
@@ -142,7 +155,7 @@ def _timeline(bug: Bug, changes: list[BugStatusChange], rows: list[dict[str, Any
                 kind="run",
                 text=f"Run #{run_id}{commit}: {first['run__status']}",
                 run_id=run_id,
-                detail=outcomes,
+                detail="; ".join([outcomes, *reasons]),
             )
         )
     if bug.fix_commit:
@@ -319,7 +332,8 @@ def flake_rates(*, window: int | None = None) -> list[FlakeRate]:
 
 
 def _mixed_commits(results: list[dict[str, Any]]) -> set[str]:
-    """Commits on which the test both passed and failed."""
-    passed = {row["run__commit_sha"] for row in results if row["kind"] == "passed" and row["run__commit_sha"]}
-    failed = {row["run__commit_sha"] for row in results if row["outcome"] in FAILING_OUTCOMES and row["run__commit_sha"]}
+    """Commits on which the test both passed and failed (runs that did not go to the end left aside)."""
+    decided = [row for row in results if row["run__commit_sha"] and row["run__status"] not in INTERRUPTED_RUN_STATUSES]
+    passed = {row["run__commit_sha"] for row in decided if row["kind"] == "passed"}
+    failed = {row["run__commit_sha"] for row in decided if row["outcome"] in FAILING_OUTCOMES}
     return passed & failed

@@ -250,6 +250,9 @@ class RunStatus(models.TextChoices):
 
 
 TERMINAL_RUN_STATUSES = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.TIMED_OUT, RunStatus.CANCELLED)
+# Runs that did not go to the end: their results are shown on their bugs' pages but prove nothing
+# either way (they move no bug and flag no test flaky).
+INTERRUPTED_RUN_STATUSES = (RunStatus.ERROR, RunStatus.TIMED_OUT, RunStatus.CANCELLED)
 
 
 class Run(models.Model):
@@ -313,6 +316,10 @@ class RunUpload(models.Model):
     size = models.PositiveBigIntegerField()
     content = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # The import's claim, as a shard's: the worker reading the report extends the lease batch by batch;
+    # the reaper queues an import whose lease expired again, or ends it after the last attempt.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"Upload of run #{self.run_id} ({self.size} bytes)"

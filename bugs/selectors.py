@@ -28,6 +28,7 @@ from bugs.models import (
     RegressionTest,
     Result,
     Run,
+    RunShard,
     RunStatus,
     RunUpload,
     Severity,
@@ -222,6 +223,26 @@ def dashboard_run_pass_rates(*, limit: int = 20) -> list[dict[str, Any]]:
         decided = row["passed"] + row["failed"] + row["errors"]
         row["pass_rate"] = row["passed"] / decided if decided else None
     return rows[::-1]
+
+
+def runs_stuck(*, now: datetime | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Runs stuck past their lease, oldest first: a shard whose worker stopped heartbeating or that no
+    worker took within two leases, or an import whose reader went quiet (the reaper's next round takes
+    them back). One query.
+    """
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.ATOM_BUGS_LEASE_SECONDS)
+    stuck = Q(shards__status=RunShard.Status.RUNNING, shards__lease_expires_at__lt=now)
+    stuck |= Q(shards__status=RunShard.Status.QUEUED, shards__enqueued_at__lt=now - 2 * lease)
+    stuck |= Q(upload__lease_expires_at__lt=now, status=RunStatus.RUNNING)
+    stuck |= Q(trigger=Run.Trigger.IMPORT, status=RunStatus.QUEUED, created_at__lt=now - 2 * lease)
+    rows = (
+        Run.objects.filter(stuck, status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
+        .values("pk", "status", "trigger", "created_at", "started_at")
+        .distinct()
+        .order_by("pk")[:limit]
+    )
+    return [dict(row) for row in rows]
 
 
 def run_upload(*, run_id: int) -> RunUpload | None:

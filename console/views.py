@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style  # type: ignore[import-untyped]
 
+from atom.health import broker_backlog
 from atom.permissions import actor_may
+from atom.workers import workers_seen
 from bugs import selectors as bug_selectors
 from governance import selectors as governance_selectors
 
@@ -151,10 +153,22 @@ def actions_chart(now: Any) -> tuple[SafeString, dict[str, int]]:
     return _svg(chart), {group: sum(values) for group, values in series.items()}
 
 
+def health_panel(now: Any) -> dict[str, Any]:
+    """Workers seen in the last minute, the queued tasks and the oldest one's age, the runs stuck past
+    their lease. Two queries; the broker is asked on the health pool, so a broker that is down or hangs
+    shows "unavailable" within the health timeout instead of holding the page."""
+    return {
+        "workers": workers_seen(now=now),
+        "broker": broker_backlog(),
+        "stuck_runs": bug_selectors.runs_stuck(now=now),
+    }
+
+
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """The dashboard page: each panel computed only for those who may see its data (the template hides the rest).
 
-    At most seven aggregate queries after authentication, fewer for users who may see fewer panels.
+    At most nine queries after authentication (seven aggregates and the health panel's two), fewer for
+    users who may see fewer panels.
     """
     now = timezone.now()
     user = request.user
@@ -171,5 +185,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         charts["actions"], context["action_totals"] = actions_chart(now)
     if actor_may(user, "governance.view_proposal"):
         context["proposals"] = governance_selectors.dashboard_proposals_waiting(now=now)
+    if actor_may(user, "atom.view_health"):
+        context["health"] = health_panel(now)
     context.update({**admin.site.each_context(request), "title": "Dashboard", "charts": charts})
     return TemplateResponse(request, "admin/dashboard.html", context)

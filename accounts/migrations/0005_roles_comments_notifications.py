@@ -19,7 +19,7 @@ def roles_seed(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0004_demo_account"),
-        ("bugs", "0013_comments"),
+        ("bugs", "0014_comments"),
         ("notifications", "0001_initial"),
     ]
 

@@ -150,6 +150,25 @@ def test_check_deploy_is_clean_under_production_settings():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_an_open_postgresql_connection_is_bounded_by_the_tcp_user_timeout_and_keepalives():
+    code = "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; print(o['tcp_user_timeout'], o['keepalives'])"
+    result = manage("shell", "-c", code, env=production_env(ATOM_DB_TCP_USER_TIMEOUT_MS="7000"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == ["7000", "1"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_accepts_the_connection_options():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert connection.connection.info.get_parameters()["tcp_user_timeout"] == str(
+        settings.DATABASES["default"]["OPTIONS"]["tcp_user_timeout"]
+    )
+
+
 def test_the_browsable_api_is_off_in_production():
     code = "from django.conf import settings; print(settings.REST_FRAMEWORK['DEFAULT_RENDERER_CLASSES'])"
     result = manage("shell", "-c", code, env=production_env())

@@ -130,3 +130,51 @@ def test_a_signal_to_the_supervisor_stops_web_worker_and_beat(supervised, signum
     supervised.process.send_signal(signum)
     _all_gone(supervised)
     assert "Atom stopped: web, worker and beat were asked to stop" in supervised.output()
+
+
+def _chatty_procfile(root: Path) -> Path:
+    """Three processes that print all the time, each leaving its pid in a file (exec keeps the pid)."""
+    loop = "import time\\nwhile True:\\n    print('line', flush=True)\\n    time.sleep(0.02)"
+    lines = [f'{name}: echo $$ > {root / name}.pid; exec {sys.executable} -u -c "$(printf "{loop}")"' for name in ("web", "worker", "beat")]
+    procfile = root / "Procfile"
+    procfile.write_text("\n".join(lines) + "\n")
+    return procfile
+
+
+@pytest.mark.regression("BUG-114")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_p1_infrastructure_supervisor_ignores_sigterm_once_its_reader_has_gone_regression(tmp_path, signum):
+    """BUG-114 (P1, infrastructure): with its output piped to a reader that had exited (`make run | head`),
+    the supervisor ignored SIGTERM and Ctrl-C and had to be killed, leaving web, worker and beat running.
+
+    Writing a line to the closed pipe raised BrokenPipeError in honcho's loop, also inside its signal
+    handler, so nothing was ever asked to stop. The supervisor must stop all three whatever its output.
+    """
+    procfile = _chatty_procfile(tmp_path)
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "atom.supervise", "--procfile", str(procfile)],
+        cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    pid_files = [tmp_path / f"{name}.pid" for name in ("web", "worker", "beat")]
+    try:
+        assert supervisor.stdout is not None
+        supervisor.stdout.readline()
+        supervisor.stdout.close()  # the reader exits, as `head -1` does
+        deadline = time.monotonic() + 30
+        while not all(f.exists() and f.read_text().strip() for f in pid_files) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        children = [int(f.read_text()) for f in pid_files]
+        time.sleep(1)  # lines keep coming: the pipe is broken by now
+        supervisor.send_signal(signum)
+        supervisor.wait(STOP_WAIT_SECONDS)
+        assert not [pid for pid in children if _alive(pid)], "web, worker and beat all stopped"
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+            supervisor.wait(10)
+        for pid_file in pid_files:
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+STOP_WAIT_SECONDS = 15

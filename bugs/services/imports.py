@@ -14,9 +14,12 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from atom.errors import DomainError, ServiceUnavailableError
@@ -123,8 +126,15 @@ def run_import_enqueue(*, run_id: int) -> None:
         raise ServiceUnavailableError("The task queue is unavailable; the report was not imported.") from exc
 
 
+def import_lease() -> timedelta:
+    """How long an import's worker may go without a word before the reaper takes the import back: two
+    leases of a shard, as the import reports only once per batch."""
+    return timedelta(seconds=2 * settings.ATOM_BUGS_LEASE_SECONDS)
+
+
 def _store_batches(run: Run, results: Iterable[ParsedResult], *, estimate: int = 0) -> float:
-    """Store the results in batches of IMPORT_BATCH, unattached, showing progress; return their total duration."""
+    """Store the results in batches of IMPORT_BATCH, unattached, showing progress and extending the
+    import's lease; return their total duration."""
     stored, duration, batch = 0, 0.0, []
     for result in results:
         batch.append(result)
@@ -133,6 +143,7 @@ def _store_batches(run: Run, results: Iterable[ParsedResult], *, estimate: int =
             stored += results_store(run=run, parsed=batch, attach=False)
             batch = []
             Run.objects.filter(pk=run.pk).update(done=stored, total=max(stored, estimate))
+            RunUpload.objects.filter(run_id=run.pk).update(lease_expires_at=timezone.now() + import_lease())
     stored += results_store(run=run, parsed=batch, attach=False)
     Run.objects.filter(pk=run.pk).update(done=stored, total=stored)
     return duration
@@ -146,18 +157,17 @@ def _estimate(content: bytes, kind: str) -> int:
 def run_import_parse(*, run_id: int) -> bool:
     """Read a queued import's upload into results, attach them and finalize the run (the worker's part).
 
-    Safe to deliver twice: a finished run is left alone, and a run whose worker died midway is read
-    again from the start (results are upserted). A report broken further on ends the run as an error
-    naming why, with its results removed and nothing attached. Returns whether the run was finalized.
+    Safe to deliver twice: the import is claimed under a lease (as a shard is), so a finished run or one
+    being read by a live worker is left alone, and a run whose worker died midway is read again from
+    the start (results are upserted). A report broken further on ends the run as an error naming why,
+    with its results removed and nothing attached. Returns whether the run was finalized.
     """
-    claimed = Run.objects.filter(pk=run_id, trigger=Run.Trigger.IMPORT, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).update(
-        status=RunStatus.RUNNING, started_at=timezone.now()
-    )
-    upload = RunUpload.objects.filter(run_id=run_id).first() if claimed else None
-    if upload is None:
-        if claimed:
+    claim = _import_claim(run_id)
+    if claim is not True:
+        if claim == "missing":
             _fail(run_id, "The uploaded report is missing.")
         return False
+    upload = RunUpload.objects.get(run_id=run_id)
     run = Run.objects.select_related("suite").get(pk=run_id)
     content = bytes(upload.content)
     try:
@@ -173,6 +183,55 @@ def run_import_parse(*, run_id: int) -> bool:
     with transaction.atomic():
         results_attach(run=run)
         return run_finalize(run_id=run_id, duration=duration)
+
+
+@transaction.atomic
+def _import_claim(run_id: int) -> bool | str:
+    """Take the import under a fresh lease: True, False (finished, or read by a live worker), or "missing"."""
+    now = timezone.now()
+    run = Run.objects.select_for_update().filter(pk=run_id, trigger=Run.Trigger.IMPORT).first()
+    if run is None or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+        return False
+    upload = RunUpload.objects.defer("content").filter(run_id=run_id).first()
+    if upload is None:
+        return "missing"
+    if run.status == RunStatus.RUNNING and upload.lease_expires_at is not None and upload.lease_expires_at > now:
+        return False
+    RunUpload.objects.filter(run_id=run_id).update(attempts=upload.attempts + 1, lease_expires_at=now + import_lease())
+    Run.objects.filter(pk=run_id).update(status=RunStatus.RUNNING, started_at=now)
+    return True
+
+
+def run_import_reap_stale() -> int:
+    """Take back the imports of dead workers: queue them again, or end them after the last attempt.
+
+    An import whose lease expired (its worker died reading it), or that sat queued far longer than a
+    lease (its message was lost), is queued again; the claim makes a duplicate delivery harmless.
+    Returns how many imports were queued again or ended.
+    """
+    from bugs.tasks import run_import_task
+
+    now = timezone.now()
+    lost = now - 5 * timedelta(seconds=settings.ATOM_BUGS_LEASE_SECONDS)
+    stale = RunUpload.objects.defer("content").filter(
+        Q(run__status=RunStatus.RUNNING, lease_expires_at__lt=now)
+        | Q(run__status=RunStatus.QUEUED, lease_expires_at__lt=lost)
+        | Q(run__status=RunStatus.QUEUED, lease_expires_at__isnull=True, created_at__lt=lost),
+        run__trigger=Run.Trigger.IMPORT,
+    )
+    handled = 0
+    for upload in stale:
+        if upload.attempts >= settings.ATOM_BUGS_MAX_ATTEMPTS:
+            _fail(upload.run_id, "The worker was lost on every attempt to read the report; send it again.")
+            handled += 1
+            continue
+        # Queued again, marked with when: it is taken back again only if still waiting five leases on.
+        requeued = Run.objects.filter(pk=upload.run_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).update(status=RunStatus.QUEUED)
+        if requeued and RunUpload.objects.filter(pk=upload.pk, attempts=upload.attempts).update(lease_expires_at=now):
+            handled += 1
+            run_id = upload.run_id
+            transaction.on_commit(lambda run_id=run_id: run_import_task.delay(run_id))  # type: ignore[misc]
+    return handled
 
 
 @transaction.atomic

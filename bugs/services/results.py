@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,6 +32,8 @@ from bugs.services.runs import run_trigger
 from bugs.services.status import run_apply_rules
 
 SHARD_DONE_STATUSES = (RunShard.Status.DONE, RunShard.Status.ERROR, RunShard.Status.TIMED_OUT, RunShard.Status.CANCELLED)
+# The message of a requested test that produced no result, before the reason (results_not_run).
+NOT_RUN = "not run: "
 # --- storage ------------------------------------------------------------------------------------------
 
 
@@ -144,6 +147,28 @@ def results_attach(*, run: Run) -> None:
         cursor.execute(attach, [run.pk])
 
 
+# Where a node id can be cut into the node ids above it: a folder, a file, a class, a test's parameters.
+_NODE_BOUNDARY = re.compile(r"::|\[|/")
+
+
+def results_not_run(*, requested: Iterable[str], produced: Iterable[str], reason: str, detail: str = "") -> list[ParsedResult]:
+    """An error result, "not run: <reason>", for each requested node id that no produced result falls under.
+
+    pytest that crashes, is killed at the time limit or never starts leaves the tests it was asked for
+    without a result; stored as errors, they count in the run and show on their bugs' pages. A
+    requested file or parametrized test is covered by any result below it.
+    """
+    covered: set[str] = set()
+    for node_id in produced:
+        covered.add(node_id)
+        covered.update(node_id[: boundary.start()] for boundary in _NODE_BOUNDARY.finditer(node_id))
+    return [
+        ParsedResult(node_id=node_id, outcome=Outcome.ERROR, attempts=0, message=f"{NOT_RUN}{reason}", traceback=detail)
+        for node_id in dict.fromkeys(requested)
+        if node_id not in covered and node_id.rstrip("/") not in covered
+    ]
+
+
 # --- finalize and the status rules ---------------------------------------------------------------------
 
 
@@ -156,8 +181,8 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
     run = Run.objects.select_for_update().select_related("suite").filter(pk=run_id).first()
     if run is None or run.status in TERMINAL_RUN_STATUSES:
         return False
-    shard_statuses = list(RunShard.objects.filter(run=run).values_list("status", "error_message"))
-    if any(status not in SHARD_DONE_STATUSES for status, _ in shard_statuses):
+    shard_statuses = list(RunShard.objects.filter(run=run).order_by("index").values_list("status", "error_message", "index"))
+    if any(status not in SHARD_DONE_STATUSES for status, _, _ in shard_statuses):
         return False
     counts = Result.objects.filter(run=run).aggregate(
         total=Count("pk"),
@@ -166,7 +191,7 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
         errors=Count("pk", filter=Q(outcome=Outcome.ERROR)),
         skipped=Count("pk", filter=Q(outcome__in=(Outcome.SKIPPED, Outcome.XFAILED))),
     )
-    statuses = {status for status, _ in shard_statuses}
+    statuses = {status for status, _, _ in shard_statuses}
     if RunShard.Status.CANCELLED in statuses:
         final = RunStatus.CANCELLED
     elif RunShard.Status.TIMED_OUT in statuses:
@@ -186,9 +211,16 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
     run.done = counts["total"]
     run.passed, run.failed, run.errors, run.skipped = counts["passed"], counts["failed"], counts["errors"], counts["skipped"]
     run.duration_seconds = duration if duration is not None else ((now - run.started_at).total_seconds() if run.started_at else None)
-    run.error_message = "\n".join(message for _, message in shard_statuses if message)[:10000]
+    # One line per shard that says why it ended; pytest's output stays on the shard, shown once.
+    run.error_message = "\n".join(f"Shard {index}: {_summary(message)}" for _, message, index in shard_statuses if message)[:10000]
     run.save()
     to_confirm = run_apply_rules(run=run)
     if to_confirm:
         run_trigger(suite=run.suite, node_ids=to_confirm, trigger=Run.Trigger.RERUN, rerun_of=run)
     return True
+
+
+def _summary(message: str) -> str:
+    """The first line of a shard's message, as a sentence."""
+    line = message.strip().splitlines()[0].rstrip(":").strip()
+    return line if line.endswith(".") else f"{line}."

@@ -75,12 +75,12 @@ def run_trigger(
     if not 1 <= shards <= settings.ATOM_BUGS_MAX_SHARDS:
         raise DomainError(f"Shards must be between 1 and {settings.ATOM_BUGS_MAX_SHARDS}.", code="INVALID_SHARDS")
     shards = max(1, min(shards, len(selected))) if selected else 1
-    run = Run.objects.create(
-        suite=suite, trigger=trigger, triggered_by=triggered_by, rerun_of=rerun_of, node_ids=selected, total=len(selected)
-    )
+    # The total stays 0 ("collecting") until pytest has collected: a parametrized test is several tests,
+    # a file many, so the number of node ids selected is no total (the heartbeats publish it).
+    run = Run.objects.create(suite=suite, trigger=trigger, triggered_by=triggered_by, rerun_of=rerun_of, node_ids=selected)
     now = timezone.now()
     RunShard.objects.bulk_create(
-        RunShard(run=run, index=i, node_ids=chunk, total=len(chunk), enqueued_at=now)
+        RunShard(run=run, index=i, node_ids=chunk, enqueued_at=now)
         for i, chunk in enumerate(_split(selected, shards) if selected else [[]])
     )
     transaction.on_commit(lambda: run_enqueue(run_id=run.pk), robust=False)

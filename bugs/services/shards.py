@@ -22,13 +22,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DataError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from bugs import git
 from bugs.models import (
     TERMINAL_RUN_STATUSES,
     Outcome,
+    Result,
     Run,
     RunShard,
     RunStatus,
@@ -36,7 +37,8 @@ from bugs.models import (
 )
 from bugs.parsers import ParsedResult, ReportFormatError
 from bugs.report_log import parse_report_log
-from bugs.services.results import SHARD_DONE_STATUSES, results_store, run_finalize
+from bugs.services.imports import run_import_reap_stale
+from bugs.services.results import SHARD_DONE_STATUSES, results_not_run, results_store, run_finalize
 from bugs.services.suites import suite_checkout
 from bugs.uploads import parse_report
 from bugs.validators import node_id_validate
@@ -82,9 +84,9 @@ def _shard_claim(*, shard_id: int, worker: str) -> RunShard | None:
             if lease_alive and not _identity_is_dead(shard.claimed_by):
                 return None
         if shard.attempts >= settings.ATOM_BUGS_MAX_ATTEMPTS:
-            _shard_end(
-                shard=shard, status=RunShard.Status.ERROR, message="Gave up after repeated worker losses; the run can be triggered again."
-            )
+            message = "Gave up after repeated worker losses; the run can be triggered again."
+            _shard_end(shard=shard, status=RunShard.Status.ERROR, message=message)
+            _shard_not_run(shard=shard, reason=message)
             return None
         shard.status = RunShard.Status.RUNNING
         shard.attempts += 1
@@ -112,6 +114,13 @@ def _shard_end(*, shard: RunShard, status: str, message: str = "", exit_code: in
     return bool(
         query.update(status=status, error_message=message[:5000], exit_code=exit_code, finished_at=timezone.now(), lease_expires_at=None)
     )
+
+
+def _shard_not_run(*, shard: RunShard, reason: str) -> None:
+    """Store "not run: <reason>" errors for the shard's requested tests that have no result in its run."""
+    if shard.node_ids:
+        produced = Result.objects.filter(run_id=shard.run_id).values_list("node_id", flat=True)
+        results_store(run=shard.run, parsed=results_not_run(requested=shard.node_ids, produced=produced.iterator(), reason=reason))
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -151,20 +160,34 @@ def _read_progress(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _heartbeat(*, shard: RunShard, worker: str, done: int, total: int) -> bool:
-    """Extend the lease and publish progress; False when the run was cancelled or the claim lost."""
+def _heartbeat(*, shard: RunShard, worker: str, done: int, total: int | None) -> bool:
+    """Extend the lease and publish progress; False when the run was cancelled or the claim lost.
+
+    ``total`` is None until pytest has collected; the shard then keeps the total it had (0, or what an
+    earlier attempt collected).
+    """
     lease = timezone.now() + timedelta(seconds=settings.ATOM_BUGS_LEASE_SECONDS)
+    progress: dict[str, Any] = {"done": done} if total is None else {"done": done, "total": max(total, done)}
     kept = RunShard.objects.filter(pk=shard.pk, claimed_by=worker, attempts=shard.attempts, status=RunShard.Status.RUNNING).update(
-        lease_expires_at=lease, done=done, total=max(total, done)
+        lease_expires_at=lease, **progress
     )
     _run_progress_refresh(run_id=shard.run_id)
     return bool(kept) and not Run.objects.filter(pk=shard.run_id, status=RunStatus.CANCELLED).exists()
 
 
 def _run_progress_refresh(*, run_id: int) -> None:
-    totals = RunShard.objects.filter(run_id=run_id).aggregate(done=Sum("done"), total=Sum("total"))
-    total = totals["total"] or 0
-    Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(done=min(totals["done"] or 0, total), total=total)
+    """Publish the run's done and total; the total only once every shard has collected, so it never grows.
+
+    A shard with no total that is still queued or running has not collected yet (one that collected
+    nothing finishes at once).
+    """
+    totals = RunShard.objects.filter(run_id=run_id).aggregate(
+        done_sum=Sum("done"),
+        total_sum=Sum("total"),
+        collecting=Count("pk", filter=Q(total=0, status__in=(RunShard.Status.QUEUED, RunShard.Status.RUNNING))),
+    )
+    done, total = totals["done_sum"] or 0, 0 if totals["collecting"] else totals["total_sum"] or 0
+    Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(done=min(done, total) if total else done, total=total)
 
 
 def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
@@ -186,6 +209,10 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
     out_dir = Path(settings.ATOM_BUGS_ARTIFACTS_DIR) / str(run.pk) / f"shard{shard.index}-attempt{shard.attempts}"
     out_dir.mkdir(parents=True, exist_ok=True)
     junit, report_log, progress = out_dir / "junit.xml", out_dir / "report.jsonl", out_dir / "progress.json"
+    for left_over in (junit, report_log, progress):
+        # An earlier database's run of the same id may have left its files here: pytest that crashes
+        # before writing its own must not hand them in as this run's results.
+        left_over.unlink(missing_ok=True)
     args_file = None
     if shard.node_ids:
         args_file = out_dir / "tests.txt"
@@ -193,7 +220,9 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
     argv = pytest_argv(suite=suite, junit=junit, report_log=report_log, progress=progress, args_file=args_file)
     checkout = suite_checkout(suite)
     if not checkout.is_dir():
-        _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=f"The suite's checkout {checkout} does not exist.")
+        message = f"The suite's checkout {checkout} does not exist."
+        if _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=message):
+            _shard_not_run(shard=shard, reason=message)
         _finish(run_id=run.pk, finalize=finalize)
         return
     status, message, exit_code, current = _pytest_execute(
@@ -206,6 +235,10 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
                 node_id=current, outcome=Outcome.ERROR, attempts=1, message=f"Killed at the suite's time limit ({suite.timeout_seconds} s)."
             )
         )
+    if status != RunShard.Status.CANCELLED:
+        # What pytest was asked for and never reported: errors with the reason, so the run counts them.
+        reason, _, detail = (message or f"pytest exited with code {exit_code} without running it.").partition("\n")
+        parsed += results_not_run(requested=shard.node_ids, produced=(p.node_id for p in parsed), reason=reason.rstrip(":"), detail=detail)
     try:
         with transaction.atomic():
             results_store(run=run, parsed=parsed)
@@ -257,7 +290,8 @@ def _pytest_execute(
             elif now - last_beat >= _PROGRESS_SECONDS:
                 last_beat = now
                 state = _read_progress(progress)
-                if not _heartbeat(shard=shard, worker=worker, done=int(state.get("done", 0)), total=int(state.get("total", shard.total))):
+                collected = int(state["total"]) if "total" in state else None
+                if not _heartbeat(shard=shard, worker=worker, done=int(state.get("done", 0)), total=collected):
                     stop = RunShard.Status.CANCELLED
             if stop:
                 with contextlib.suppress(ProcessLookupError):
@@ -296,7 +330,8 @@ def run_reap_stale() -> int:
     A shard whose lease expired (its worker stopped heartbeating) or that sat queued far longer than a
     lease (its message was lost) is queued again; the claim makes a duplicate delivery harmless. Runs
     whose shards are all finished but which were never finalized (a lost chord callback) are finalized.
-    Returns how many shards were handed out again or ended.
+    Imported reports are taken back the same way (bugs.services.imports.run_import_reap_stale).
+    Returns how many shards and imports were handed out again or ended.
     """
     from bugs.tasks import run_shard_task
 
@@ -318,6 +353,7 @@ def run_reap_stale() -> int:
             )
             if ended:
                 handled += 1
+                _shard_not_run(shard=shard, reason="The worker was lost on every attempt.")
                 run_finalize(run_id=shard.run_id)
             continue
         if RunShard.objects.filter(pk=shard.pk, status=shard.status, attempts=shard.attempts).update(enqueued_at=now):
@@ -325,9 +361,11 @@ def run_reap_stale() -> int:
             shard_id = shard.pk
             transaction.on_commit(lambda shard_id=shard_id, single=single: run_shard_task.delay(shard_id, single))  # type: ignore[misc]
     for run_id in (
-        Run.objects.filter(status=RunStatus.RUNNING)
+        # Runs of shards only: an import has none, and one being read must not be finalized half-way.
+        Run.objects.filter(status=RunStatus.RUNNING, shards__isnull=False)
         .exclude(shards__status__in=(RunShard.Status.QUEUED, RunShard.Status.RUNNING))
+        .distinct()
         .values_list("pk", flat=True)
     ):
         run_finalize(run_id=run_id)
-    return handled
+    return handled + run_import_reap_stale()

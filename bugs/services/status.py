@@ -19,6 +19,7 @@ from atom.errors import DomainError
 from bugs import git
 from bugs.models import (
     FAILING_OUTCOMES,
+    INTERRUPTED_RUN_STATUSES,
     Bug,
     BugResult,
     BugStatus,
@@ -74,7 +75,8 @@ class Evidence:
 def bug_evidence(*, bug: Bug, flaky_node_ids: frozenset[str] = frozenset()) -> Evidence | None:
     """The latest passing result of a linked test on a run whose commit contains the fix commit.
 
-    Results of tests that are flaky on their commit, or quarantined, are no evidence.
+    Results of tests that are flaky on their commit, or quarantined, or of a run that did not go to
+    the end, are no evidence.
     """
     if not bug.fix_commit:
         return None
@@ -84,6 +86,7 @@ def bug_evidence(*, bug: Bug, flaky_node_ids: frozenset[str] = frozenset()) -> E
     candidates = (
         Result.objects.filter(Q(node_id__in=linked) | Q(identity__in=linked), pk__in=attached, outcome=Outcome.PASSED)
         .exclude(run__commit_sha="")
+        .exclude(run__status__in=INTERRUPTED_RUN_STATUSES)
         .select_related("run__suite")
         .order_by("-run_id")[:50]
     )
@@ -233,7 +236,10 @@ def _flaky_node_ids(run: Run) -> set[str]:
     flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
     if run.commit_sha:
         mixed = (
-            Result.objects.filter(run__in=Run.objects.filter(commit_sha=run.commit_sha).values("pk"), node_id__in=ran_linked)
+            Result.objects.filter(
+                run__in=Run.objects.filter(commit_sha=run.commit_sha).exclude(status__in=INTERRUPTED_RUN_STATUSES).values("pk"),
+                node_id__in=ran_linked,
+            )
             .values("node_id")
             .annotate(
                 passes=Count("pk", filter=Q(outcome=Outcome.PASSED)),
@@ -249,8 +255,9 @@ def _flaky_node_ids(run: Run) -> set[str]:
 def run_apply_rules(*, run: Run) -> list[str]:
     """The automatic part of SPEC section 6, applied to the bugs whose tests ran in this run.
 
-    - Every linked test keeps its latest result; a test that passed and failed on one commit is flagged
-      flaky and moves no bug.
+    - Every linked test keeps its latest result. Nothing else follows from a run that did not go to the
+      end (error, timed out, cancelled): it neither resolves, reopens nor flags a test flaky.
+    - A test that passed and failed on one commit is flagged flaky and moves no bug.
     - A quarantined link still records its latest result but moves no bug.
     - fixed → resolved when a linked test passed here and the run's commit contains the fix commit.
     - resolved → reopened (flagged as a regression) when a linked test fails again on a commit that
@@ -268,6 +275,8 @@ def run_apply_rules(*, run: Run) -> list[str]:
             ran.filter(Q(node_id=OuterRef("node_id")) | Q(identity=OuterRef("node_id"))).order_by(worst_first, "pk").values("pk")[:1]
         )
     )
+    if run.status in INTERRUPTED_RUN_STATUSES:
+        return []
     flaky = _flaky_node_ids(run)
     if flaky:
         identities = ran.filter(node_id__in=flaky).values("identity")

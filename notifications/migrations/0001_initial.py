@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('bugs', '0013_comments'),
+        ('bugs', '0014_comments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -44,7 +44,7 @@ class Command(BaseCommand):
             run = run_trigger(suite=target, bug_keys=[k.upper() for k in bug], shards=shards, trigger=Run.Trigger.CLI, triggered_by=actor)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"Run #{run.pk} queued ({run.total or 'the suite'} tests).")
+        self.stdout.write(f"Run #{run.pk} queued ({len(run.node_ids) or 'the suite'} tests).")
         if not wait:
             return
         run = self._follow(run, timeout)

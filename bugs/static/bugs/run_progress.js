@@ -12,7 +12,8 @@
       bar.value = data.done;
     }
     if (text) {
-      text.textContent = data.done + "/" + data.total + " " + data.status +
+      // Until pytest has collected, the total is unknown: "collecting", never a guess that grows.
+      text.textContent = data.done + "/" + (data.collecting ? "collecting" : data.total) + " " + data.status +
         " — " + data.passed + " passed, " + data.failed + " failed, " + data.errors + " errors";
     }
   }

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bugs', '0012_projects'),
+        ('bugs', '0013_merge_0012_import_lease_0012_projects'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
