@@ -432,7 +432,6 @@ ATOM_NOTIFY_BACKOFF_SECONDS = env_int("ATOM_NOTIFY_BACKOFF_SECONDS", 30, minimum
 ATOM_NOTIFY_SCAN_SECONDS = env_int("ATOM_NOTIFY_SCAN_SECONDS", 60, minimum=5)
 ATOM_NOTIFY_SLA_WARNING_HOURS = env_int("ATOM_NOTIFY_SLA_WARNING_HOURS", 2, minimum=1, maximum=168)
 ATOM_NOTIFY_PROPOSAL_WAIT_MINUTES = env_int("ATOM_NOTIFY_PROPOSAL_WAIT_MINUTES", 30, minimum=1)
-ATOM_NOTIFY_RUN_STUCK_MINUTES = env_int("ATOM_NOTIFY_RUN_STUCK_MINUTES", 30, minimum=1)
 
 # --- Periodic tasks (Celery beat) -------------------------------------------------------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {

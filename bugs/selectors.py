@@ -238,7 +238,7 @@ def runs_stuck(*, now: datetime | None = None, limit: int = 20) -> list[dict[str
     stuck |= Q(trigger=Run.Trigger.IMPORT, status=RunStatus.QUEUED, created_at__lt=now - 2 * lease)
     rows = (
         Run.objects.filter(stuck, status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
-        .values("pk", "status", "trigger", "created_at", "started_at")
+        .values("pk", "status", "trigger", "created_at", "started_at", "suite__name", "suite__project_id")
         .distinct()
         .order_by("pk")[:limit]
     )
@@ -274,18 +274,14 @@ def bugs_sla_due(*, after: datetime, until: datetime, limit: int = 1000) -> list
     )
 
 
-def runs_noticed(*, errored_since: datetime, stuck_before: datetime, limit: int = 500) -> dict[str, list[dict[str, Any]]]:
-    """Runs that errored since ``errored_since``, and runs queued or running with no finish that started
-    (or were queued) before ``stuck_before``: two queries."""
-    fields = ("pk", "status", "suite__name", "suite__project_id", "error_message", "created_at", "started_at")
-    errored = Run.objects.filter(status=RunStatus.ERROR, finished_at__gte=errored_since).order_by("pk").values(*fields)[:limit]
-    stuck = (
-        Run.objects.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING), created_at__lt=stuck_before)
-        .filter(Q(started_at__isnull=True) | Q(started_at__lt=stuck_before))
+def runs_errored(*, since: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """Runs that ended in error since ``since``, oldest first (one query)."""
+    rows = (
+        Run.objects.filter(status=RunStatus.ERROR, finished_at__gte=since)
         .order_by("pk")
-        .values(*fields)[:limit]
+        .values("pk", "status", "suite__name", "suite__project_id", "error_message")[:limit]
     )
-    return {"errored": list(errored), "stuck": list(stuck)}
+    return [dict(row) for row in rows]
 
 
 def flaky_tests_noticed(*, limit: int = 1000) -> list[dict[str, Any]]:

@@ -61,20 +61,18 @@ def _sla_events(now: datetime) -> list[Event]:
 
 
 def _run_events(now: datetime) -> list[Event]:
-    runs = bug_selectors.runs_noticed(
-        errored_since=now - ERRORED_LOOKBACK, stuck_before=now - timedelta(minutes=settings.ATOM_NOTIFY_RUN_STUCK_MINUTES)
-    )
-    events = [run_errored_event(run) for run in runs["errored"]]
+    events = [run_errored_event(run) for run in bug_selectors.runs_errored(since=now - ERRORED_LOOKBACK)]
+    # Stuck as the dashboard's health panel says: past its lease, its worker gone quiet.
     events += [
         Event(
             kind=EventKind.RUN_STUCK,
             object_key=f"run:{run['pk']}",
             trigger=str(run["pk"]),
             project_id=run["suite__project_id"],
-            title=f"Run #{run['pk']} of {run['suite__name']} stuck, {run['status']} since {run['started_at'] or run['created_at']:%H:%M}",
+            title=f"Run #{run['pk']} of {run['suite__name']} is stuck past its lease ({run['status']})",
             url=run_url(run),
         )
-        for run in runs["stuck"]
+        for run in bug_selectors.runs_stuck(now=now, limit=500)
     ]
     return events
 

@@ -11,6 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from atom.celery import app
+from bugs.models import RunShard
 from bugs.services.bugs import bug_create
 from bugs.services.comments import comment_create
 from bugs.tests.factories import make_bug, make_regression_test, make_run
@@ -76,8 +77,10 @@ def test_the_scan_finds_each_time_driven_event_once(team, settings):
     late = make_bug(severity="P1", discovered_at=now - timedelta(days=4), sla_due_at=now - timedelta(hours=3))
     make_bug(severity="P3", discovered_at=now, sla_due_at=now + timedelta(days=14))
     stuck = make_run(status="running")
-    make_run(status="running")
-    type(stuck).objects.filter(pk=stuck.pk).update(created_at=now - timedelta(hours=2), started_at=now - timedelta(hours=2))
+    healthy = make_run(status="running")
+    # A shard whose worker stopped heartbeating: its lease ran out. The other's lease still runs.
+    RunShard.objects.create(run=stuck, index=0, status="running", lease_expires_at=now - timedelta(minutes=5))
+    RunShard.objects.create(run=healthy, index=0, status="running", lease_expires_at=now + timedelta(minutes=1))
     agent = make_agent()
     proposal = Proposal.objects.create(
         agent=agent, requested_by=agent.owner, action="deploy", complexity=3, expires_at=now + timedelta(days=1)
