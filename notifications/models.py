@@ -111,7 +111,8 @@ class Delivery(models.Model):
     # "channel:<id>" or "user:<id>": what makes a delivery unique for its notification.
     target_key = models.CharField(max_length=64)
     transport = models.CharField(max_length=8, choices=Channel.Kind.choices)
-    target = models.CharField(max_length=1000, help_text="The addresses or the URL, as they were when the event happened.")
+    # Text, not a bounded column: an e-mail channel's list of addresses has no fixed length.
+    target = models.TextField(help_text="The addresses or the URL, as they were when the event happened.")
     status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('target_key', models.CharField(max_length=64)),
                 ('transport', models.CharField(choices=[('email', 'E-mail'), ('webhook', 'Webhook (generic JSON)'), ('slack', 'Webhook (Slack-compatible)')], max_length=8)),
-                ('target', models.CharField(help_text='The addresses or the URL, as they were when the event happened.', max_length=1000)),
+                ('target', models.TextField(help_text='The addresses or the URL, as they were when the event happened.')),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('retrying', 'Retrying'), ('sent', 'Sent'), ('failed', 'Failed'), ('refused', 'Refused')], db_index=True, default='pending', max_length=8)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
                 ('last_error', models.TextField(blank=True)),

@@ -127,3 +127,13 @@ def test_a_project_channel_hears_only_its_project(team):
         event=Event(kind=EventKind.BUG_OPENED, object_key=f"bug:{bug.key}", trigger="opened", title="t", project_id=bug.project_id)
     )
     assert list(Delivery.objects.values_list("target", flat=True)) == ["team@example.org"]
+
+
+def test_an_email_channel_with_a_long_list_of_addresses_is_recorded_whole():
+    addresses = ", ".join(f"operator-number-{n}@operations.example.org" for n in range(60))
+    assert len(addresses) > 1000
+    Channel.objects.create(name="everyone", kind=Channel.Kind.EMAIL, emails=addresses)
+    from notifications.services.events import Event
+
+    [pk] = event_record(event=Event(kind=EventKind.RUN_STUCK, object_key="run:1", trigger="1", title="Run #1 stuck"))
+    assert Delivery.objects.get(pk=pk).target == addresses
