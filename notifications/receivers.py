@@ -96,6 +96,8 @@ def comment_mentioned(sender: Any, comment: Any, mentioned: list[Any], **kwargs:
     author = comment.author.get_username() if comment.author else "someone"
     bug = comment.bug
     for user in mentioned:
+        if user.pk == comment.author_id:
+            continue  # naming oneself tells nobody
         event = Event(
             kind=EventKind.MENTION,
             object_key=f"comment:{comment.pk}",

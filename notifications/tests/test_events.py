@@ -47,14 +47,14 @@ def test_a_p0_opened_is_told_once_committed_and_a_p2_is_not(eager, team, django_
     assert [message.subject for message in mail.outbox] == [f"[Atom] {p0.key} (P0) opened"]
 
 
-def test_a_mention_tells_the_active_user_named_and_nobody_else(eager, django_user_model, django_capture_on_commit_callbacks):
+def test_a_mention_tells_the_active_users_named_but_not_the_author(eager, django_user_model, django_capture_on_commit_callbacks):
     author = django_user_model.objects.create_user(username="lead", email="lead@example.org", password="x" * 12)
     ana = django_user_model.objects.create_user(username="ana", email="ana@example.org", password="x" * 12)
     django_user_model.objects.create_user(username="gone", email="gone@example.org", password="x" * 12, is_active=False)
     bug = make_bug()
     with django_capture_on_commit_callbacks(execute=True):
-        comment = comment_create(bug=bug, author=author, body="@ana please look; @gone and @nobody cannot.")
-    assert comment.mentions == ["ana"]
+        comment = comment_create(bug=bug, author=author, body="@ana please look; @gone and @nobody cannot. -- @lead")
+    assert comment.mentions == ["ana", "lead"]
     assert [message.to for message in mail.outbox] == [["ana@example.org"]]
     assert mail.outbox[0].subject == f"[Atom] lead mentioned you on {bug.key}"
     assert Delivery.objects.get().user == ana
