@@ -53,7 +53,7 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/bandit -q -c pyproject.toml -r atom accounts governance episodes bugs console --severity-level medium 2>/dev/null
+	$(VENV)/bin/bandit -q -c pyproject.toml -r atom accounts governance episodes bugs console notifications --severity-level medium 2>/dev/null
 
 ## audit: pip-audit of every pinned requirement against PyPI's advisory data (needs that service reachable).
 ## --strict: a requirement it could not look up fails the audit instead of passing unchecked.

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "governance",
     "episodes",
     "bugs",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -404,6 +405,34 @@ ATOM_BUGS_SCHEDULED_RUN_SECONDS = env_int("ATOM_BUGS_SCHEDULED_RUN_SECONDS", 0, 
 # A test's flake rate is taken over its latest this many runs (the admin's flaky-test page).
 ATOM_BUGS_FLAKY_WINDOW = env_int("ATOM_BUGS_FLAKY_WINDOW", 30, minimum=2, maximum=1000)
 
+# --- Notifications (notifications/) ------------------------------------------------------------
+# Mail goes through Django's email backend: a file per message under var/mail when embedded, SMTP when
+# EMAIL_HOST is set (or any backend named by DJANGO_EMAIL_BACKEND).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=120)
+EMAIL_BACKEND = env_str(
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("ATOM_NOTIFY_FROM_EMAIL", "atom@localhost")
+# Webhooks go only to public addresses; these hosts (names or IP addresses) and networks (CIDR) are let
+# through all the same, e.g. an internal chat server. Empty: public addresses only.
+ATOM_NOTIFY_ALLOWED_HOSTS = env_list("ATOM_NOTIFY_ALLOWED_HOSTS")
+ATOM_NOTIFY_WEBHOOK_TIMEOUT_SECONDS = env_float("ATOM_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.5, maximum=60.0)
+# A delivery that failed for a reason that may pass (a 5xx, a timeout) is tried again this many times,
+# after 2, 4, 8… times this many seconds (with jitter, at most ten minutes apart).
+ATOM_NOTIFY_MAX_RETRIES = env_int("ATOM_NOTIFY_MAX_RETRIES", 5, minimum=0, maximum=20)
+ATOM_NOTIFY_BACKOFF_SECONDS = env_int("ATOM_NOTIFY_BACKOFF_SECONDS", 30, minimum=1, maximum=3600)
+# The time-driven events (SLA due soon or breached, proposals waiting, runs stuck) are looked for this often.
+ATOM_NOTIFY_SCAN_SECONDS = env_int("ATOM_NOTIFY_SCAN_SECONDS", 60, minimum=5)
+ATOM_NOTIFY_SLA_WARNING_HOURS = env_int("ATOM_NOTIFY_SLA_WARNING_HOURS", 2, minimum=1, maximum=168)
+ATOM_NOTIFY_PROPOSAL_WAIT_MINUTES = env_int("ATOM_NOTIFY_PROPOSAL_WAIT_MINUTES", 30, minimum=1)
+
 # --- Periodic tasks (Celery beat) -------------------------------------------------------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "governance-proposals-expire": {
@@ -421,6 +450,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "bugs.reap_stale_runs",
         "schedule": float(ATOM_BUGS_REAP_INTERVAL_SECONDS),
         "options": {"expires": float(ATOM_BUGS_REAP_INTERVAL_SECONDS)},
+    },
+    "notifications-scan": {
+        "task": "notifications.scan",
+        "schedule": float(ATOM_NOTIFY_SCAN_SECONDS),
+        "options": {"expires": float(ATOM_NOTIFY_SCAN_SECONDS)},
     },
 }
 if ATOM_BUGS_SCHEDULED_RUN_SECONDS:

@@ -14,5 +14,8 @@ _run = f"test-{os.getpid()}"
 os.environ.setdefault("ATOM_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / _run))
 os.environ.setdefault("ATOM_CACHE_PREFIX", f"atom-{_run}")
 os.environ.setdefault("ATOM_CELERY_QUEUE", f"atom-{_run}")
+# The webhook tests' receiver listens on this one loopback address; every other private address stays refused.
+os.environ.setdefault("ATOM_NOTIFY_ALLOWED_HOSTS", "127.0.0.2")
+os.environ.setdefault("ATOM_NOTIFY_BACKOFF_SECONDS", "1")
 
 from atom.settings import *  # noqa: E402,F403

@@ -25,6 +25,7 @@ from atom.errors import DomainError
 from bugs import history
 from bugs.models import ACTIVE_STATUSES, Bug, Category, FlakyTest, Result, Run, Severity
 from bugs.services.bugs import bug_assign, bug_by_key, regression_test_quarantine
+from bugs.services.comments import comment_create
 from bugs.services.failures import bug_attach_results, bug_create_from_results, failure_actual, failure_description, failure_title
 
 
@@ -58,9 +59,31 @@ class BugReadPageMixin:
     def has_assign_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("bugs.assign_bug")
 
+    def has_comment_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("bugs.add_comment")
+
     def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view(require_POST(self.assign_view))
-        return [path("<int:pk>/assign/", view, name="bugs_bug_assign"), *super().get_urls()]  # type: ignore[misc]
+        assign = self.admin_site.admin_view(require_POST(self.assign_view))
+        comment = self.admin_site.admin_view(require_POST(self.comment_view))
+        return [
+            path("<int:pk>/assign/", assign, name="bugs_bug_assign"),
+            path("<int:pk>/comment/", comment, name="bugs_bug_comment"),
+            *super().get_urls(),  # type: ignore[misc]
+        ]
+
+    def comment_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Post a comment from the bug's page; mentioned users are notified once it is stored."""
+        if not self.has_comment_permission(request):
+            raise PermissionDenied
+        bug = get_object_or_404(Bug, pk=pk)
+        try:
+            comment = comment_create(bug=bug, author=request.user, body=request.POST.get("body", ""))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            mentioned = ", ".join(comment.mentions)
+            messages.success(request, f"Comment posted on {bug.key}." + (f" Mentioned: {mentioned}." if mentioned else ""))
+        return HttpResponseRedirect(reverse("admin:bugs_bug_change", args=[bug.pk]) + "#bug-timeline")
 
     def assign_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_assign_permission(request):
@@ -109,6 +132,7 @@ class BugReadPageMixin:
             "can_edit": self.has_change_permission(request, bug),  # type: ignore[attr-defined]
             "strip_length": history.STRIP_LENGTH,
             "assignees": history.assignable_users() if self.has_assign_permission(request) else None,
+            "can_comment": self.has_comment_permission(request),
         }
         return TemplateResponse(request, "admin/bugs/bug/read.html", context)
 

@@ -25,6 +25,7 @@ from bugs.models import (
     BugResult,
     BugStatus,
     BugStatusChange,
+    Comment,
     Outcome,
     RegressionTest,
     Result,
@@ -89,10 +90,12 @@ class TestHistory:
 @dataclass
 class TimelineEntry:
     at: datetime | None
-    kind: str  # status, run, commit
+    kind: str  # status, run, commit, comment
     text: str
     run_id: int | None = None
     detail: str = ""
+    # A comment's body: rendered and sanitized when it was posted (bugs.services.comments).
+    html: str = ""
 
 
 @dataclass
@@ -106,7 +109,7 @@ class BugPage:
 
 
 def bug_page(*, pk: int | str) -> BugPage | None:
-    """A bug with its linked tests' latest results, its timeline and its failure messages: four queries."""
+    """A bug with its linked tests' latest results, its timeline (comments included) and its failure messages: five queries."""
     bug = Bug.objects.select_related("assignee", "reporter", "duplicate_of", "verified_by__run").filter(pk=pk).first()
     if bug is None:
         return None
@@ -116,16 +119,17 @@ def bug_page(*, pk: int | str) -> BugPage | None:
     for row in rows:
         by_node[row["node_id"]].append(row)
     changes = list(BugStatusChange.objects.filter(bug=bug).select_related("actor").order_by("-created_at", "-id")[:TIMELINE_LENGTH])
+    comments = list(Comment.objects.filter(bug=bug).select_related("author").order_by("-created_at", "-id")[:TIMELINE_LENGTH])
     return BugPage(
         bug=bug,
         tests=[TestHistory(link=link, results=by_node.get(link.node_id, [])) for link in links],
-        timeline=_timeline(bug, changes, rows),
+        timeline=_timeline(bug, changes, rows, comments),
         failures=_failure_messages(rows),
     )
 
 
-def _timeline(bug: Bug, changes: list[BugStatusChange], rows: list[dict[str, Any]]) -> list[TimelineEntry]:
-    """Status changes, the runs of the linked tests and the fix commit, newest first."""
+def _timeline(bug: Bug, changes: list[BugStatusChange], rows: list[dict[str, Any]], comments: list[Comment]) -> list[TimelineEntry]:
+    """Status changes, the runs of the linked tests, the fix commit and the comments, newest first."""
     entries = [
         TimelineEntry(
             at=change.created_at,
@@ -157,6 +161,15 @@ def _timeline(bug: Bug, changes: list[BugStatusChange], rows: list[dict[str, Any
     if bug.fix_commit:
         fixed_at = next((c.created_at for c in changes if c.to_status == BugStatus.FIXED), bug.updated_at)
         entries.append(TimelineEntry(at=fixed_at, kind="commit", text=f"Fix commit {bug.fix_commit[:12]}", detail=bug.fix_commit))
+    entries += [
+        TimelineEntry(
+            at=comment.created_at,
+            kind="comment",
+            text=f"{comment.author.get_username() if comment.author else 'unknown'} wrote",
+            html=comment.html,
+        )
+        for comment in comments
+    ]
     entries.sort(key=lambda entry: (entry.at is not None, entry.at), reverse=True)
     return entries
 

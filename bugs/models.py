@@ -443,3 +443,26 @@ class BugStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bug_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class Comment(models.Model):
+    """A comment on a bug, in Markdown; the HTML shown is rendered and sanitized once, when it is posted.
+
+    ``mentions`` keeps the usernames its ``@name`` mentions named that belonged to active users at posting
+    time (those are the users notified).
+    """
+
+    bug = models.ForeignKey(Bug, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField(help_text="Markdown.")
+    html = models.TextField(editable=False)
+    mentions = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["bug", "-created_at"], name="bugs_comment_bug_created")]
+        constraints = [models.CheckConstraint(condition=~Q(body=""), name="bugs_comment_not_empty")]
+
+    def __str__(self) -> str:
+        return f"Comment #{self.pk} on {self.bug_id}"

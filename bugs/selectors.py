@@ -24,6 +24,7 @@ from bugs.models import (
     Bug,
     BugResult,
     BugStatus,
+    Comment,
     RegressionTest,
     Result,
     Run,
@@ -237,7 +238,7 @@ def runs_stuck(*, now: datetime | None = None, limit: int = 20) -> list[dict[str
     stuck |= Q(trigger=Run.Trigger.IMPORT, status=RunStatus.QUEUED, created_at__lt=now - 2 * lease)
     rows = (
         Run.objects.filter(stuck, status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
-        .values("pk", "status", "trigger", "created_at", "started_at")
+        .values("pk", "status", "trigger", "created_at", "started_at", "suite__name", "suite__project_id")
         .distinct()
         .order_by("pk")[:limit]
     )
@@ -247,3 +248,47 @@ def runs_stuck(*, now: datetime | None = None, limit: int = 20) -> list[dict[str
 def run_upload(*, run_id: int) -> RunUpload | None:
     """The report a run was imported from, as sent (None for a run that was not imported from an upload)."""
     return RunUpload.objects.filter(run_id=run_id).first()
+
+
+def bug_comments(*, bug: Bug) -> QuerySet[Comment]:
+    """A bug's comments, newest first, with their authors."""
+    return Comment.objects.filter(bug=bug).select_related("author").order_by("-created_at", "-id")
+
+
+# --- what the notifications hear about (read by the notifications app) --------------------------------
+
+_NOTICE_FIELDS = ("pk", "key", "title", "severity", "status", "project_id", "sla_due_at", "is_regression")
+
+
+def bug_notices(*, ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The few fields a notification tells of each bug."""
+    return list(Bug.objects.filter(pk__in=list(ids)).order_by("pk").values(*_NOTICE_FIELDS))
+
+
+def bugs_sla_due(*, after: datetime, until: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    """Bugs still in the SLA clock whose SLA falls due in [after, until), soonest first."""
+    return list(
+        Bug.objects.filter(status__in=ACTIVE_STATUSES, sla_due_at__gte=after, sla_due_at__lt=until)
+        .order_by("sla_due_at", "pk")
+        .values(*_NOTICE_FIELDS)[:limit]
+    )
+
+
+def runs_errored(*, since: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """Runs that ended in error since ``since``, oldest first (one query)."""
+    rows = (
+        Run.objects.filter(status=RunStatus.ERROR, finished_at__gte=since)
+        .order_by("pk")
+        .values("pk", "status", "suite__name", "suite__project_id", "error_message")[:limit]
+    )
+    return [dict(row) for row in rows]
+
+
+def flaky_tests_noticed(*, limit: int = 1000) -> list[dict[str, Any]]:
+    """Linked tests marked flaky, with the commit they were first seen flaky at and their bug."""
+    return [
+        dict(row)
+        for row in RegressionTest.objects.filter(is_flaky=True)
+        .order_by("pk")
+        .values("pk", "node_id", "flaky_commit", "bug__key", "bug__project_id")[:limit]
+    ]

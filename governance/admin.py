@@ -389,6 +389,11 @@ class CanvasAdmin(ReadOnlyAdmin):
     list_select_related = ["agent"]
     inlines = [CanvasAuditInline]
     readonly_fields = ["preview"]
+    # The canvas as drawn first; what it is made of (Markdown, the chart's or form's JSON, the script) below, folded.
+    fieldsets = [
+        (None, {"fields": ["agent", "kind", "title", "preview"]}),
+        ("Source", {"fields": ["content", "data", "script", "script_hash"], "classes": ["collapse"]}),
+    ]
 
     @admin.display(description="preview (sandboxed: no network, no access to this page)")
     def preview(self, canvas: Canvas) -> SafeString | str:
@@ -397,7 +402,7 @@ class CanvasAdmin(ReadOnlyAdmin):
         url = reverse("admin:governance_canvas_frame", args=[canvas.pk])
         return format_html(
             '<iframe class="canvas-frame" sandbox="{}" src="{}" referrerpolicy="no-referrer" title="canvas {}" '
-            'style="width:100%;max-width:900px;height:360px;border:1px solid #ccc"></iframe>',
+            'style="width:900px;max-width:100%;height:480px;border:1px solid #ccc"></iframe>',
             FRAME_SANDBOX,
             url,
             canvas.pk,

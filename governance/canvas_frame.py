@@ -14,13 +14,13 @@ What no sandbox prevents: the frame can still navigate itself (``location = …`
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from governance.canvas_render import canvas_render
 from governance.models import Canvas
 
 FRAME_SANDBOX = "allow-scripts"
@@ -54,7 +54,7 @@ def canvas_frame_response(request: HttpRequest, canvas: Canvas) -> HttpResponse:
         "canvas": canvas,
         # Canvas HTML is stored sanitized by the allow-list (governance.sanitize.canvas_sanitize).
         "content": mark_safe(canvas.content),  # noqa: S308  # nosec B308 B703 - sanitized on the way in
-        "data_json": json.dumps(canvas.data, indent=2, sort_keys=True) if canvas.data is not None else "",
+        "rendered": canvas_render(canvas),
         "script": mark_safe(_script_text(canvas.script)),  # noqa: S308  # nosec B308 B703 - contained by the policy
         "nonce": nonce,
     }

@@ -215,3 +215,13 @@ def dashboard_actions_by_hour(*, hours: int = 24, now: datetime | None = None) -
         if group and index is not None:
             series[group][index] += count
     return slots, series
+
+
+def proposals_waiting(*, created_before: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    """Pending proposals made before ``created_before``, oldest first (for the notifications' scan)."""
+    return [
+        dict(row)
+        for row in Proposal.objects.filter(status=ProposalStatus.PENDING, created_at__lt=created_before)
+        .order_by("created_at", "id")
+        .values("pk", "action", "agent__name", "created_at")[:limit]
+    ]

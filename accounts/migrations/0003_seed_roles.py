@@ -14,7 +14,8 @@ def roles_seed(apps: Any, schema_editor: Any) -> None:
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    roles_apply(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
+    # Permissions of models made by later migrations are left out here; 0005 applies the table in full.
+    roles_apply(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"), skip_missing=True)
 
 
 class Migration(migrations.Migration):

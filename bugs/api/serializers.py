@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from bugs.models import Bug, BugStatus, Category, RegressionTest, Result, Run, Severity, validate_one_line
+from bugs.models import Bug, BugStatus, Category, Comment, RegressionTest, Result, Run, Severity, validate_one_line
 from bugs.validators import validate_test_link
 
 
@@ -116,3 +116,18 @@ class TriageReportInput(serializers.Serializer[Any]):
     format = serializers.ChoiceField(choices=["markdown", "json", "csv"], required=False, default="markdown")
     severity = serializers.ListField(child=serializers.ChoiceField(choices=Severity.choices), required=False)
     status = serializers.ListField(child=serializers.ChoiceField(choices=BugStatus.choices), required=False)
+
+
+class CommentInput(serializers.Serializer[Any]):
+    """A comment in Markdown; ``@username`` notifies that user (an active one)."""
+
+    body = serializers.CharField(max_length=20000, trim_whitespace=False)
+
+
+class CommentOutput(serializers.ModelSerializer[Comment]):
+    bug = serializers.CharField(source="bug.key")
+    author = serializers.CharField(source="author.username", default=None, allow_null=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "bug", "author", "body", "html", "mentions", "created_at"]

@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("bugs/", views.BugListView.as_view(), name="bug-list"),
     path("bugs/<str:key>/", views.BugDetailView.as_view(), name="bug-detail"),
     path("bugs/<str:key>/results/", views.BugResultsView.as_view(), name="bug-results"),
+    path("bugs/<str:key>/comments/", views.BugCommentsView.as_view(), name="bug-comments"),
     path("runs/", views.RunListView.as_view(), name="run-list"),
     path("runs/import/", views.RunImportView.as_view(), name="run-import"),
     path("runs/<id64:pk>/", views.RunDetailView.as_view(), name="run-detail"),

@@ -27,6 +27,8 @@ from bugs.api.serializers import (
     BugCreateInput,
     BugOutput,
     BugUpdateInput,
+    CommentInput,
+    CommentOutput,
     ResultOutput,
     RunCreateInput,
     RunImportInput,
@@ -35,6 +37,7 @@ from bugs.api.serializers import (
 )
 from bugs.models import Bug, Run, Suite
 from bugs.services.bugs import bug_by_key, bug_change, bug_create, bug_link_test
+from bugs.services.comments import comment_create
 from bugs.services.imports import run_import_receive
 from bugs.services.runs import run_trigger
 from bugs.validators import bug_key_validate
@@ -166,6 +169,28 @@ class BugResultsView(BugsView):
         self.paginator.ordering = ("-run_id", "node_id")  # type: ignore[union-attr]
         page = self.paginate_queryset(selectors.bug_results(bug=_bug_or_404(key)))
         return self.get_paginated_response(ResultOutput(page, many=True).data)
+
+
+class BugCommentsView(BugsView):
+    """GET a bug's comments, newest first; POST a comment (Markdown, rendered and sanitized on the server)."""
+
+    write_permissions = ("bugs.add_comment",)
+    serializer_class = CommentOutput
+    pagination_class = CursorPagination
+
+    @extend_schema(operation_id="bugs_comments_list", responses=_page("CommentPage", CommentOutput(many=True), counted=False))
+    def get(self, request: Request, key: str) -> Response:
+        self.paginator.ordering = ("-created_at", "-id")  # type: ignore[union-attr]
+        page = self.paginate_queryset(selectors.bug_comments(bug=_bug_or_404(key)))
+        return self.get_paginated_response(CommentOutput(page, many=True).data)
+
+    @extend_schema(operation_id="bugs_comments_create", request=CommentInput, responses={201: CommentOutput})
+    def post(self, request: Request, key: str) -> Response:
+        bug = _bug_or_404(key)
+        data = CommentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = comment_create(bug=bug, author=request.user, body=data.validated_data["body"])
+        return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
 
 class RunListView(BugsView):

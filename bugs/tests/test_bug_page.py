@@ -19,10 +19,10 @@ def _page(bug: Bug) -> history.BugPage:
     return page
 
 
-def test_it_reads_a_bug_page_in_four_queries_whatever_the_history(django_assert_num_queries):
+def test_it_reads_a_bug_page_in_five_queries_whatever_the_history(django_assert_num_queries):
     for runs in (3, 120):
         bug = bug_with_history(runs=runs)
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(5):
             page = _page(bug)
         assert [len(test.results) for test in page.tests] == [min(runs, history.STRIP_LENGTH)] * 2
 
@@ -67,7 +67,7 @@ def _page_queries(client, bug) -> int:
 def test_the_admin_page_costs_the_same_queries_for_a_short_and_a_long_history(admin_client):
     short = _page_queries(admin_client, bug_with_history(runs=2))
     long = _page_queries(admin_client, bug_with_history(runs=300))
-    assert short == long == 7  # with the list of operators a bug can be given to
+    assert short == long == 8  # with the list of operators a bug can be given to, and the comments
 
 
 def test_opening_a_bug_shows_the_read_page_and_editing_sits_behind_a_button(admin_client):
@@ -76,7 +76,8 @@ def test_opening_a_bug_shows_the_read_page_and_editing_sits_behind_a_button(admi
     assert 'id="bug-read"' in page
     assert 'href="?edit=1"' in page
     assert '<pre class="failure-message">AssertionError: assert 401 == 200' in page
-    readable = page.split('id="bug-tests"', 1)[1]  # the tests, failures and timeline: text, no form field
+    # The tests, failures and timeline: text, no form field (the comment form follows them).
+    readable = page.split('id="bug-tests"', 1)[1].split('id="bug-comment"', 1)[0]
     assert "<input" not in readable
     assert "<textarea" not in readable
     form = admin_client.get(f"/admin/bugs/bug/{bug.pk}/change/?edit=1").content.decode()

@@ -17,7 +17,7 @@ from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from atom.testing import api_client_for
-from bugs.models import Bug, Run
+from bugs.models import Bug, Comment, Run
 from bugs.services.bugs import bug_create, bug_link_test
 from bugs.tests.factories import make_run
 from governance.models import Maturity, Proposal
@@ -32,6 +32,7 @@ STAFF_ROUTES: dict[str, dict[str, str]] = {
     "bug-list": {"get": "bugs.view_bug", "post": "bugs.add_bug"},
     "bug-detail": {"get": "bugs.view_bug", "patch": "bugs.change_bug"},
     "bug-results": {"get": "bugs.view_bug"},
+    "bug-comments": {"get": "bugs.view_bug", "post": "bugs.add_comment"},
     "run-list": {"get": "bugs.view_run", "post": "bugs.run_regressions"},
     "run-import": {"post": "bugs.add_run"},
     "run-detail": {"get": "bugs.view_run"},
@@ -49,6 +50,7 @@ PATHS = {
     "bug-list": "/api/v1/bugs/",
     "bug-detail": "/api/v1/bugs/BUG-001/",
     "bug-results": "/api/v1/bugs/BUG-001/results/",
+    "bug-comments": "/api/v1/bugs/BUG-001/comments/",
     "run-list": "/api/v1/runs/",
     "run-import": "/api/v1/runs/import/",
     "run-detail": "/api/v1/runs/{run}/",
@@ -59,6 +61,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("bug-list", "post"): {"key": "BUG-002", "title": "new", "severity": "P3"},
     ("bug-detail", "patch"): {"title": "renamed"},
     ("run-list", "post"): {"bugs": ["BUG-001"]},
+    ("bug-comments", "post"): {"body": "Seen again on main, @root"},
 }
 ROLES = ("superuser", "exact", "view-only", "none")
 CASES = [(name, method) for name, methods in STAFF_ROUTES.items() for method in methods]
@@ -96,8 +99,8 @@ def actor_for(role: str, needed: str) -> Any:
     return user
 
 
-def state() -> tuple[int, int, list[str]]:
-    return Bug.objects.count(), Run.objects.count(), list(Bug.objects.values_list("title", flat=True))
+def state() -> tuple[int, int, list[str], int]:
+    return Bug.objects.count(), Run.objects.count(), list(Bug.objects.values_list("title", flat=True)), Comment.objects.count()
 
 
 @pytest.fixture(autouse=True)
