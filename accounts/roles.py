@@ -24,6 +24,8 @@ BUGS_VIEWS = (
     "bugs.view_regressiontest",
     "bugs.view_bugstatuschange",
     "bugs.view_severitypolicy",
+    "bugs.view_project",
+    "bugs.view_webhookdelivery",
 )
 EPISODES_VIEWS = ("episodes.view_episode", "episodes.view_segment", "episodes.view_interaction", "episodes.view_episodeaccess")
 
@@ -69,17 +71,23 @@ ROLES: dict[str, tuple[str, ...]] = {
         "bugs.cancel_run",
         "bugs.add_run",
         "bugs.export_triage_report",
+        "bugs.link_project_commits",
     ),
 }
 
 
-def roles_apply(*, group_model: type, permission_model: type) -> None:
+def roles_apply(*, group_model: type, permission_model: type, missing_ok: bool = False) -> None:
     """Create each group and give it exactly its permissions (models passed in, so a migration can call it
-    with its historical models)."""
+    with its historical models). An early migration passes ``missing_ok``: a permission of a model that
+    does not exist yet at that point is given by the later migration that applies the roles again."""
     for name, permissions in ROLES.items():
         group, _ = group_model.objects.get_or_create(name=name)  # type: ignore[attr-defined]
         rows = []
         for label in permissions:
             app_label, codename = label.split(".")
-            rows.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))  # type: ignore[attr-defined]
+            row = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()  # type: ignore[attr-defined]
+            if row is None and not missing_ok:
+                raise permission_model.DoesNotExist(f"No permission {label}.")  # type: ignore[attr-defined]
+            if row is not None:
+                rows.append(row)
         group.permissions.set(rows)
