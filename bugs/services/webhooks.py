@@ -131,7 +131,7 @@ def _pushed_commits(document: dict[str, Any]) -> list[git.Commit]:
             raise DomainError("A pushed commit has no valid 'id' and 'message'.", code="WEBHOOK_MALFORMED")
         commits.append((_timestamp(row.get("timestamp")), index, git.Commit(sha=git.sha_normalize(sha), message=message)))
     if all(when is not None for when, _, _ in commits):
-        commits.sort(key=lambda item: (item[0], item[1]), reverse=True)  # type: ignore[arg-type]
+        commits.sort(key=lambda item: (item[0], item[1]), reverse=True)
     else:
         commits.reverse()
     return [commit for _, _, commit in commits]
