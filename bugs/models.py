@@ -78,7 +78,14 @@ class SeverityPolicy(models.Model):
 
 def project_default_id() -> int:
     """The default project's id (Atom's own), created on first use: a bug or suite made without a project
-    belongs to it. Only called when a row is created without one, never when rows are read."""
+    belongs to it. Only called when a row is created without one, never when rows are read.
+
+    It reads the id column only: migration 0012 calls it through this live model while the table still
+    lacks the columns later migrations add (BUG-116); that migration has made the row by then.
+    """
+    found = Project.objects.filter(slug=settings.ATOM_DEFAULT_PROJECT).values_list("pk", flat=True).first()
+    if found is not None:
+        return int(found)
     project, _ = Project.objects.get_or_create(
         slug=settings.ATOM_DEFAULT_PROJECT, defaults={"name": "Atom", "description": "Atom's own code base and catalog."}
     )
