@@ -36,7 +36,9 @@ def _holder(django_user_model: Any, *codenames: str) -> Any:
 
 
 def _state() -> list[tuple[Any, ...]]:
-    return list(Project.objects.order_by("slug").values_list("slug", "name", "repository", "default_branch", "credential", "webhook_secret"))
+    return list(
+        Project.objects.order_by("slug").values_list("slug", "name", "repository", "default_branch", "credential", "webhook_secret")
+    )
 
 
 # --- acts and permissions -----------------------------------------------------------------------
@@ -99,7 +101,9 @@ def test_a_project_is_created_read_listed_and_edited_by_slug(superuser, client_f
 
 def test_no_answer_or_error_ever_carries_a_secret(superuser, client_for, roots):
     client = client_for(superuser)
-    client.post("/api/v1/projects/", {"slug": "tiny", "name": "Tiny", "credential": "deploy_token", "webhook_secret": SECRET}, format="json")
+    client.post(
+        "/api/v1/projects/", {"slug": "tiny", "name": "Tiny", "credential": "deploy_token", "webhook_secret": SECRET}, format="json"
+    )
     texts = [
         client.get("/api/v1/projects/").content,
         client.get("/api/v1/projects/tiny/").content,
@@ -142,7 +146,7 @@ BAD_CREATES = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "field", "code"), BAD_CREATES, ids=[f"{f}:{list(v.values())[0][:20]}" for v, f, _ in BAD_CREATES])
+@pytest.mark.parametrize(("fields", "field", "code"), BAD_CREATES, ids=[f"{f}:{next(iter(v.values()))[:20]}" for v, f, _ in BAD_CREATES])
 def test_bad_project_input_is_refused_and_writes_nothing(superuser, client_for, roots, fields, field, code):
     client = client_for(superuser)
     before = _state()
@@ -225,7 +229,9 @@ def test_the_triage_report_of_one_project_names_it_and_holds_only_its_bugs(staff
     assert "### BUG-002: tiny's defect" in text
     assert "BUG-001" not in text
     every = client.get("/api/v1/triage-report/").content.decode()
-    assert "BUG-001" in every and "BUG-002" in every and "project =" not in every
+    assert "BUG-001" in every
+    assert "BUG-002" in every
+    assert "project =" not in every
     assert client.get("/api/v1/triage-report/?project=nowhere").status_code == 400
     data = client.get("/api/v1/triage-report/?project=tiny&format=json").json()
     assert data["filters"] == {"project": ["tiny"]}
