@@ -118,7 +118,10 @@ def test_the_beat_task_is_registered_and_scheduled_by_its_setting():
     entry = django_settings.CELERY_BEAT_SCHEDULE["bugs-projects-link-commits"]
     assert entry["task"] == "bugs.projects_link_commits"
     assert entry["schedule"] == float(django_settings.ATOM_PROJECTS_LINK_INTERVAL_SECONDS)
-    code = "import django, os; django.setup(); from django.conf import settings; print('bugs-projects-link-commits' in settings.CELERY_BEAT_SCHEDULE)"
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print('bugs-projects-link-commits' in settings.CELERY_BEAT_SCHEDULE)"
+    )
     env = {**os.environ, "ATOM_PROJECTS_LINK_INTERVAL_SECONDS": "0", "DJANGO_SETTINGS_MODULE": "atom.settings_test"}
     off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=django_settings.BASE_DIR)
     assert off.stdout.strip() == "False"
