@@ -37,7 +37,7 @@ ADMIN_ROUTES = [r for r in ALL_ROUTES if r.startswith("/admin/") and r not in {"
 
 def test_the_walk_finds_the_platform_routes():
     assert {"/api/v1/auth/logout/", "/api/v1/schema/", "/api/v1/docs/"} <= set(API_ROUTES)
-    assert SIGNED <= set(ALL_ROUTES)
+    assert set(ALL_ROUTES) >= SIGNED
 
 
 @pytest.mark.django_db
