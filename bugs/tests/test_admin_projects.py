@@ -108,9 +108,12 @@ def test_a_project_is_created_and_its_secret_kept_replaced_or_cleared(admin_clie
 
 def test_link_commits_now_is_offered_to_and_run_by_its_holders_only(client, django_user_model, roots, monkeypatch):
     linked: list[str] = []
-    monkeypatch.setattr(
-        "bugs.admin_projects.project_commits_link", lambda project: linked.append(project.slug) or LinkSummary(fixed=["BUG-001"])
-    )
+
+    def link(project: Project) -> LinkSummary:
+        linked.append(project.slug)
+        return LinkSummary(fixed=["BUG-001"])
+
+    monkeypatch.setattr("bugs.admin_projects.project_commits_link", link)
     project = project_create(slug="tiny", name="Tiny", repository=str(roots / "tiny"))
     viewer = django_user_model.objects.create_user(username="viewer", password="pw-correct-horse", is_staff=True)
     viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_project"]))

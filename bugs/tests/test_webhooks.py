@@ -202,7 +202,12 @@ def test_githubs_published_signature_vector_is_accepted():
 def test_a_gitlab_token_is_compared_whole(monkeypatch):
     compared: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest
-    monkeypatch.setattr("bugs.services.webhooks.hmac.compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
+
+    def compare(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr("bugs.services.webhooks.hmac.compare_digest", compare)
     assert _authentic("gitlab", SECRET, SECRET, b"{}")
     assert compared, "GitLab's token is compared in constant time"
     for wrong in (SECRET[:-1], SECRET + "x", SECRET.upper(), "", " " + SECRET):
@@ -281,7 +286,7 @@ def test_a_push_of_many_commits_links_each_bug_once(client, tiny):
     response = deliver(client, "gitlab", gitlab_push(commits=commits))
     assert response.status_code == 200, response.content
     assert response.json()["commits"] == 1000
-    newest = {}
+    newest: dict[str, str] = {}
     for index in range(1000, 0, -1):
         if index % 4 == 0:
             newest.setdefault(f"BUG-{index % 50 + 3:03d}", f"{index:040x}")
