@@ -382,6 +382,8 @@ ATOM_GIT_CREDENTIALS = {
 ATOM_PROJECTS_LINK_INTERVAL_SECONDS = env_int("ATOM_PROJECTS_LINK_INTERVAL_SECONDS", 900, minimum=0)
 # The largest push webhook body Atom reads (GitHub caps its payloads at 25 MB; a push names at most 20 commits).
 ATOM_WEBHOOK_MAX_BYTES = env_int("ATOM_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Push webhooks carry no user: they are counted per client address (the providers send from a few).
+ATOM_WEBHOOK_RATE_PER_IP = env_str("ATOM_WEBHOOK_RATE_PER_IP", "600/m")
 ATOM_BUGS_DEFAULT_SUITE = env_str("ATOM_BUGS_DEFAULT_SUITE", "atom")
 # Where each shard attempt writes its JUnit XML, report log and progress file.
 ATOM_BUGS_ARTIFACTS_DIR = Path(env_str("ATOM_BUGS_ARTIFACTS_DIR", str(VAR_DIR / "bugs" / "runs")))

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from atom.errors import NotFoundError
+from atom.ratelimit import client_ip, rate_limit_enforce
 from bugs import selectors
 from bugs.api.serializers import LinkSummaryOutput, ProjectCreateInput, ProjectOutput, ProjectUpdateInput, WebhookOutput
 from bugs.api.views import BugsView, _page
@@ -119,6 +120,8 @@ class WebhookView(APIView):
         responses=WebhookOutput,
     )
     def post(self, request: Request, slug: str, provider: str) -> Response:
+        # Counted per client address before anything is read: the signature check costs an HMAC of the body.
+        rate_limit_enforce(request, group="webhooks-ip", key=client_ip(request), rate=settings.ATOM_WEBHOOK_RATE_PER_IP)
         outcome = webhook_receive(
             slug=slug, provider=provider, headers=request.headers, body=request.body, content_type=request.content_type or ""
         )
