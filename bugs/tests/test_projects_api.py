@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from bugs.models import Bug, Project, Suite
-from bugs.services.bugs import bug_create
+from bugs.services.bugs import bug_create, bug_link_test
 from bugs.services.commits import LinkSummary
 from bugs.services.projects import project_create
 from bugs.tests.factories import make_run
@@ -236,3 +236,19 @@ def test_the_triage_report_of_one_project_names_it_and_holds_only_its_bugs(staff
     data = client.get("/api/v1/triage-report/?project=tiny&format=json").json()
     assert data["filters"] == {"project": ["tiny"]}
     assert [b["key"] for b in data["bugs"]] == ["BUG-002"]
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_the_project_and_run_lists_cost_the_same_queries_for_any_number_of_rows(staff_user, client_for, django_assert_num_queries, count):
+    for index in range(count):
+        project = project_create(slug=f"p{index}", name=f"Project {index}")
+        make_run(suite=Suite.objects.create(name=f"s{index}", project=project), status="passed")
+        bug_link_test(bug=bug_create(title=f"Defect {index}", severity="P3", project=project), node_id=f"tests/test_{index}.py::test_it")
+    client = client_for(staff_user)
+    # user load, its permissions and its groups' (one permission check), count, the page
+    with django_assert_num_queries(5):
+        assert client.get("/api/v1/projects/").status_code == 200
+    with django_assert_num_queries(5):
+        assert client.get("/api/v1/runs/?project=p0").status_code == 200
+    with django_assert_num_queries(6):
+        assert client.get("/api/v1/bugs/?project=p0").status_code == 200
