@@ -122,6 +122,7 @@ def demo_large_seed(
     runs = DEMO_LARGE_RUNS if runs is None else runs
     results_per_run = DEMO_RESULTS_PER_RUN if results_per_run is None else results_per_run
     suite = suite_default()
+    project_id = suite.project.pk  # given to every bug, so Bug.project's default (a query) never runs per bug (BUG-117)
     now = timezone.now()
     keys = demo_keys(bugs)
     wanted_shas = {_sha(f"demo-run-{index}"): index for index in range(runs)}
@@ -140,7 +141,8 @@ def demo_large_seed(
         sla = {severity: sla_hours_for(severity) for severity in Severity.values}
         for start in range(0, len(missing_keys), _BATCH):
             chunk = missing_keys[start : start + _BATCH]
-            created = Bug.objects.bulk_create([_demo_bug(key=key, sla=sla, passing=passing, now=now) for key in chunk], batch_size=_BATCH)
+            rows = [_demo_bug(key=key, sla=sla, passing=passing, now=now, project_id=project_id) for key in chunk]
+            created = Bug.objects.bulk_create(rows, batch_size=_BATCH)
             _demo_bug_times(created, sla=sla, now=now)
             bar.update(len(chunk))
     return len(missing_keys), len(new_runs)
@@ -205,7 +207,7 @@ def _demo_bug_times(bugs: list[Bug], *, sla: dict[str, int], now: datetime) -> N
     Bug.objects.bulk_update(bugs, ["created_at", "updated_at"], batch_size=_BATCH)
 
 
-def _demo_bug(*, key: str, sla: dict[str, int], passing: list[tuple[int, str]], now: datetime) -> Bug:
+def _demo_bug(*, key: str, sla: dict[str, int], passing: list[tuple[int, str]], now: datetime, project_id: int) -> Bug:
     number = int(key.split("-", 1)[1])
     rng = random.Random(key)  # noqa: S311  # nosec B311 - demo data, not security
     severity = _pick(rng, _SEVERITY_WEIGHTS)
@@ -226,6 +228,7 @@ def _demo_bug(*, key: str, sla: dict[str, int], passing: list[tuple[int, str]], 
         discovered_at=discovered,
         sla_due_at=discovered + timedelta(hours=sla[severity]),
         is_regression=status == BugStatus.REOPENED,
+        project_id=project_id,
     )
     if status == BugStatus.FIXED:
         bug.fix_commit = _sha(f"demo-fix-{key}")
