@@ -25,6 +25,8 @@ BUGS_VIEWS = (
     "bugs.view_bugstatuschange",
     "bugs.view_severitypolicy",
     "bugs.view_comment",
+    "bugs.view_project",
+    "bugs.view_webhookdelivery",
 )
 EPISODES_VIEWS = ("episodes.view_episode", "episodes.view_segment", "episodes.view_interaction", "episodes.view_episodeaccess")
 
@@ -79,6 +81,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "bugs.add_run",
         "bugs.export_triage_report",
         "bugs.add_comment",
+        "bugs.link_project_commits",
     ),
 }
 

@@ -389,6 +389,13 @@ ATOM_REPOSITORY_ROOTS = [Path(p) for p in env_list("ATOM_REPOSITORY_ROOTS")]
 ATOM_GIT_CREDENTIALS = {
     key.removeprefix("ATOM_GIT_CREDENTIAL_").lower(): value for key, value in os.environ.items() if key.startswith("ATOM_GIT_CREDENTIAL_")
 }
+# Every this many seconds the worker fetches each project that has a repository and links its default
+# branch's "Fixes BUG-N" commits; 0 switches the schedule off (webhooks and the on-demand link still work).
+ATOM_PROJECTS_LINK_INTERVAL_SECONDS = env_int("ATOM_PROJECTS_LINK_INTERVAL_SECONDS", 900, minimum=0)
+# The largest push webhook body Atom reads (GitHub caps its payloads at 25 MB; a push names at most 20 commits).
+ATOM_WEBHOOK_MAX_BYTES = env_int("ATOM_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Push webhooks carry no user: they are counted per client address (the providers send from a few).
+ATOM_WEBHOOK_RATE_PER_IP = env_str("ATOM_WEBHOOK_RATE_PER_IP", "600/m")
 ATOM_BUGS_DEFAULT_SUITE = env_str("ATOM_BUGS_DEFAULT_SUITE", "atom")
 # Where each shard attempt writes its JUnit XML, report log and progress file.
 ATOM_BUGS_ARTIFACTS_DIR = Path(env_str("ATOM_BUGS_ARTIFACTS_DIR", str(VAR_DIR / "bugs" / "runs")))
@@ -457,6 +464,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": float(ATOM_NOTIFY_SCAN_SECONDS)},
     },
 }
+if ATOM_PROJECTS_LINK_INTERVAL_SECONDS:
+    CELERY_BEAT_SCHEDULE["bugs-projects-link-commits"] = {
+        "task": "bugs.projects_link_commits",
+        "schedule": float(ATOM_PROJECTS_LINK_INTERVAL_SECONDS),
+        "options": {"expires": float(ATOM_PROJECTS_LINK_INTERVAL_SECONDS)},
+    }
 if ATOM_BUGS_SCHEDULED_RUN_SECONDS:
     CELERY_BEAT_SCHEDULE["bugs-scheduled-regression-run"] = {
         "task": "bugs.scheduled_regression_run",

@@ -19,13 +19,15 @@ from django.utils.html import format_html
 
 from atom.admin import ReadOnlyAdminMixin, permission_check
 from atom.errors import DomainError
-from bugs import git, report, selectors
+from bugs import admin_projects, git, report, selectors
 from bugs.admin_pages import AssignedFilter, BugReadPageMixin, RunTriageMixin
 from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, RunStatus, SeverityPolicy, Suite
 from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_change, bug_create, severity_policy_update
 from bugs.services.runs import run_cancel, run_trigger
 from bugs.services.status import bug_mark_duplicate, bug_status_refusal
 from bugs.validators import test_link_validate
+
+__all__ = ["admin_projects"]  # imported for its registrations: the projects' and webhook deliveries' admin
 
 
 class SlaBreachedFilter(admin.SimpleListFilter):
@@ -122,7 +124,7 @@ class BugForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Bug
         fields = [
-            "key", "title", "severity", "category", "status", "component", "description", "root_cause", "reproduction",
+            "key", "project", "title", "severity", "category", "status", "component", "description", "root_cause", "reproduction",
             "expected", "actual", "fix_strategy", "fix_commit", "verification_note", "reporter", "assignee",
             "discovered_at", "duplicate_of",
         ]  # fmt: skip
@@ -159,7 +161,7 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     # Short columns so the list fits 1280 px with the sidebar open (see admin/bugs/bug/change_list.html).
     list_display = ["key", "title", "severity_short", "status", "category", "sla_state", "latest_result", "regression"]
     change_list_template = "admin/bugs/bug/change_list.html"
-    list_filter = ["severity", "status", "category", AssignedFilter, SlaBreachedFilter, RegressionTestFilter, FlakyFilter]
+    list_filter = ["project", "severity", "status", "category", AssignedFilter, SlaBreachedFilter, RegressionTestFilter, FlakyFilter]
     search_fields = ["key", "title", "component"]
     list_per_page = 100
     show_full_result_count = False
@@ -174,6 +176,10 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bug]:
         return selectors.bug_list()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A bug is registered in a project and stays there (its fix commits are read from that repository).
+        return [*self.readonly_fields, "project"] if obj is not None else self.readonly_fields
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Bug], search_term: str) -> tuple[QuerySet[Bug], bool]:
         """By key, title, text and linked test node id (full-text on PostgreSQL)."""
@@ -216,7 +222,7 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
         fields = {k: data[k] for k in EDITABLE_FIELDS if k in data and k != "fix_commit"}
         reason = data.get("reason") or "Changed in the admin."
         if not change:
-            created = bug_create(key=obj.key, actor=request.user, reason=reason, **fields)
+            created = bug_create(key=obj.key, actor=request.user, reason=reason, project=data.get("project"), **fields)
             obj.pk = created.pk
             obj.refresh_from_db()
             return
@@ -246,7 +252,11 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Export triage report (Markdown) of the selected bugs", permissions=["export_triage_report"])
     def export_triage_report(self, request: HttpRequest, queryset: QuerySet[Bug]) -> HttpResponse:
-        text = report.triage_report(fmt="markdown", filters=report.TriageFilters(keys=tuple(queryset.values_list("key", flat=True))))
+        projects = set(queryset.values_list("project__slug", flat=True))
+        # Bugs of one project: the report names it; a selection across projects is a report of all of them.
+        project = projects.pop() if len(projects) == 1 else ""
+        keys = tuple(queryset.values_list("key", flat=True))
+        text = report.triage_report(fmt="markdown", filters=report.TriageFilters(keys=keys, project=project))
         response = HttpResponse(text, content_type=report.CONTENT_TYPES["markdown"])
         response["Content-Disposition"] = f'attachment; filename="bug_triage_report_{timezone.now():%Y%m%d}.md"'
         return response
@@ -338,7 +348,7 @@ def run_progress_data(run: Run) -> dict[str, Any]:
 @admin.register(Run)
 class RunAdmin(RunTriageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["id", "suite", "status", "progress", "passed", "failed", "errors", "commit_short", "branch", "trigger", "created_at"]
-    list_filter = ["status", "trigger", "suite"]
+    list_filter = [("suite__project", admin.RelatedOnlyFieldListFilter), "status", "trigger", "suite"]
     list_select_related = ["suite"]
     show_full_result_count = False
     readonly_fields = [

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from bugs.models import Bug, BugStatus, Category, Outcome, Project, RegressionTest, Result, Run, RunStatus, Severity, Suite
+from bugs.models import Bug, BugStatus, Category, Outcome, RegressionTest, Result, Run, RunStatus, Severity, Suite
 from bugs.services.bugs import bug_create, bug_update, sla_hours_for
 from bugs.services.status import bug_transition
 from bugs.services.suites import suite_default
@@ -122,6 +122,7 @@ def demo_large_seed(
     runs = DEMO_LARGE_RUNS if runs is None else runs
     results_per_run = DEMO_RESULTS_PER_RUN if results_per_run is None else results_per_run
     suite = suite_default()
+    project_id = suite.project.pk  # given to every bug, so Bug.project's default (a query) never runs per bug (BUG-117)
     now = timezone.now()
     keys = demo_keys(bugs)
     wanted_shas = {_sha(f"demo-run-{index}"): index for index in range(runs)}
@@ -140,8 +141,8 @@ def demo_large_seed(
         sla = {severity: sla_hours_for(severity) for severity in Severity.values}
         for start in range(0, len(missing_keys), _BATCH):
             chunk = missing_keys[start : start + _BATCH]
-            made = [_demo_bug(key=key, project=suite.project, sla=sla, passing=passing, now=now) for key in chunk]
-            created = Bug.objects.bulk_create(made, batch_size=_BATCH)
+            rows = [_demo_bug(key=key, sla=sla, passing=passing, now=now, project_id=project_id) for key in chunk]
+            created = Bug.objects.bulk_create(rows, batch_size=_BATCH)
             _demo_bug_times(created, sla=sla, now=now)
             bar.update(len(chunk))
     return len(missing_keys), len(new_runs)
@@ -206,7 +207,7 @@ def _demo_bug_times(bugs: list[Bug], *, sla: dict[str, int], now: datetime) -> N
     Bug.objects.bulk_update(bugs, ["created_at", "updated_at"], batch_size=_BATCH)
 
 
-def _demo_bug(*, key: str, project: Project, sla: dict[str, int], passing: list[tuple[int, str]], now: datetime) -> Bug:
+def _demo_bug(*, key: str, sla: dict[str, int], passing: list[tuple[int, str]], now: datetime, project_id: int) -> Bug:
     number = int(key.split("-", 1)[1])
     rng = random.Random(key)  # noqa: S311  # nosec B311 - demo data, not security
     severity = _pick(rng, _SEVERITY_WEIGHTS)
@@ -218,7 +219,6 @@ def _demo_bug(*, key: str, project: Project, sla: dict[str, int], passing: list[
         status = BugStatus.FIXED
     bug = Bug(
         key=key,
-        project=project,
         title=f"{DEMO_TITLE_PREFIX} Generated {category} bug #{number} in {component}",
         severity=severity,
         category=category,
@@ -228,6 +228,7 @@ def _demo_bug(*, key: str, project: Project, sla: dict[str, int], passing: list[
         discovered_at=discovered,
         sla_due_at=discovered + timedelta(hours=sla[severity]),
         is_regression=status == BugStatus.REOPENED,
+        project_id=project_id,
     )
     if status == BugStatus.FIXED:
         bug.fix_commit = _sha(f"demo-fix-{key}")

@@ -78,7 +78,14 @@ class SeverityPolicy(models.Model):
 
 def project_default_id() -> int:
     """The default project's id (Atom's own), created on first use: a bug or suite made without a project
-    belongs to it. Only called when a row is created without one, never when rows are read."""
+    belongs to it. Only called when a row is created without one, never when rows are read.
+
+    It reads the id column only: migration 0012 calls it through this live model while the table still
+    lacks the columns later migrations add (BUG-116); that migration has made the row by then.
+    """
+    found = Project.objects.filter(slug=settings.ATOM_DEFAULT_PROJECT).values_list("pk", flat=True).first()
+    if found is not None:
+        return int(found)
     project, _ = Project.objects.get_or_create(
         slug=settings.ATOM_DEFAULT_PROJECT, defaults={"name": "Atom", "description": "Atom's own code base and catalog."}
     )
@@ -105,6 +112,9 @@ class Project(models.Model):
     webhook_secret = models.CharField(max_length=200, blank=True, help_text="Shared secret of the push webhooks.")
     description = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The last read of the default branch (periodic or on demand) and why it failed, if it did.
+    commits_linked_at = models.DateTimeField(null=True, blank=True)
+    commits_link_error = models.CharField(max_length=2000, blank=True)
 
     class Meta:
         ordering = ["slug"]
@@ -112,6 +122,35 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class WebhookProvider(models.TextChoices):
+    GITHUB = "github", "GitHub"
+    GITLAB = "gitlab", "GitLab"
+    GITEA = "gitea", "Gitea"
+
+
+class WebhookDelivery(models.Model):
+    """A push webhook Atom accepted, kept by its provider's delivery id so a replay is refused.
+
+    Only an authenticated delivery is stored (a bad signature or an unknown project writes nothing).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    provider = models.CharField(max_length=8, choices=WebhookProvider.choices)
+    delivery_id = models.CharField(max_length=200)
+    event = models.CharField(max_length=64, blank=True)
+    ref = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    outcome = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [models.UniqueConstraint(fields=["project", "provider", "delivery_id"], name="bugs_webhookdelivery_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.delivery_id}"
 
 
 class Bug(models.Model):

@@ -35,6 +35,7 @@ class TriageFilters:
     severities: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
+    project: str = ""  # a project's slug; empty: every project
 
 
 def triage_report(*, fmt: str = "markdown", filters: TriageFilters | None = None, now: datetime | None = None) -> str:
@@ -42,7 +43,7 @@ def triage_report(*, fmt: str = "markdown", filters: TriageFilters | None = None
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     filters = filters or TriageFilters()
-    data = triage_data(severities=filters.severities, statuses=filters.statuses, keys=filters.keys, now=now)
+    data = triage_data(severities=filters.severities, statuses=filters.statuses, keys=filters.keys, project=filters.project, now=now)
     document = _document(data)
     if fmt == "json":
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

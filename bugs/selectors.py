@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from atom.dbfunctions import utc_period_key, utc_period_name
+from atom.errors import DomainError, NotFoundError
 from bugs.models import (
     ACTIVE_STATUSES,
     DEFAULT_SLA_HOURS,
@@ -25,6 +26,7 @@ from bugs.models import (
     BugResult,
     BugStatus,
     Comment,
+    Project,
     RegressionTest,
     Result,
     Run,
@@ -33,6 +35,7 @@ from bugs.models import (
     RunUpload,
     Severity,
     SeverityPolicy,
+    Suite,
 )
 
 
@@ -42,9 +45,12 @@ def bug_list(
     statuses: Iterable[str] = (),
     categories: Iterable[str] = (),
     keys: Iterable[str] = (),
+    project: str = "",
 ) -> QuerySet[Bug]:
-    """Bugs with their linked tests and each test's latest result: two queries for any number of bugs."""
-    query = Bug.objects.select_related("duplicate_of", "assignee", "reporter").prefetch_related(
+    """Bugs with their linked tests and each test's latest result: two queries for any number of bugs.
+
+    ``project`` is a project's slug (an unknown one lists nothing)."""
+    query = Bug.objects.select_related("project", "duplicate_of", "assignee", "reporter").prefetch_related(
         Prefetch("regression_tests", queryset=RegressionTest.objects.select_related("last_result__run").order_by("node_id"))
     )
     if severities := list(severities):
@@ -55,6 +61,8 @@ def bug_list(
         query = query.filter(category__in=categories)
     if keys := list(keys):
         query = query.filter(key__in=keys)
+    if project:
+        query = query.filter(project__slug=project)
     return query.order_by("severity", "key")
 
 
@@ -96,14 +104,42 @@ def sla_breached_filter(now: datetime | None = None) -> Q:
     return Q(status__in=ACTIVE_STATUSES, sla_due_at__lt=now or timezone.now())
 
 
-def run_list() -> QuerySet[Run]:
-    return Run.objects.select_related("suite", "triggered_by").order_by("-id")
+def run_list(*, project: str = "") -> QuerySet[Run]:
+    """Runs, newest first; ``project`` (a slug) keeps the runs of that project's suites."""
+    runs = Run.objects.select_related("suite__project", "triggered_by").order_by("-id")
+    return runs.filter(suite__project__slug=project) if project else runs
 
 
-def run_latest_finished(*, suite_name: str | None = None) -> Run | None:
-    """The latest finished run of the suite (Atom's own by default), for the report's summary."""
+def project_list() -> QuerySet[Project]:
+    return Project.objects.order_by("slug")
+
+
+def project_by_slug(slug: str) -> Project | None:
+    return Project.objects.filter(slug=slug).first() if isinstance(slug, str) else None
+
+
+def project_suites_to_run(*, slug: str) -> list[Suite]:
+    """The suites ``run_regressions --project`` runs: the project's default suite (the one named like the
+    project, or its only suite), else every suite of the project."""
+    project = project_by_slug(slug)
+    if project is None:
+        raise NotFoundError(f"No project named {slug!r}.")
+    suites = list(Suite.objects.filter(project=project).select_related("project").order_by("name"))
+    if not suites:
+        raise DomainError(f"The project {slug!r} has no suite to run: register one first.", code="NO_SUITE")
+    default = [suite for suite in suites if suite.name == project.slug]
+    return default or suites
+
+
+def run_latest_finished(*, suite_name: str | None = None, project: str = "") -> Run | None:
+    """The latest finished run of the suite (Atom's own by default), for the report's summary; with a
+    project (a slug), the latest finished run of any of its suites."""
+    if project:
+        runs = Run.objects.filter(suite__project__slug=project)
+    else:
+        runs = Run.objects.filter(suite__name=suite_name or settings.ATOM_BUGS_DEFAULT_SUITE)
     return (
-        Run.objects.filter(suite__name=suite_name or settings.ATOM_BUGS_DEFAULT_SUITE, status__in=TERMINAL_RUN_STATUSES)
+        runs.filter(status__in=TERMINAL_RUN_STATUSES)
         .exclude(status=RunStatus.CANCELLED)
         .select_related("suite")
         .order_by("-finished_at", "-id")
@@ -138,9 +174,14 @@ class TriageData:
 
 
 def triage_data(
-    *, severities: Iterable[str] = (), statuses: Iterable[str] = (), keys: Iterable[str] = (), now: datetime | None = None
+    *,
+    severities: Iterable[str] = (),
+    statuses: Iterable[str] = (),
+    keys: Iterable[str] = (),
+    project: str = "",
+    now: datetime | None = None,
 ) -> TriageData:
-    """The report's data: four queries whatever the number of bugs and results."""
+    """The report's data: four queries whatever the number of bugs and results (``project``: a slug)."""
     severities, statuses, keys = list(severities), list(statuses), list(keys)
     hours = {str(k): int(v) for k, v in DEFAULT_SLA_HOURS.items()}
     hours.update(dict(SeverityPolicy.objects.values_list("severity", "sla_hours")))
@@ -151,6 +192,8 @@ def triage_data(
         bugs = bugs.filter(status__in=statuses)
     if keys:
         bugs = bugs.filter(key__in=keys)
+    if project:
+        bugs = bugs.filter(project__slug=project)
     tests: dict[int, list[dict[str, Any]]] = defaultdict(list)
     links = RegressionTest.objects.filter(bug__in=bugs.values("pk")).order_by("bug_id", "node_id").values(*REPORT_TEST_FIELDS)
     for link in links:
@@ -160,8 +203,10 @@ def triage_data(
         bugs=list(bugs.order_by("severity", "key").values(*REPORT_BUG_FIELDS)),
         tests_by_bug=tests,
         sla_hours=hours,
-        latest_run=run_latest_finished(),
-        filters={k: v for k, v in (("severity", severities), ("status", statuses), ("key", keys)) if v},
+        latest_run=run_latest_finished(project=project),
+        filters={
+            k: v for k, v in (("project", [project] if project else []), ("severity", severities), ("status", statuses), ("key", keys)) if v
+        },
     )
 
 

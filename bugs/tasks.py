@@ -98,3 +98,23 @@ def scheduled_regression_run_task() -> int:
     from bugs.services.runs import run_trigger_scheduled
 
     return run_trigger_scheduled().pk
+
+
+@shared_task(
+    name="bugs.projects_link_commits",
+    acks_late=True,
+    # One git fetch per project, each bounded by git's own timeout in bugs.repos.
+    time_limit=3600,
+    soft_time_limit=3300,
+    autoretry_for=_RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
+)
+def projects_link_commits_task() -> dict[str, str]:
+    """Periodic (ATOM_PROJECTS_LINK_INTERVAL_SECONDS): fetch each project with a repository and link its
+    default branch's "Fixes BUG-N" commits; a failing project is recorded on its row and skipped."""
+    from bugs.services.projects import projects_link_all
+
+    return projects_link_all()

@@ -9,6 +9,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/healthz", "/favicon.ico"}
+# Push webhooks carry no token: the provider signs them with the project's secret (bugs/tests/test_webhooks.py).
+SIGNED = {"/api/v1/projects/sample/webhooks/BUG-001/"}
 SAMPLE_VALUES = {"int": "1", "str": "BUG-001", "slug": "sample", "uuid": "00000000-0000-0000-0000-000000000001", "path": "x/y"}
 
 
@@ -29,12 +31,23 @@ def walk(patterns: list[URLPattern | URLResolver], prefix: str = "") -> Iterator
 
 
 ALL_ROUTES = sorted(set(walk(get_resolver().url_patterns)))
-API_ROUTES = [r for r in ALL_ROUTES if r not in PUBLIC and not r.startswith("/admin/") and not r.startswith("/static/")]
+API_ROUTES = [r for r in ALL_ROUTES if r not in PUBLIC | SIGNED and not r.startswith("/admin/") and not r.startswith("/static/")]
 ADMIN_ROUTES = [r for r in ALL_ROUTES if r.startswith("/admin/") and r not in {"/admin/login/", "/admin/logout/"}]
 
 
 def test_the_walk_finds_the_platform_routes():
     assert {"/api/v1/auth/logout/", "/api/v1/schema/", "/api/v1/docs/"} <= set(API_ROUTES)
+    assert set(ALL_ROUTES) >= SIGNED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+def test_the_signed_webhook_route_refuses_an_unsigned_caller(api_client, method):
+    """No token is asked for, but nothing is accepted without the project's signature: an unknown project is
+    a 404 and GET and the other methods are refused, all in the error shape."""
+    response = getattr(api_client, method)("/api/v1/projects/sample/webhooks/github/", {}, format="json")
+    assert response.status_code in (404, 405), (method, response.status_code)
+    assert set(response.json()["error"]) == {"code", "message", "details"}
 
 
 @pytest.mark.django_db

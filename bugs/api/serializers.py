@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from bugs.models import Bug, BugStatus, Category, Comment, RegressionTest, Result, Run, Severity, validate_one_line
+from bugs.models import Bug, BugStatus, Category, Comment, Project, RegressionTest, Result, Run, Severity, validate_one_line
 from bugs.validators import validate_test_link
 
 
@@ -25,6 +25,7 @@ class RegressionTestOutput(serializers.ModelSerializer[RegressionTest]):
 
 
 class BugOutput(serializers.ModelSerializer[Bug]):
+    project = serializers.CharField(source="project.slug")
     duplicate_of = serializers.CharField(source="duplicate_of.key", default=None, allow_null=True)
     assignee = serializers.CharField(source="assignee.username", default=None, allow_null=True)
     reporter = serializers.CharField(source="reporter.username", default=None, allow_null=True)
@@ -33,7 +34,7 @@ class BugOutput(serializers.ModelSerializer[Bug]):
     class Meta:
         model = Bug
         fields = [
-            "key", "title", "severity", "category", "status", "component", "description", "root_cause",
+            "key", "project", "title", "severity", "category", "status", "component", "description", "root_cause",
             "reproduction", "expected", "actual", "fix_strategy", "fix_commit", "verification_note", "reporter",
             "assignee", "discovered_at", "sla_due_at", "resolved_at", "duplicate_of", "is_regression",
             "regression_tests", "created_at", "updated_at",
@@ -61,6 +62,7 @@ class BugTextInput(serializers.Serializer[Any]):
 
 class BugCreateInput(BugTextInput):
     key = serializers.RegexField(r"^BUG-[0-9]{3,9}$", required=False)
+    project = serializers.SlugField(max_length=64, required=False, help_text="The project's slug (default: the default project).")
     title = serializers.CharField(max_length=300, validators=[validate_one_line])
     severity = serializers.ChoiceField(choices=Severity.choices)
 
@@ -85,12 +87,13 @@ class ResultOutput(serializers.ModelSerializer[Result]):
 
 class RunOutput(serializers.ModelSerializer[Run]):
     suite = serializers.CharField(source="suite.name")
+    project = serializers.CharField(source="suite.project.slug")
     triggered_by = serializers.CharField(source="triggered_by.username", default=None, allow_null=True)
 
     class Meta:
         model = Run
         fields = [
-            "id", "suite", "status", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "build", "upload_sha256",
+            "id", "suite", "project", "status", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "build", "upload_sha256",
             "total", "done", "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at",
             "started_at", "finished_at",
         ]  # fmt: skip
@@ -116,6 +119,7 @@ class TriageReportInput(serializers.Serializer[Any]):
     format = serializers.ChoiceField(choices=["markdown", "json", "csv"], required=False, default="markdown")
     severity = serializers.ListField(child=serializers.ChoiceField(choices=Severity.choices), required=False)
     status = serializers.ListField(child=serializers.ChoiceField(choices=BugStatus.choices), required=False)
+    project = serializers.SlugField(max_length=64, required=False)
 
 
 class CommentInput(serializers.Serializer[Any]):
@@ -131,3 +135,65 @@ class CommentOutput(serializers.ModelSerializer[Comment]):
     class Meta:
         model = Comment
         fields = ["id", "bug", "author", "body", "html", "mentions", "created_at"]
+
+
+class ProjectOutput(serializers.ModelSerializer[Project]):
+    """A project as anyone allowed to read it sees it: the credential's NAME only, never a secret."""
+
+    has_webhook_secret = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "slug", "name", "repository", "default_branch", "credential", "has_webhook_secret", "description", "created_at",
+            "commits_linked_at", "commits_link_error",
+        ]  # fmt: skip
+
+    def get_has_webhook_secret(self, obj: Project) -> bool:
+        return bool(obj.webhook_secret)
+
+
+class ProjectUpdateInput(serializers.Serializer[Any]):
+    """The fields a project's editor writes; the rules (repository, branch, credential) are the service's."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    repository = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="A local path under the allowed roots, or a file://, https:// or ssh:// URL.",
+    )
+    default_branch = serializers.CharField(max_length=200, required=False)
+    credential = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="The NAME of a configured git credential (ATOM_GIT_CREDENTIAL_<NAME>)."
+    )
+    webhook_secret = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Write-only; blank switches webhooks off.",
+    )
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class ProjectCreateInput(ProjectUpdateInput):
+    slug = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=200)
+
+
+class LinkSummaryOutput(serializers.Serializer[Any]):
+    fixed = serializers.ListField(child=serializers.CharField())
+    commit_set = serializers.ListField(child=serializers.CharField())
+    unknown = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class WebhookOutput(LinkSummaryOutput):
+    status = serializers.ChoiceField(choices=["linked", "ignored"])
+    delivery_id = serializers.CharField()
+    event = serializers.CharField()
+    ref = serializers.CharField()
+    reason = serializers.CharField()
+    commits = serializers.IntegerField()

@@ -3,7 +3,7 @@
 from django.urls import URLPattern, path
 
 from atom.api import converters  # noqa: F401  (registers <id64:…>)
-from bugs.api import views
+from bugs.api import project_views, views
 
 urlpatterns: list[URLPattern] = [
     path("bugs/", views.BugListView.as_view(), name="bug-list"),
@@ -15,4 +15,8 @@ urlpatterns: list[URLPattern] = [
     path("runs/<id64:pk>/", views.RunDetailView.as_view(), name="run-detail"),
     path("runs/<id64:pk>/upload/", views.RunUploadView.as_view(), name="run-upload"),
     path("triage-report/", views.TriageReportView.as_view(), name="triage-report"),
+    path("projects/", project_views.ProjectListView.as_view(), name="project-list"),
+    path("projects/<slug:slug>/", project_views.ProjectDetailView.as_view(), name="project-detail"),
+    path("projects/<slug:slug>/link-commits/", project_views.ProjectLinkCommitsView.as_view(), name="project-link-commits"),
+    path("projects/<slug:slug>/webhooks/<str:provider>/", project_views.WebhookView.as_view(), name="project-webhook"),
 ]

@@ -35,7 +35,7 @@ from bugs.api.serializers import (
     RunOutput,
     TriageReportInput,
 )
-from bugs.models import Bug, Run, Suite
+from bugs.models import Bug, Project, Run, Suite
 from bugs.services.bugs import bug_by_key, bug_change, bug_create, bug_link_test
 from bugs.services.comments import comment_create
 from bugs.services.imports import run_import_receive
@@ -85,6 +85,16 @@ def _suite_named(name: str | None) -> Suite | None:
     return suite
 
 
+def _project_named(slug: str | None) -> Project | None:
+    """The project a request names (None: the default project); an unknown slug is a field error."""
+    if not slug:
+        return None
+    project = selectors.project_by_slug(slug)
+    if project is None:
+        raise serializers.ValidationError({"project": [f"No project named {slug!r}."]})
+    return project
+
+
 def _bug_or_404(key: str) -> Bug:
     try:
         bug = selectors.bug_list(keys=[bug_key_validate(key)]).first()
@@ -96,7 +106,8 @@ def _bug_or_404(key: str) -> Bug:
 
 
 class BugListView(BugsView):
-    """GET: bugs (filter by ?severity= ?status= ?category=). POST: register a bug."""
+    """GET: bugs (filter by ?severity= ?status= ?category= ?project=). POST: register a bug (in ``project``,
+    by default the default project)."""
 
     write_permissions = ("bugs.add_bug",)
     serializer_class = BugOutput
@@ -104,10 +115,17 @@ class BugListView(BugsView):
     def get_queryset(self) -> QuerySet[Bug]:
         params = self.request.query_params
         return selectors.bug_list(
-            severities=params.getlist("severity"), statuses=params.getlist("status"), categories=params.getlist("category")
+            severities=params.getlist("severity"),
+            statuses=params.getlist("status"),
+            categories=params.getlist("category"),
+            project=params.get("project", ""),
         )
 
-    @extend_schema(operation_id="bugs_list", responses=_page("BugPage", BugOutput(many=True)))
+    @extend_schema(
+        operation_id="bugs_list",
+        parameters=[OpenApiParameter("project", str, description="Only the bugs of this project (its slug).")],
+        responses=_page("BugPage", BugOutput(many=True)),
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(BugOutput(page, many=True).data)
@@ -118,6 +136,7 @@ class BugListView(BugsView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         tests = values.pop("regression_tests", [])
+        values["project"] = _project_named(values.pop("project", None))
         with transaction.atomic():
             bug = bug_create(actor=request.user, **values)
             for node_id in tests:
@@ -200,9 +219,13 @@ class RunListView(BugsView):
     write_permissions = ("bugs.run_regressions",)
     serializer_class = RunOutput
 
-    @extend_schema(operation_id="runs_list", responses=_page("RunPage", RunOutput(many=True)))
+    @extend_schema(
+        operation_id="runs_list",
+        parameters=[OpenApiParameter("project", str, description="Only the runs of this project's suites (its slug).")],
+        responses=_page("RunPage", RunOutput(many=True)),
+    )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.run_list())
+        page = self.paginate_queryset(selectors.run_list(project=request.query_params.get("project", "")))
         return self.get_paginated_response(RunOutput(page, many=True).data)
 
     @extend_schema(operation_id="runs_create", request=RunCreateInput, responses={202: RunOutput})
@@ -327,6 +350,7 @@ class TriageReportView(BugsView):
             OpenApiParameter("format", str, enum=["markdown", "json", "csv"]),
             OpenApiParameter("severity", str, many=True),
             OpenApiParameter("status", str, many=True),
+            OpenApiParameter("project", str, description="Only the bugs of this project (its slug); the report names it."),
         ],
         responses={
             (200, "text/markdown"): OpenApiTypes.STR,
@@ -337,11 +361,19 @@ class TriageReportView(BugsView):
     def get(self, request: Request) -> HttpResponse:
         params = request.query_params
         data = TriageReportInput(
-            data={"format": params.get("format", "markdown"), "severity": params.getlist("severity"), "status": params.getlist("status")}
+            data={
+                "format": params.get("format", "markdown"),
+                "severity": params.getlist("severity"),
+                "status": params.getlist("status"),
+                **({"project": params["project"]} if "project" in params else {}),
+            }
         )
         data.is_valid(raise_exception=True)
         fmt = data.validated_data["format"]
+        project = _project_named(data.validated_data.get("project"))
         filters = report.TriageFilters(
-            severities=tuple(data.validated_data.get("severity", ())), statuses=tuple(data.validated_data.get("status", ()))
+            severities=tuple(data.validated_data.get("severity", ())),
+            statuses=tuple(data.validated_data.get("status", ())),
+            project=project.slug if project else "",
         )
         return HttpResponse(report.triage_report(fmt=fmt, filters=filters), content_type=report.CONTENT_TYPES[fmt])

@@ -21,6 +21,7 @@ from bugs.models import (
     SLA_HOURS_MAX,
     Bug,
     BugStatus,
+    Project,
     RegressionTest,
     Severity,
     SeverityPolicy,
@@ -74,8 +75,18 @@ def bug_next_key() -> str:
 
 
 @transaction.atomic
-def bug_create(*, key: str | None = None, title: str, severity: str, actor: Any = None, reason: str = "Reported.", **fields: Any) -> Bug:
-    """Register a bug (status open) with its SLA due computed from the severity policy."""
+def bug_create(
+    *,
+    key: str | None = None,
+    title: str,
+    severity: str,
+    actor: Any = None,
+    reason: str = "Reported.",
+    project: Project | None = None,
+    **fields: Any,
+) -> Bug:
+    """Register a bug (status open) with its SLA due computed from the severity policy, in ``project``
+    (by default the default project, ``ATOM_DEFAULT_PROJECT``). Keys are global across projects."""
     key = bug_key_validate(key) if key else bug_next_key()
     if Bug.objects.filter(key=key).exists():
         raise ConflictError(f"{key} already exists.", code="BUG_EXISTS")
@@ -92,6 +103,7 @@ def bug_create(*, key: str | None = None, title: str, severity: str, actor: Any 
         discovered_at=discovered_at,
         sla_due_at=sla_due_at(discovered_at=discovered_at, severity=severity),
         reporter=fields.pop("reporter", None) or actor,
+        **({"project": project} if project is not None else {}),
         **fields,
     )
     bug.full_clean(exclude=["reporter", "assignee", "duplicate_of", "verified_by"])

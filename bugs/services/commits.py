@@ -7,6 +7,7 @@ import re
 import subprocess  # nosec B404 - pytest runs from an argument list, never a shell
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from django.db import transaction
 
 from atom.errors import DomainError
 from bugs import git
-from bugs.models import Bug, BugStatus, RegressionTest, Suite
+from bugs.models import Bug, BugStatus, Project, RegressionTest, Suite
 from bugs.services.bugs import bug_update
 from bugs.services.shards import pytest_env
 from bugs.services.status import bug_status_refusal, bug_transition
@@ -45,27 +46,42 @@ def fixes_in(message: str) -> list[str]:
     return keys
 
 
-def commits_link(*, repo: Path, branch: str | None = None) -> LinkSummary:
+def commits_link(*, repo: Path, branch: str | None = None, project: Project | None = None) -> LinkSummary:
     """Read the default branch's history and set each mentioned bug's fix commit, moving it to fixed.
 
     The newest commit that names a bug is its fix. Running it again changes nothing. Bugs that are
     already resolved keep their status; a P0/P1 bug without a linked test keeps its status too (the
-    rules refuse "fixed" without a test) and is reported.
+    rules refuse "fixed" without a test) and is reported. With a project, only that project's bugs are
+    linked (see :func:`commit_messages_link`).
     """
     try:
         commits = git.log(repo, branch=branch or git.default_branch(repo))
     except git.GitError as exc:
         raise DomainError(f"Cannot read the git history: {exc}", code="GIT_ERROR") from exc
+    return commit_messages_link(commits=commits, project=project)
+
+
+def commit_messages_link(*, commits: Iterable[git.Commit], project: Project | None = None) -> LinkSummary:
+    """Link the bugs named by these commits (newest first) to their fix commit.
+
+    With a project, a key that names a bug of another project changes nothing and is reported by name:
+    keys are global, but a commit of one repository never fixes another project's bug.
+    """
     newest: dict[str, str] = {}
     for commit in commits:
         for key in fixes_in(commit.message):
             newest.setdefault(key, commit.sha)
     summary = LinkSummary()
-    bugs = {b.key: b for b in Bug.objects.filter(key__in=newest)}
-    summary.unknown = sorted(set(newest) - set(bugs))
+    found = {b.key: b for b in Bug.objects.filter(key__in=newest).select_related("project")}
+    summary.unknown = sorted(set(newest) - set(found))
     for key, sha in sorted(newest.items()):
-        bug = bugs.get(key)
+        bug = found.get(key)
         if bug is None:
+            continue
+        if project is not None and bug.project_id != project.pk:
+            summary.warnings.append(
+                f"{key} belongs to the project {bug.project.slug!r}, not {project.slug!r}: commit {sha[:12]} is not linked to it."
+            )
             continue
         with transaction.atomic():
             _link_one(bug, sha, summary)

@@ -113,3 +113,22 @@ def test_without_large_only_the_catalog_is_loaded():
     assert not _demo_bugs().exists()
     assert not Run.objects.exists()
     assert Bug.objects.count() == len(catalog_load())
+
+
+@pytest.mark.regression("BUG-117")
+def test_p3_performance_demo_seed_reads_the_default_project_once_per_bug_regression():
+    """BUG-117 (P3, performance): seeding 400 demo bugs ran 400 more queries, one read of the default project
+    per bug built in memory (the default of Bug.project), and broke the seed's bounded query count."""
+    _seed_once(8)
+    with CaptureQueriesContext(connection) as context:
+        demo_large_seed(stdout=StringIO(), bugs=400, runs=0, results_per_run=0)
+    project_reads = [q["sql"] for q in context.captured_queries if 'FROM "bugs_project"' in q["sql"]]
+    assert len(project_reads) <= 1, f"{len(project_reads)} reads of the project for 400 bugs"
+    assert _demo_bugs().count() == 400
+
+
+def _seed_once(bugs: int) -> None:
+    """Seed once so the default suite (and with it the default project) exists."""
+    demo_large_seed(stdout=StringIO(), bugs=bugs, runs=bugs // 4, results_per_run=5)
+    Bug.objects.filter(title__startswith=DEMO_TITLE_PREFIX).delete()
+    Run.objects.filter(branch=DEMO_BRANCH).delete()

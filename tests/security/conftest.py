@@ -37,5 +37,7 @@ def world(django_user_model: Any, settings: Any) -> dict[str, Any]:
             "proposal_id": proposal["proposal"]["id"],
             "canvas_id": canvas["id"],
             "key": bug["key"],
+            "slug": "atom",
+            "provider": "github",
         },
     }

@@ -21,8 +21,9 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from bugs.models import Bug, Run, Suite
+from bugs.models import Bug, Project, Run, Suite
 from bugs.services.bugs import bug_create, bug_link_test
+from bugs.services.projects import project_create
 from bugs.tests.factories import make_run
 from governance.models import (
     AgentState,
@@ -172,6 +173,20 @@ CASES: dict[str, ActionCase] = {
         "bugs.run_regressions",
         lambda: {"object": Suite.objects.get_or_create(name="default")[0]},
         lambda _c, _r: Run.objects.exists(),
+    ),
+    "project-link-commits-now": ActionCase(
+        "bugs.project",
+        "link_commits_now",
+        "bugs.link_project_commits",
+        lambda: {"object": project_create(slug="tiny", name="Tiny")},
+        lambda ctx, _r: Project.objects.get(pk=ctx["object"].pk).commits_linked_at is not None,
+    ),
+    "project-export-triage-report": ActionCase(
+        "bugs.project",
+        "export_triage_report",
+        "bugs.export_triage_report",
+        lambda: {"object": project_create(slug="tiny", name="Tiny")},
+        lambda _c, response: response.get("Content-Disposition", "").startswith("attachment"),
     ),
     "user-sign-out-everywhere": ActionCase(
         "auth.user",

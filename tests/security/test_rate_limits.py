@@ -19,7 +19,8 @@ from django.apps import apps
 from atom.testing import api_client_for
 from tests.security.schema import json_body_shape, valid_body, write_operations
 
-ANONYMOUS_ROUTES = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/"}
+# No user: the token routes have their own limits per IP and username, the signed push webhooks theirs per IP.
+ANONYMOUS_ROUTES = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/projects/{slug}/webhooks/{provider}/"}
 OPERATIONS = [(method, path, operation) for method, path, operation in write_operations() if path not in ANONYMOUS_ROUTES]
 
 
@@ -67,3 +68,23 @@ def test_every_authenticated_write_route_is_walked():
     routes = {path for _, path, _ in OPERATIONS}
     assert {"/api/v1/agents/", "/api/v1/agents/{agent_id}/actions/", "/api/v1/auth/logout/"} <= routes
     assert len(OPERATIONS) >= 15, sorted(routes)
+
+
+@pytest.mark.django_db
+def test_push_webhooks_count_against_their_per_ip_limit_before_the_body_is_read(settings, client):
+    from bugs.models import WebhookDelivery
+    from bugs.services.projects import project_create
+    from bugs.tests.test_webhooks import deliver, github_push
+
+    settings.ATOM_WEBHOOK_RATE_PER_IP = "1/h"
+    project_create(slug="tiny", name="Tiny", webhook_secret="s3cr3t-0f-the-tiny-project-hooks")
+    assert deliver(client, "github", github_push(), delivery="first").status_code == 200
+    before = _row_counts()
+    response = deliver(client, "github", github_push(), delivery="second")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "RATE_LIMITED"
+    assert int(response["Retry-After"]) >= 1
+    assert _row_counts() == before
+    assert WebhookDelivery.objects.count() == 1
+    other = deliver(client, "github", github_push(), delivery="third", headers={"REMOTE_ADDR": "198.51.100.7"})
+    assert other.status_code == 200, "the limit is per client address"

@@ -17,7 +17,7 @@ from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from atom.testing import api_client_for
-from bugs.models import Bug, Comment, Run
+from bugs.models import Bug, Comment, Project, Run
 from bugs.services.bugs import bug_create, bug_link_test
 from bugs.tests.factories import make_run
 from governance.models import Maturity, Proposal
@@ -38,6 +38,9 @@ STAFF_ROUTES: dict[str, dict[str, str]] = {
     "run-detail": {"get": "bugs.view_run"},
     "run-upload": {"get": "bugs.view_run"},
     "triage-report": {"get": "bugs.export_triage_report"},
+    "project-list": {"get": "bugs.view_project", "post": "bugs.add_project"},
+    "project-detail": {"get": "bugs.view_project", "patch": "bugs.change_project"},
+    "project-link-commits": {"post": "bugs.link_project_commits"},
 }
 OWNER_SCOPED = {
     "token-obtain", "token-refresh", "logout", "logout-all", "schema", "docs", "api-not-found",
@@ -45,6 +48,8 @@ OWNER_SCOPED = {
     "episode-detail", "proposal-list", "proposal-detail", "proposal-approve", "proposal-reject",
     "canvas-list", "canvas-detail", "canvas-execute",
 }  # fmt: skip
+# Authenticated by the project's webhook secret, the way the provider signs (bugs/tests/test_webhooks.py).
+SIGNED = {"project-webhook"}
 PATHS = {
     "audit-list": "/api/v1/audit/",
     "bug-list": "/api/v1/bugs/",
@@ -56,12 +61,17 @@ PATHS = {
     "run-detail": "/api/v1/runs/{run}/",
     "run-upload": "/api/v1/runs/{run}/upload/",
     "triage-report": "/api/v1/triage-report/",
+    "project-list": "/api/v1/projects/",
+    "project-detail": "/api/v1/projects/atom/",
+    "project-link-commits": "/api/v1/projects/atom/link-commits/",
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("bug-list", "post"): {"key": "BUG-002", "title": "new", "severity": "P3"},
     ("bug-detail", "patch"): {"title": "renamed"},
     ("run-list", "post"): {"bugs": ["BUG-001"]},
     ("bug-comments", "post"): {"body": "Seen again on main, @root"},
+    ("project-list", "post"): {"slug": "new", "name": "New"},
+    ("project-detail", "patch"): {"description": "changed"},
 }
 ROLES = ("superuser", "exact", "view-only", "none")
 CASES = [(name, method) for name, methods in STAFF_ROUTES.items() for method in methods]
@@ -79,7 +89,7 @@ def _api_route_names(patterns: list[URLPattern | URLResolver], prefix: str = "")
 
 def test_every_api_route_is_either_a_staff_route_or_owner_scoped():
     names = _api_route_names(get_resolver().url_patterns)
-    assert names == set(STAFF_ROUTES) | OWNER_SCOPED, sorted(names ^ (set(STAFF_ROUTES) | OWNER_SCOPED))
+    assert names == set(STAFF_ROUTES) | OWNER_SCOPED | SIGNED, sorted(names ^ (set(STAFF_ROUTES) | OWNER_SCOPED | SIGNED))
 
 
 def _permission(name: str) -> Permission:
@@ -99,8 +109,9 @@ def actor_for(role: str, needed: str) -> Any:
     return user
 
 
-def state() -> tuple[int, int, list[str], int]:
-    return Bug.objects.count(), Run.objects.count(), list(Bug.objects.values_list("title", flat=True)), Comment.objects.count()
+def state() -> tuple[int, int, list[str], int, list[tuple[str, str, Any]]]:
+    projects = list(Project.objects.order_by("slug").values_list("slug", "description", "commits_linked_at"))
+    return Bug.objects.count(), Run.objects.count(), list(Bug.objects.values_list("title", flat=True)), Comment.objects.count(), projects
 
 
 @pytest.fixture(autouse=True)

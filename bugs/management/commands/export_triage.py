@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bugs import report
 from bugs.models import BugStatus, Severity
+from bugs.selectors import project_by_slug
 
 
 class Command(BaseCommand):
@@ -19,9 +20,15 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=report.FORMATS, default="markdown")
         parser.add_argument("--severity", action="append", choices=Severity.values, default=[], help="only this severity (repeatable)")
         parser.add_argument("--status", action="append", choices=BugStatus.values, default=[], help="only this status (repeatable)")
+        parser.add_argument("--project", metavar="SLUG", help="only this project's bugs (the report names it; default: every project)")
 
-    def handle(self, *args: Any, output: str | None, format: str, severity: list[str], status: list[str], **options: Any) -> None:
-        text = report.triage_report(fmt=format, filters=report.TriageFilters(severities=tuple(severity), statuses=tuple(status)))
+    def handle(
+        self, *args: Any, output: str | None, format: str, severity: list[str], status: list[str], project: str | None, **options: Any
+    ) -> None:
+        if project and project_by_slug(project) is None:
+            raise CommandError(f"No project named {project!r}.")
+        filters = report.TriageFilters(severities=tuple(severity), statuses=tuple(status), project=project or "")
+        text = report.triage_report(fmt=format, filters=filters)
         if not output:
             self.stdout.write(text, ending="")
             return

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from atom.errors import DomainError
 from atom.permissions import actor_argument, command_actor
 from bugs.models import FAILING_OUTCOMES, TERMINAL_RUN_STATUSES, BugResult, Run, RunStatus, Suite
+from bugs.selectors import project_suites_to_run
 from bugs.services.runs import run_trigger
 from bugs.services.status import TEST_REQUIRED_SEVERITIES
 
@@ -29,25 +30,49 @@ class Command(BaseCommand):
         actor_argument(parser)
         parser.add_argument("--bug", action="append", default=[], metavar="KEY", help="run the tests linked to this bug (repeatable)")
         parser.add_argument("--suite", help="the suite to run (default: Atom's own)")
+        parser.add_argument(
+            "--project",
+            metavar="SLUG",
+            help="run this project's default suite (the one named like the project, or its only one), else every suite of it",
+        )
         parser.add_argument("--shards", type=int, default=1, help="split the tests over this many workers")
         parser.add_argument("--wait", action="store_true", help="follow the run until it ends")
         parser.add_argument("--timeout", type=float, default=3600, help="with --wait, give up after this many seconds")
 
-    def handle(self, *args: Any, bug: list[str], suite: str | None, shards: int, wait: bool, timeout: float, **options: Any) -> None:
+    def handle(
+        self, *args: Any, bug: list[str], suite: str | None, project: str | None, shards: int, wait: bool, timeout: float, **options: Any
+    ) -> None:
         actor = command_actor(username=options.get("actor"), permissions=("bugs.run_regressions",))
-        target = None
+        targets: list[Suite | None] = [None]
         if suite:
-            target = Suite.objects.filter(name=suite).first()
-            if target is None:
+            named = Suite.objects.filter(name=suite).first()
+            if named is None:
                 raise CommandError(f"No suite named {suite!r}.")
-        try:
-            run = run_trigger(suite=target, bug_keys=[k.upper() for k in bug], shards=shards, trigger=Run.Trigger.CLI, triggered_by=actor)
-        except DomainError as exc:
-            raise CommandError(exc.message) from exc
-        self.stdout.write(f"Run #{run.pk} queued ({len(run.node_ids) or 'the suite'} tests).")
+            if project and named.project.slug != project:
+                raise CommandError(f"The suite {suite!r} belongs to the project {named.project.slug!r}, not {project!r}.")
+            targets = [named]
+        elif project:
+            try:
+                targets = list(project_suites_to_run(slug=project))
+            except DomainError as exc:
+                raise CommandError(exc.message) from exc
+        runs = []
+        for target in targets:
+            keys = [k.upper() for k in bug]
+            try:
+                run = run_trigger(suite=target, bug_keys=keys, shards=shards, trigger=Run.Trigger.CLI, triggered_by=actor)
+            except DomainError as exc:
+                raise CommandError(exc.message) from exc
+            self.stdout.write(f"Run #{run.pk} queued ({len(run.node_ids) or 'the suite'} tests).")
+            runs.append(run)
         if not wait:
             return
-        run = self._follow(run, timeout)
+        code = max(self._report(self._follow(run, timeout)) for run in runs)
+        if code:
+            sys.exit(code)
+
+    def _report(self, run: Run) -> int:
+        """Print the run's outcome; the exit code it calls for (0, or EXIT_P0_P1_FAILED, or EXIT_RUN_BROKEN)."""
         self.stdout.write(
             f"Run #{run.pk} {run.status}: {run.passed} passed, {run.failed} failed, {run.errors} errors, {run.skipped} skipped."
         )
@@ -57,10 +82,11 @@ class Command(BaseCommand):
         for key, node_id in failing_severe:
             self.stderr.write(f"FAILED {node_id} ({key})")
         if failing_severe:
-            sys.exit(EXIT_P0_P1_FAILED)
+            return EXIT_P0_P1_FAILED
         if run.status in (RunStatus.ERROR, RunStatus.TIMED_OUT, RunStatus.CANCELLED):
             self.stderr.write(run.error_message or f"The run ended {run.status}.")
-            sys.exit(EXIT_RUN_BROKEN)
+            return EXIT_RUN_BROKEN
+        return 0
 
     def _follow(self, run: Run, timeout: float) -> Run:
         deadline = time.monotonic() + timeout
