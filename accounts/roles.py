@@ -69,17 +69,23 @@ ROLES: dict[str, tuple[str, ...]] = {
         "bugs.cancel_run",
         "bugs.add_run",
         "bugs.export_triage_report",
+        "bugs.prove_regressions",
     ),
 }
 
 
-def roles_apply(*, group_model: type, permission_model: type) -> None:
+def roles_apply(*, group_model: type, permission_model: type, missing_ok: bool = False) -> None:
     """Create each group and give it exactly its permissions (models passed in, so a migration can call it
-    with its historical models)."""
+    with its historical models). ``missing_ok``: an early migration skips permissions a later migration
+    brings (a later one applies the table again, whole)."""
     for name, permissions in ROLES.items():
         group, _ = group_model.objects.get_or_create(name=name)  # type: ignore[attr-defined]
         rows = []
         for label in permissions:
             app_label, codename = label.split(".")
-            rows.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))  # type: ignore[attr-defined]
+            found = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()  # type: ignore[attr-defined]
+            if found is None and not missing_ok:
+                raise permission_model.DoesNotExist(f"No permission {label}")  # type: ignore[attr-defined]
+            if found is not None:
+                rows.append(found)
         group.permissions.set(rows)

@@ -14,7 +14,7 @@ def roles_seed(apps: Any, schema_editor: Any) -> None:
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    roles_apply(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
+    roles_apply(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"), missing_ok=True)
 
 
 class Migration(migrations.Migration):

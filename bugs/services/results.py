@@ -190,5 +190,9 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
     run.save()
     to_confirm = run_apply_rules(run=run)
     if to_confirm:
-        run_trigger(suite=run.suite, node_ids=to_confirm, trigger=Run.Trigger.RERUN, rerun_of=run)
+        # A run at a commit is confirmed at the same commit, whatever the branch has moved to since.
+        at_commit = bool(run.commit_sha and (run.suite.project.repository or run.revision))
+        run_trigger(
+            suite=run.suite, node_ids=to_confirm, trigger=Run.Trigger.RERUN, rerun_of=run, revision=run.commit_sha if at_commit else ""
+        )
     return True
