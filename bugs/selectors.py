@@ -31,6 +31,7 @@ from bugs.models import (
     RunUpload,
     Severity,
     SeverityPolicy,
+    Suite,
 )
 
 
@@ -116,7 +117,7 @@ REPORT_BUG_FIELDS = (
 )  # fmt: skip
 REPORT_TEST_FIELDS = (
     "bug_id", "node_id", "is_flaky", "quarantined", "last_result__outcome", "last_result__run_id", "last_result__message",
-    "last_result__run__commit_sha", "last_result__run__finished_at",
+    "last_result__run__commit_sha", "last_result__run__finished_at", "proof_verdict", "proof_detail", "proof_parent", "proof_fix",
 )  # fmt: skip
 
 
@@ -226,3 +227,8 @@ def dashboard_run_pass_rates(*, limit: int = 20) -> list[dict[str, Any]]:
 def run_upload(*, run_id: int) -> RunUpload | None:
     """The report a run was imported from, as sent (None for a run that was not imported from an upload)."""
     return RunUpload.objects.filter(run_id=run_id).first()
+
+
+def suite_list() -> QuerySet[Suite]:
+    """Suites with their project, by name (their latest venv builds are read per suite: a handful at most)."""
+    return Suite.objects.select_related("project").order_by("name")

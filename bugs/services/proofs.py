@@ -210,7 +210,10 @@ def _run_at(
                 outcomes.error = exc.message
                 return outcomes
             argv = [interpreter, "-m", "pytest", *_selection_free(suite.pytest_args or [])]
-            argv += ["-p", PLUGIN_MODULE, "-p", "no:cacheprovider", "-q", f"--report-log={report_log}", f"@{out / 'tests.txt'}"]
+            argv += ["-p", PLUGIN_MODULE, "-p", "no:cacheprovider", "-q"]
+            if (suite.environment or {}).get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+                argv += ["-p", "pytest_reportlog.plugin"]
+            argv += [f"--report-log={report_log}", f"@{out / 'tests.txt'}"]
             env = pytest_env(suite)
             try:
                 completed = subprocess.run(  # noqa: S603  # nosec B603 - argument list, validated node ids

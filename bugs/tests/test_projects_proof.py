@@ -1,0 +1,235 @@
+"""A project that is not Atom, with its own dependency, through the whole loop: suite venv, runs at a
+commit in worktrees of their own, proof that each linked test catches its bug, verification, reopening."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from bugs import repos
+from bugs.envs import SuiteEnvironmentError, python_validate, requirements_validate
+from bugs.models import Bug, BugStatus, Project, ProofVerdict, RegressionTest, Run, RunStatus, Suite, SuiteEnvironment
+from bugs.report import triage_report
+from bugs.services.proofs import regressions_prove
+from bugs.services.results import run_finalize
+from bugs.services.runs import run_trigger
+from bugs.services.shards import run_checkout, run_shard_execute
+from bugs.services.status import StatusRefused, bug_transition
+from bugs.tests.factories import make_bug
+from bugs.tests.projects import Upstream, calc_project, dependency_wheel, wheelhouse_or_skip
+
+pytestmark = pytest.mark.django_db
+
+TOTAL = "tests/test_total.py::test_total_of_negatives"
+DOUBLED = "tests/test_doubled.py::test_doubled"
+
+
+@pytest.fixture(scope="session")
+def env_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One wheel of the dependency and one venv directory for the whole session (a venv is keyed by its
+    files' hash, so every test with the same requirements reuses the first build)."""
+    root = tmp_path_factory.mktemp("suite-envs")
+    return dependency_wheel(root), root / "envs"
+
+
+@pytest.fixture
+def calc(tmp_path: Path, settings: Any, env_cache: tuple[Path, Path]) -> tuple[Upstream, dict[str, str], Suite]:
+    wheelhouse = wheelhouse_or_skip()
+    wheels, envs = env_cache
+    upstream, commits = calc_project(tmp_path / "repos")
+    settings.ATOM_REPOSITORY_ROOTS = [tmp_path / "repos"]
+    settings.ATOM_PROJECTS_DIR = tmp_path / "projects"
+    settings.ATOM_ENVS_DIR = envs
+    settings.ATOM_BUGS_ARTIFACTS_DIR = tmp_path / "runs"
+    settings.ATOM_ENV_PIP_ARGS = f"--no-index --find-links {wheels} --find-links {wheelhouse}"
+    project = Project.objects.create(slug="calc", name="Calc", repository=upstream.url)
+    suite = Suite.objects.create(
+        name="calc",
+        project=project,
+        requirements=["requirements.txt"],
+        timeout_seconds=120,
+        environment={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    return upstream, commits, suite
+
+
+def _fixed_bug(key: str, project: Project, commit: str, node_id: str) -> Bug:
+    bug = make_bug(key=key, severity="P1", project=project, status=BugStatus.FIXED, fix_commit=commit)
+    RegressionTest.objects.create(bug=bug, node_id=node_id)
+    return bug
+
+
+def _execute(run: Run) -> Run:
+    """What the worker does with each shard of the run (this test's transaction never commits, so nothing
+    reaches a broker)."""
+    shards = list(run.shards.all())
+    for shard in shards:
+        run_shard_execute(shard_id=shard.pk, finalize=len(shards) == 1)
+    run_finalize(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_proven_fix_resolves_a_test_passing_before_its_fix_stays_fixed_and_a_breaking_commit_reopens(calc) -> None:
+    upstream, commits, suite = calc
+    first = _fixed_bug("BUG-701", suite.project, commits["fix701"], TOTAL)
+    second = _fixed_bug("BUG-702", suite.project, commits["fix702"], DOUBLED)
+
+    verdicts = {(bug.key, v.node_id): v for bug, v in regressions_prove(bugs=[first, second], workers=1)}
+    proof = verdicts[("BUG-701", TOTAL)]
+    assert proof.verdict == ProofVerdict.YES
+    assert proof.parent == commits["test701"] and proof.fix == commits["fix701"]
+    assert proof.detail == f"catches its bug: yes (fails at {commits['test701'][:7]}, passes at {commits['fix701'][:7]})"
+    weak = verdicts[("BUG-702", DOUBLED)]
+    assert weak.verdict == ProofVerdict.NO
+    assert weak.detail == f"no: passes at the parent {commits['fix701'][:7]}"
+    assert RegressionTest.objects.get(bug=second).proof_verdict == ProofVerdict.NO
+
+    # The venv was built once from the project's requirements, under a pytest without Django or Atom.
+    environment = SuiteEnvironment.objects.filter(suite=suite, status=SuiteEnvironment.Status.READY).latest("pk")
+    assert Path(environment.path, "bin", "python").exists()
+    assert not list(Path(environment.path).parent.glob(".*.partial"))
+
+    run = _execute(run_trigger(suite=suite, bug_keys=["BUG-701", "BUG-702"], trigger=Run.Trigger.API))
+    assert run.status == RunStatus.PASSED, run.error_message
+    assert run.commit_sha == commits["fix702"] and run.branch == "main"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == BugStatus.RESOLVED
+    assert second.status == BugStatus.FIXED  # its test passed, but it passes without the fix too
+    with pytest.raises(StatusRefused, match="does not catch its bug"):
+        bug_transition(bug=second, to_status=BugStatus.RESOLVED, reason="by hand")
+    assert "## Tests that do not catch their bug" in triage_report()
+    assert f"- `{DOUBLED}` (BUG-702): no: passes at the parent" in triage_report()
+
+    # A breaking commit: the run fails, a confirmation rerun at the same commit fails again, the bug reopens.
+    upstream.write("calc/__init__.py", (upstream.path / "calc/__init__.py").read_text().replace("sum(xs)", "sum(x for x in xs if x)"))
+    upstream.write("calc/__init__.py", (upstream.path / "calc/__init__.py").read_text().replace("if x)", "if x > 0)"))
+    breaking = upstream.commit("calc: skip zeros")
+    run = _execute(run_trigger(suite=suite, bug_keys=["BUG-701"], trigger=Run.Trigger.API))
+    assert run.status == RunStatus.FAILED and run.commit_sha == breaking
+    first.refresh_from_db()
+    assert first.status == BugStatus.RESOLVED  # one failure is not yet a regression
+    rerun = Run.objects.get(rerun_of=run)
+    assert rerun.revision == breaking
+    rerun = _execute(rerun)
+    first.refresh_from_db()
+    assert rerun.commit_sha == breaking
+    assert first.status == BugStatus.REOPENED and first.is_regression
+
+
+def test_two_runs_at_two_commits_each_get_a_worktree_of_their_own(calc) -> None:
+    upstream, commits, suite = calc
+    old = run_trigger(suite=suite, node_ids=[TOTAL], trigger=Run.Trigger.API, revision=commits["test701"])
+    new = run_trigger(suite=suite, node_ids=[TOTAL], trigger=Run.Trigger.API, revision="main")
+    with run_checkout(old) as one, run_checkout(new) as two:
+        assert one != two
+        assert "x > 0" in (one / "calc/__init__.py").read_text()
+        assert "x > 0" not in (two / "calc/__init__.py").read_text()
+        (one / "scratch.txt").write_text("only here")
+        assert not (two / "scratch.txt").exists()
+    assert not one.exists() and not two.exists()
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.commit_sha, new.commit_sha) == (commits["test701"], commits["fix702"])
+    assert _execute(old).failed == 1
+    assert _execute(new).passed == 1
+    assert not list((repos.project_dir(suite.project) / "worktrees").iterdir())
+
+
+def test_a_test_file_missing_at_the_parent_is_brought_from_the_fix_commit(calc, tmp_path: Path) -> None:
+    upstream, commits, suite = calc
+    upstream.write("tests/test_more.py", "from calc import total\n\n\ndef test_zero():\n    assert total([-1, 1]) == 0\n")
+    upstream.write("calc/__init__.py", (upstream.path / "calc/__init__.py").read_text() + "\n\nVERSION = 2\n")
+    fix = upstream.commit("Fixes BUG-703: the test and the fix in one commit")
+    bug = _fixed_bug("BUG-703", suite.project, fix, "tests/test_more.py::test_zero")
+    [(_, verdict)] = regressions_prove(bugs=[bug], workers=1)
+    assert verdict.verdict == ProofVerdict.NO  # the parent already counts negatives: the new test passes there
+    assert verdict.detail == f"no: passes at the parent {commits['fix702'][:7]} (test file brought from the fix commit)"
+
+
+def test_a_fix_spanning_several_commits_is_proven_at_the_parent_of_the_first(calc) -> None:
+    upstream, commits, suite = calc
+    upstream.write("NOTES", "follow-up\n")
+    follow_up = upstream.commit("Fixes BUG-701 for good: notes")
+    bug = _fixed_bug("BUG-701", suite.project, follow_up, TOTAL)
+    RegressionTest.objects.create(bug=bug, node_id="CI::Calc::total_of_negatives")
+    verdicts = {v.node_id: v for _, v in regressions_prove(bugs=[bug], workers=1)}
+    assert verdicts[TOTAL].verdict == ProofVerdict.YES
+    assert (verdicts[TOTAL].parent, verdicts[TOTAL].fix) == (commits["test701"], follow_up)
+    imported = verdicts["CI::Calc::total_of_negatives"]
+    assert imported.verdict == ProofVerdict.UNPROVEN
+    assert imported.detail == "unproven: not a pytest test (known only from an imported report)"
+
+
+def test_a_failed_venv_build_ends_the_run_with_its_error_and_leaves_no_venv(calc, settings: Any) -> None:
+    upstream, commits, suite = calc
+    upstream.write("requirements.txt", "atom-tinyhelper==1.0\natom-no-such-package==9.9\n")
+    upstream.commit("calc: a requirement no index has")
+    run = _execute(run_trigger(suite=suite, node_ids=[DOUBLED], trigger=Run.Trigger.API))
+    assert run.status == RunStatus.ERROR
+    assert "The suite's venv could not be built (pip failed)" in run.error_message
+    assert "atom-no-such-package" in run.error_message
+    build = SuiteEnvironment.objects.filter(suite=suite).latest("pk")
+    assert build.status == SuiteEnvironment.Status.FAILED
+    assert "atom-no-such-package" in build.log
+    assert not Path(settings.ATOM_ENVS_DIR, build.hash).exists()
+    assert not list(Path(settings.ATOM_ENVS_DIR).glob(f".{build.hash}.*.partial"))
+
+
+def test_a_bad_interpreter_path_is_refused_with_a_clear_error(calc, tmp_path: Path) -> None:
+    _, _, suite = calc
+    with pytest.raises(SuiteEnvironmentError, match="does not exist"):
+        python_validate(str(tmp_path / "no-python"))
+    not_executable = tmp_path / "python3"
+    not_executable.write_text("#!/bin/sh\n")
+    with pytest.raises(SuiteEnvironmentError, match="not an executable file"):
+        python_validate(str(not_executable))
+    with pytest.raises(SuiteEnvironmentError, match="not an absolute path"):
+        python_validate("python3")
+    for bad in (["/etc/passwd"], ["../outside.txt"], ["-r evil.txt"], "requirements.txt"):
+        with pytest.raises(SuiteEnvironmentError):
+            requirements_validate(bad)
+    # An interpreter removed after the suite was registered ends the run with the same reason.
+    gone = tmp_path / "gone-python"
+    gone.write_text("#!/bin/sh\n")
+    gone.chmod(gone.stat().st_mode | stat.S_IXUSR)
+    Suite.objects.filter(pk=suite.pk).update(python=str(gone), requirements=[])
+    os.remove(gone)
+    suite.refresh_from_db()
+    run = _execute(run_trigger(suite=suite, node_ids=[DOUBLED], trigger=Run.Trigger.API))
+    assert run.status == RunStatus.ERROR
+    assert f"The interpreter {gone} does not exist." in run.error_message
+
+
+def test_a_named_interpreter_runs_the_suite(calc, tmp_path: Path) -> None:
+    """A suite may name an interpreter instead: here the venv Atom built, named by its path."""
+    _, commits, suite = calc
+    bug = _fixed_bug("BUG-701", suite.project, commits["fix701"], TOTAL)
+    regressions_prove(bugs=[bug], workers=1)
+    built = SuiteEnvironment.objects.filter(suite=suite, status=SuiteEnvironment.Status.READY).latest("pk")
+    named = Suite.objects.create(
+        name="calc-named", project=suite.project, python=str(Path(built.path) / "bin" / "python"), environment=suite.environment
+    )
+    run = _execute(run_trigger(suite=named, node_ids=[DOUBLED, TOTAL], trigger=Run.Trigger.API))
+    assert (run.status, run.passed) == (RunStatus.PASSED, 2), run.error_message
+
+
+def test_prove_regressions_command(calc, command_actor, capsys) -> None:
+    _, commits, suite = calc
+    _fixed_bug("BUG-701", suite.project, commits["fix701"], TOTAL)
+    _fixed_bug("BUG-702", suite.project, commits["fix702"], DOUBLED)
+    with pytest.raises(CommandError, match="1 test\\(s\\) do not catch their bug"):
+        call_command("prove_regressions", "--project", "calc", "--workers", "1")
+    out = capsys.readouterr().out
+    assert f"| BUG-701 | P1 | `{TOTAL}` | catches its bug: yes (fails at {commits['test701'][:7]}" in out
+    assert "2 bugs, 2 tests: 1 yes, 1 no, 0 unproven" in out
+    call_command("prove_regressions", "BUG-701", "--workers", "1")
+    with pytest.raises(CommandError, match="Unknown bugs: BUG-999"):
+        call_command("prove_regressions", "BUG-999")
