@@ -457,11 +457,27 @@ class SuiteForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
+_ENV_INLINE_FIELDS = ("hash", "status", "python_version", "requirements", "built_at", "error_message", "log_link")
+_ENV_FIELDS = (
+    "suite",
+    "hash",
+    "status",
+    "python",
+    "python_version",
+    "requirements",
+    "path",
+    "error_message",
+    "created_at",
+    "built_at",
+    "build_log",
+)
+
+
 class SuiteEnvironmentInline(admin.TabularInline):  # type: ignore[type-arg]
     model = SuiteEnvironment
     extra = 0
-    fields = ["hash", "status", "python_version", "requirements", "built_at", "error_message", "log_link"]
-    readonly_fields = fields
+    fields = _ENV_INLINE_FIELDS
+    readonly_fields = _ENV_INLINE_FIELDS
     can_delete = False
     max_num = 0
 
@@ -474,20 +490,8 @@ class SuiteEnvironmentInline(admin.TabularInline):  # type: ignore[type-arg]
 class SuiteEnvironmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["suite", "hash_short", "status", "python_version", "built_at", "created_at"]
     list_filter = ["status"]
-    fields = [
-        "suite",
-        "hash",
-        "status",
-        "python",
-        "python_version",
-        "requirements",
-        "path",
-        "error_message",
-        "created_at",
-        "built_at",
-        "build_log",
-    ]
-    readonly_fields = fields
+    fields = _ENV_FIELDS
+    readonly_fields = _ENV_FIELDS
 
     @admin.display(description="hash")
     def hash_short(self, obj: SuiteEnvironment) -> str:

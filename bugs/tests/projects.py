@@ -27,7 +27,7 @@ GIT_ENV = {
 WHEELHOUSE = Path(os.environ.get("ATOM_WHEELHOUSE") or Path(settings.BASE_DIR) / "var" / "wheelhouse")
 
 # An in-tree build backend: what `pip wheel` calls to build the dependency's wheel (PEP 517 / PEP 427).
-_BACKEND = '''
+_BACKEND = """
 import base64, hashlib, os, zipfile
 
 NAME, VERSION = "atom_tinyhelper", "1.0"
@@ -54,7 +54,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         record.append(f"{info}/RECORD,,")
         archive.writestr(f"{info}/RECORD", "\\n".join(record) + "\\n")
     return name
-'''
+"""
 
 
 def wheelhouse_or_skip() -> Path:
@@ -79,7 +79,19 @@ def dependency_wheel(directory: Path) -> Path:
     )
     wheels = directory / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-index", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(source),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -114,7 +126,9 @@ class Upstream:
         return f"file://{self.path}"
 
 
-BUGGY_CALC = "from tinyhelper import double\n\n\ndef total(xs):\n    return sum(x for x in xs if x > 0)\n\n\ndef doubled(x):\n    return double(x)\n"
+BUGGY_CALC = (
+    "from tinyhelper import double\n\n\ndef total(xs):\n    return sum(x for x in xs if x > 0)\n\n\ndef doubled(x):\n    return double(x)\n"
+)
 FIXED_CALC = "from tinyhelper import double\n\n\ndef total(xs):\n    return sum(xs)\n\n\ndef doubled(x):\n    return double(x)\n"
 TOTAL_TEST = (
     "from calc import total\n\n\ndef test_total_of_negatives():\n    assert total([-1, -2, 3]) == 0\n"

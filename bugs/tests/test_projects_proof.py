@@ -84,7 +84,8 @@ def test_a_proven_fix_resolves_a_test_passing_before_its_fix_stays_fixed_and_a_b
     verdicts = {(bug.key, v.node_id): v for bug, v in regressions_prove(bugs=[first, second], workers=1)}
     proof = verdicts[("BUG-701", TOTAL)]
     assert proof.verdict == ProofVerdict.YES
-    assert proof.parent == commits["test701"] and proof.fix == commits["fix701"]
+    assert proof.parent == commits["test701"]
+    assert proof.fix == commits["fix701"]
     assert proof.detail == f"catches its bug: yes (fails at {commits['test701'][:7]}, passes at {commits['fix701'][:7]})"
     weak = verdicts[("BUG-702", DOUBLED)]
     assert weak.verdict == ProofVerdict.NO
@@ -98,7 +99,8 @@ def test_a_proven_fix_resolves_a_test_passing_before_its_fix_stays_fixed_and_a_b
 
     run = _execute(run_trigger(suite=suite, bug_keys=["BUG-701", "BUG-702"], trigger=Run.Trigger.API))
     assert run.status == RunStatus.PASSED, run.error_message
-    assert run.commit_sha == commits["fix702"] and run.branch == "main"
+    assert run.commit_sha == commits["fix702"]
+    assert run.branch == "main"
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == BugStatus.RESOLVED
@@ -113,7 +115,8 @@ def test_a_proven_fix_resolves_a_test_passing_before_its_fix_stays_fixed_and_a_b
     upstream.write("calc/__init__.py", (upstream.path / "calc/__init__.py").read_text().replace("if x)", "if x > 0)"))
     breaking = upstream.commit("calc: skip zeros")
     run = _execute(run_trigger(suite=suite, bug_keys=["BUG-701"], trigger=Run.Trigger.API))
-    assert run.status == RunStatus.FAILED and run.commit_sha == breaking
+    assert run.status == RunStatus.FAILED
+    assert run.commit_sha == breaking
     first.refresh_from_db()
     assert first.status == BugStatus.RESOLVED  # one failure is not yet a regression
     rerun = Run.objects.get(rerun_of=run)
@@ -121,11 +124,12 @@ def test_a_proven_fix_resolves_a_test_passing_before_its_fix_stays_fixed_and_a_b
     rerun = _execute(rerun)
     first.refresh_from_db()
     assert rerun.commit_sha == breaking
-    assert first.status == BugStatus.REOPENED and first.is_regression
+    assert first.status == BugStatus.REOPENED
+    assert first.is_regression
 
 
 def test_two_runs_at_two_commits_each_get_a_worktree_of_their_own(calc) -> None:
-    upstream, commits, suite = calc
+    _upstream, commits, suite = calc
     old = run_trigger(suite=suite, node_ids=[TOTAL], trigger=Run.Trigger.API, revision=commits["test701"])
     new = run_trigger(suite=suite, node_ids=[TOTAL], trigger=Run.Trigger.API, revision="main")
     with run_checkout(old) as one, run_checkout(new) as two:
@@ -134,7 +138,8 @@ def test_two_runs_at_two_commits_each_get_a_worktree_of_their_own(calc) -> None:
         assert "x > 0" not in (two / "calc/__init__.py").read_text()
         (one / "scratch.txt").write_text("only here")
         assert not (two / "scratch.txt").exists()
-    assert not one.exists() and not two.exists()
+    assert not one.exists()
+    assert not two.exists()
     old.refresh_from_db()
     new.refresh_from_db()
     assert (old.commit_sha, new.commit_sha) == (commits["test701"], commits["fix702"])
@@ -169,7 +174,7 @@ def test_a_fix_spanning_several_commits_is_proven_at_the_parent_of_the_first(cal
 
 
 def test_a_failed_venv_build_ends_the_run_with_its_error_and_leaves_no_venv(calc, settings: Any) -> None:
-    upstream, commits, suite = calc
+    upstream, _commits, suite = calc
     upstream.write("requirements.txt", "atom-tinyhelper==1.0\natom-no-such-package==9.9\n")
     upstream.commit("calc: a requirement no index has")
     run = _execute(run_trigger(suite=suite, node_ids=[DOUBLED], trigger=Run.Trigger.API))
@@ -233,3 +238,57 @@ def test_prove_regressions_command(calc, command_actor, capsys) -> None:
     call_command("prove_regressions", "BUG-701", "--workers", "1")
     with pytest.raises(CommandError, match="Unknown bugs: BUG-999"):
         call_command("prove_regressions", "BUG-999")
+
+
+# --- the API ------------------------------------------------------------------------------------------------
+
+
+def _holder(django_user_model: Any, *codenames: str) -> Any:
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(username="holder-" + "-".join(codenames)[:100], password="correct horse battery staple")
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="bugs", codename__in=codenames))
+    return django_user_model.objects.get(pk=user.pk)
+
+
+def test_suites_api_creates_reads_and_updates_with_their_own_permissions(django_user_model, client_for, tmp_path: Path) -> None:
+    Project.objects.create(slug="calc", name="Calc")
+    body = {"name": "calc", "project": "calc", "requirements": ["requirements.txt"], "pytest_args": ["-x"]}
+    viewer = client_for(_holder(django_user_model, "view_suite"))
+    assert viewer.post("/api/v1/suites/", body, format="json").status_code == 403
+    adder = client_for(_holder(django_user_model, "add_suite", "view_suite"))
+    created = adder.post("/api/v1/suites/", body, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["project"] == "calc" and created.json()["requirements"] == ["requirements.txt"]
+    assert adder.post("/api/v1/suites/", body, format="json").json()["error"]["code"] == "SUITE_EXISTS"
+    assert viewer.get("/api/v1/suites/calc/").json()["environments"] == []
+    assert adder.patch("/api/v1/suites/calc/", {"timeout_seconds": 5}, format="json").status_code == 403
+    changer = client_for(_holder(django_user_model, "change_suite", "view_suite"))
+    missing = changer.patch("/api/v1/suites/calc/", {"python": str(tmp_path / "python9")}, format="json")
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "INVALID_PYTHON"
+    assert missing.json()["error"]["message"] == f"The interpreter {tmp_path / 'python9'} does not exist."
+    escaping = changer.patch("/api/v1/suites/calc/", {"requirements": ["../../etc/passwd"]}, format="json")
+    assert escaping.status_code == 400
+    assert escaping.json()["error"]["code"] == "INVALID_REQUIREMENTS"
+    assert Suite.objects.get(name="calc").requirements == ["requirements.txt"]  # nothing half-written
+    python = changer.patch("/api/v1/suites/calc/", {"python": "/bin/sh"}, format="json")
+    assert python.status_code == 200 and python.json()["python"] == "/bin/sh"
+
+
+def test_prove_api_queues_the_proof_and_needs_its_permission(django_user_model, client_for, monkeypatch) -> None:
+    queued: list[list[str]] = []
+    monkeypatch.setattr("bugs.api.views.proof_enqueue", lambda *, keys: queued.append(keys))
+    bug = make_bug(key="BUG-701", severity="P2", fix_commit="abc1234")
+    triager = client_for(_holder(django_user_model, "view_bug", "change_bug"))
+    assert triager.post("/api/v1/bugs/BUG-701/prove/").status_code == 403
+    prover = client_for(_holder(django_user_model, "view_bug", "prove_regressions"))
+    nothing = prover.post("/api/v1/bugs/BUG-701/prove/")
+    assert (nothing.status_code, nothing.json()["error"]["code"]) == (400, "NOTHING_TO_PROVE")
+    RegressionTest.objects.create(bug=bug, node_id=TOTAL)
+    response = prover.post("/api/v1/bugs/BUG-701/prove/")
+    assert response.status_code == 202
+    assert response.json() == {"bug": "BUG-701", "status": "queued"}
+    assert queued == [["BUG-701"]]
+    assert prover.post("/api/v1/bugs/BUG-999/prove/").status_code == 404
+    assert prover.get("/api/v1/bugs/BUG-701/").json()["regression_tests"][0]["proof_verdict"] == "unproven"
