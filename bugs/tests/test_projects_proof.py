@@ -259,7 +259,8 @@ def test_suites_api_creates_reads_and_updates_with_their_own_permissions(django_
     adder = client_for(_holder(django_user_model, "add_suite", "view_suite"))
     created = adder.post("/api/v1/suites/", body, format="json")
     assert created.status_code == 201, created.json()
-    assert created.json()["project"] == "calc" and created.json()["requirements"] == ["requirements.txt"]
+    assert created.json()["project"] == "calc"
+    assert created.json()["requirements"] == ["requirements.txt"]
     assert adder.post("/api/v1/suites/", body, format="json").json()["error"]["code"] == "SUITE_EXISTS"
     assert viewer.get("/api/v1/suites/calc/").json()["environments"] == []
     assert adder.patch("/api/v1/suites/calc/", {"timeout_seconds": 5}, format="json").status_code == 403
@@ -273,7 +274,8 @@ def test_suites_api_creates_reads_and_updates_with_their_own_permissions(django_
     assert escaping.json()["error"]["code"] == "INVALID_REQUIREMENTS"
     assert Suite.objects.get(name="calc").requirements == ["requirements.txt"]  # nothing half-written
     python = changer.patch("/api/v1/suites/calc/", {"python": "/bin/sh"}, format="json")
-    assert python.status_code == 200 and python.json()["python"] == "/bin/sh"
+    assert python.status_code == 200
+    assert python.json()["python"] == "/bin/sh"
 
 
 def test_prove_api_queues_the_proof_and_needs_its_permission(django_user_model, client_for, monkeypatch) -> None:
@@ -292,3 +294,82 @@ def test_prove_api_queues_the_proof_and_needs_its_permission(django_user_model, 
     assert queued == [["BUG-701"]]
     assert prover.post("/api/v1/bugs/BUG-999/prove/").status_code == 404
     assert prover.get("/api/v1/bugs/BUG-701/").json()["regression_tests"][0]["proof_verdict"] == "unproven"
+
+
+# --- the whole loop through a real worker ---------------------------------------------------------------------
+
+
+@pytest.mark.worker
+@pytest.mark.timeout(600)
+@pytest.mark.django_db(transaction=True)
+def test_a_project_with_its_own_dependency_through_the_whole_loop_on_a_worker(
+    tmp_path: Path, settings: Any, env_cache: tuple[Path, Path], django_user_model: Any, client_for: Any
+) -> None:
+    """Bug, linked test, proof (API → task), two concurrent runs at two commits, verification, a breaking
+    commit reopening the bug after a confirming rerun, and the report: all on a real Celery worker."""
+    from atom.testing import wait_until, worker_start, worker_stop
+    from bugs.models import TERMINAL_RUN_STATUSES
+
+    wheelhouse = wheelhouse_or_skip()
+    wheels, envs = env_cache
+    upstream, commits = calc_project(tmp_path / "repos")
+    overrides = {
+        "ATOM_REPOSITORY_ROOTS": str(tmp_path / "repos"),
+        "ATOM_PROJECTS_DIR": str(tmp_path / "projects"),
+        "ATOM_ENVS_DIR": str(envs),
+        "ATOM_BUGS_ARTIFACTS_DIR": str(tmp_path / "runs"),
+        "ATOM_ENV_PIP_ARGS": f"--no-index --find-links {wheels} --find-links {wheelhouse}",
+    }
+    settings.ATOM_REPOSITORY_ROOTS = [tmp_path / "repos"]
+    settings.ATOM_PROJECTS_DIR = tmp_path / "projects"
+    settings.ATOM_ENVS_DIR = envs
+    project = Project.objects.create(slug="calc", name="Calc", repository=upstream.url)
+    Suite.objects.create(
+        name="calc",
+        project=project,
+        requirements=["requirements.txt"],
+        timeout_seconds=120,
+        environment={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    first = _fixed_bug("BUG-701", project, commits["fix701"], TOTAL)
+    second = _fixed_bug("BUG-702", project, commits["fix702"], DOUBLED)
+    prover = client_for(_holder(django_user_model, "view_bug", "prove_regressions"))
+    worker = worker_start(concurrency=2, pool="prefork", **overrides)
+    try:
+        for key in ("BUG-701", "BUG-702"):
+            assert prover.post(f"/api/v1/bugs/{key}/prove/").status_code == 202
+        wait_until(lambda: not RegressionTest.objects.filter(proved_at__isnull=True).exists(), timeout=300, message="the proofs")
+        assert RegressionTest.objects.get(bug=first).proof_detail == (
+            f"catches its bug: yes (fails at {commits['test701'][:7]}, passes at {commits['fix701'][:7]})"
+        )
+        assert RegressionTest.objects.get(bug=second).proof_verdict == ProofVerdict.NO
+
+        suite = Suite.objects.get(name="calc")
+        old = run_trigger(suite=suite, node_ids=[TOTAL, DOUBLED], trigger=Run.Trigger.API, revision=commits["test701"])
+        new = run_trigger(suite=suite, node_ids=[TOTAL, DOUBLED], trigger=Run.Trigger.API)
+
+        def finished(*runs: Run) -> bool:
+            return all(Run.objects.get(pk=r.pk).status in TERMINAL_RUN_STATUSES for r in runs)
+
+        wait_until(lambda: finished(old, new), timeout=240, message="two runs at two commits")
+        old.refresh_from_db()
+        new.refresh_from_db()
+        assert (old.commit_sha, old.status, old.failed, old.passed) == (commits["test701"], RunStatus.FAILED, 1, 1)
+        assert (new.commit_sha, new.status, new.passed) == (commits["fix702"], RunStatus.PASSED, 2)
+        assert Bug.objects.get(key="BUG-701").status == BugStatus.RESOLVED
+        assert Bug.objects.get(key="BUG-702").status == BugStatus.FIXED  # its test does not catch it
+
+        upstream.write(
+            "calc/__init__.py", (upstream.path / "calc/__init__.py").read_text().replace("sum(xs)", "sum(x for x in xs if x > 0)")
+        )
+        breaking = upstream.commit("calc: only positive totals")
+        broken = run_trigger(suite=suite, bug_keys=["BUG-701"], trigger=Run.Trigger.API)
+        wait_until(lambda: Bug.objects.get(key="BUG-701").status == BugStatus.REOPENED, timeout=240, message="the confirming rerun")
+        rerun = Run.objects.get(rerun_of=broken)
+        assert (Run.objects.get(pk=broken.pk).commit_sha, rerun.commit_sha) == (breaking, breaking)
+        assert Bug.objects.get(key="BUG-701").is_regression
+    finally:
+        worker_stop(worker)
+    assert not list((tmp_path / "projects" / "calc" / "worktrees").iterdir())
+    report = triage_report()
+    assert f"- `{DOUBLED}` (BUG-702): no: passes at the parent {commits['fix701'][:7]}" in report
