@@ -373,3 +373,16 @@ def test_a_project_with_its_own_dependency_through_the_whole_loop_on_a_worker(
     assert not list((tmp_path / "projects" / "calc" / "worktrees").iterdir())
     report = triage_report()
     assert f"- `{DOUBLED}` (BUG-702): no: passes at the parent {commits['fix701'][:7]}" in report
+
+
+def test_a_run_names_its_commit_through_the_api_and_a_bad_one_is_refused(django_user_model, client_for) -> None:
+    runner = client_for(_holder(django_user_model, "run_regressions", "view_run"))
+    Suite.objects.create(name="calc", project=Project.objects.create(slug="calc", name="Calc"))
+    for bad in ("--upload-pack=touch", "main branch"):
+        refused = runner.post("/api/v1/runs/", {"suite": "calc", "node_ids": [TOTAL], "commit": bad}, format="json")
+        assert refused.status_code == 400
+        assert "error" in refused.json()
+    assert not Run.objects.exists()
+    accepted = runner.post("/api/v1/runs/", {"suite": "calc", "node_ids": [TOTAL], "commit": "v1.0"}, format="json")
+    assert accepted.status_code == 202
+    assert accepted.json()["revision"] == "v1.0"

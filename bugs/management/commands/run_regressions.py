@@ -30,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--bug", action="append", default=[], metavar="KEY", help="run the tests linked to this bug (repeatable)")
         parser.add_argument("--suite", help="the suite to run (default: Atom's own)")
         parser.add_argument("--shards", type=int, default=1, help="split the tests over this many workers")
+        parser.add_argument("--commit", default="", metavar="REV", help="run at this branch, tag or commit of the suite's project")
         parser.add_argument("--wait", action="store_true", help="follow the run until it ends")
         parser.add_argument("--timeout", type=float, default=3600, help="with --wait, give up after this many seconds")
 
@@ -41,7 +42,14 @@ class Command(BaseCommand):
             if target is None:
                 raise CommandError(f"No suite named {suite!r}.")
         try:
-            run = run_trigger(suite=target, bug_keys=[k.upper() for k in bug], shards=shards, trigger=Run.Trigger.CLI, triggered_by=actor)
+            run = run_trigger(
+                suite=target,
+                bug_keys=[k.upper() for k in bug],
+                shards=shards,
+                trigger=Run.Trigger.CLI,
+                triggered_by=actor,
+                revision=options.get("commit") or "",
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"Run #{run.pk} queued ({run.total or 'the suite'} tests).")
