@@ -68,6 +68,7 @@ class _Group:
     suite: Suite
     parent: str
     fix: str
+    head: str = ""
     node_ids: set[str] = field(default_factory=set)
 
 
@@ -119,6 +120,7 @@ class _Outcomes:
     absent_files: set[str] = field(default_factory=set)
     brought: set[str] = field(default_factory=set)
     error: str = ""
+    overlay_is_head: bool = False
 
 
 def _show(project: Project, commit: str, path: str) -> bytes | None:
@@ -237,31 +239,48 @@ def _run_at(
 
 
 def _at(outcomes: _Outcomes, node_id: str) -> tuple[str, str]:
-    """(outcome, why) of one test in one run: its result, its file's collection error, or why it has none."""
+    """(outcome, why) of one test in one run: its result (a parametrized test or a class: the worst of its
+    cases, passed when none fails and one passes), its file's collection error, or why it has none."""
     file = node_id.split("::")[0]
-    if node_id in outcomes.tests:
-        return outcomes.tests[node_id]
+    cases = [v for k, v in outcomes.tests.items() if k == node_id or k.startswith((node_id + "[", node_id + "::"))]
+    if cases:
+        failing = [case for case in cases if case[0] in FAILING]
+        if failing:
+            return failing[0]
+        if any(case[0] == "passed" for case in cases):
+            return "passed", ""
+        return cases[0]
     if file in outcomes.absent_files:
         return "absent", f"its file {file} is not there"
     for nodeid, message in outcomes.collect_errors.items():
         if nodeid == file or nodeid.startswith(file + "::") or not nodeid:
             return "error", f"its file does not import: {message}"
-    if outcomes.error:
+    if outcomes.error and "not found" not in outcomes.error:
         return "none", outcomes.error
-    return "none", "pytest did not collect it"
+    return "none", "its file has no such test there (renamed, moved or added later)"
 
 
-def _verdict(node_id: str, *, parent: str, fix: str, at_parent: _Outcomes, at_fix: _Outcomes) -> Verdict:
+def _verdict(node_id: str, *, parent: str, fix: str, at_parent: _Outcomes, at_fix: _Outcomes, note: str = "") -> Verdict:
     p, f = parent[:7], fix[:7]
+    return _noted(_decide(node_id, parent=parent, fix=fix, at_parent=at_parent, at_fix=at_fix, p=p, f=f), note)
+
+
+def _noted(verdict: Verdict, note: str) -> Verdict:
+    return Verdict(verdict.node_id, verdict.verdict, verdict.parent, verdict.fix, verdict.detail + note) if note else verdict
+
+
+def _decide(node_id: str, *, parent: str, fix: str, at_parent: _Outcomes, at_fix: _Outcomes, p: str, f: str) -> Verdict:
     fix_outcome, fix_why = _at(at_fix, node_id)
-    if fix_outcome == "absent":
-        why = f"unproven: the test file is not in the fix commit {f} (it moved or came later)"
+    if fix_outcome in ("absent", "none"):
+        why = f"unproven: not at the fix {f}: {fix_why}"
         return Verdict(node_id, ProofVerdict.UNPROVEN, parent, fix, why)
     if fix_outcome != "passed":
         why = f"{fix_outcome}" + (f": {fix_why}" if fix_why else "")
         return Verdict(node_id, ProofVerdict.UNPROVEN, parent, fix, f"unproven: does not pass at the fix {f} ({why})")
     parent_outcome, parent_why = _at(at_parent, node_id)
-    brought = " (test file brought from the fix commit)" if node_id.split("::")[0] in at_parent.brought else ""
+    brought = (
+        " (test file brought from the fix commit)" if node_id.split("::")[0] in at_parent.brought and not at_parent.overlay_is_head else ""
+    )
     if parent_outcome in FAILING:
         return Verdict(node_id, ProofVerdict.YES, parent, fix, f"catches its bug: yes (fails at {p}, passes at {f}){brought}")
     if parent_outcome == "passed":
@@ -290,6 +309,7 @@ def _plan(bugs: Iterable[Bug]) -> tuple[dict[_Key, _Group], list[tuple[Bug, str,
     members: list[tuple[Bug, str, _Key]] = []
     decided: list[tuple[Bug, Verdict]] = []
     synced: set[int] = set()
+    heads: dict[int, str] = {}
     for bug in bugs:
         links = list(bug.regression_tests.order_by("node_id").values_list("node_id", flat=True))
         project = bug.project
@@ -323,17 +343,31 @@ def _plan(bugs: Iterable[Bug]) -> tuple[dict[_Key, _Group], list[tuple[Bug, str,
                 decided.append((bug, Verdict(node_id, ProofVerdict.UNPROVEN, parent, fix, why)))
                 continue
             key = (project.pk, parent, fix)
-            groups.setdefault(key, _Group(project=project, suite=suite, parent=parent, fix=fix)).node_ids.add(node_id)
+            head = heads.setdefault(project.pk, repos.commit_resolve(project, _branch(project)))
+            groups.setdefault(key, _Group(project=project, suite=suite, parent=parent, fix=fix, head=head)).node_ids.add(node_id)
             members.append((bug, node_id, key))
     return groups, members, decided
 
 
 def _prove_group(group: _Group) -> dict[str, Verdict]:
+    """Run the group's tests at the fix and at the parent (with the fix's test files). A test the fix commit
+    does not have (renamed, moved or added since) runs again on both sides with its file as it is on the
+    default branch's head, and its verdict says so."""
     try:
         node_ids = sorted(group.node_ids)
         at_fix = _run_at(project=group.project, suite=group.suite, commit=group.fix, node_ids=node_ids, overlay_from=None)
         at_parent = _run_at(project=group.project, suite=group.suite, commit=group.parent, node_ids=node_ids, overlay_from=group.fix)
-        return {n: _verdict(n, parent=group.parent, fix=group.fix, at_parent=at_parent, at_fix=at_fix) for n in node_ids}
+        verdicts = {n: _verdict(n, parent=group.parent, fix=group.fix, at_parent=at_parent, at_fix=at_fix) for n in node_ids}
+        moved = [n for n in node_ids if _at(at_fix, n)[0] in ("absent", "none")]
+        if moved and group.head and group.head != group.fix:
+            project, suite, head = group.project, group.suite, group.head
+            fix_head = _run_at(project=project, suite=suite, commit=group.fix, node_ids=moved, overlay_from=head)
+            parent_head = _run_at(project=project, suite=suite, commit=group.parent, node_ids=moved, overlay_from=head)
+            parent_head.overlay_is_head = True
+            note = f" (the test is not at the fix commit: its file taken from {group.head[:7]})"
+            for n in moved:
+                verdicts[n] = _verdict(n, parent=group.parent, fix=group.fix, at_parent=parent_head, at_fix=fix_head, note=note)
+        return verdicts
     except DomainError as exc:
         return {n: Verdict(n, ProofVerdict.UNPROVEN, group.parent, group.fix, f"unproven: {exc.message}") for n in group.node_ids}
     finally:

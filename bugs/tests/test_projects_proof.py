@@ -386,3 +386,22 @@ def test_a_run_names_its_commit_through_the_api_and_a_bad_one_is_refused(django_
     accepted = runner.post("/api/v1/runs/", {"suite": "calc", "node_ids": [TOTAL], "commit": "v1.0"}, format="json")
     assert accepted.status_code == 202
     assert accepted.json()["revision"] == "v1.0"
+
+
+def test_a_test_moved_since_its_fix_runs_with_its_file_from_the_head_and_its_cases_count_together(calc) -> None:
+    upstream, commits, suite = calc
+    upstream.git("rm", "-q", "tests/test_total.py")
+    upstream.write(
+        "tests/unit/test_total.py",
+        "import pytest\n\nfrom calc import total\n\n\n"
+        "@pytest.mark.parametrize(('xs', 'want'), [([-1, -2, 3], 0), ([1], 1)])\n"
+        "def test_total_of_negatives(xs, want):\n    assert total(xs) == want\n",
+    )
+    head = upstream.commit("Tests under tests/unit, one case more")
+    bug = _fixed_bug("BUG-701", suite.project, commits["fix701"], "tests/unit/test_total.py::test_total_of_negatives")
+    [(_, verdict)] = regressions_prove(bugs=[bug], workers=1)
+    assert verdict.verdict == ProofVerdict.YES
+    assert verdict.detail == (
+        f"catches its bug: yes (fails at {commits['test701'][:7]}, passes at {commits['fix701'][:7]})"
+        f" (the test is not at the fix commit: its file taken from {head[:7]})"
+    )
