@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from bugs.models import (
     TERMINAL_RUN_STATUSES,
+    Bug,
     BugResult,
     Outcome,
     RegressionTest,
@@ -135,13 +136,16 @@ def results_attach(*, run: Run) -> None:
     result_table = connection.ops.quote_name(Result._meta.db_table)
     link_table = connection.ops.quote_name(RegressionTest._meta.db_table)
     attach_table = connection.ops.quote_name(BugResult._meta.db_table)
+    bug_table = connection.ops.quote_name(Bug._meta.db_table)
+    # Only the bugs of the run's own project: another project may well have a test of the same name.
     attach = (
         f"INSERT INTO {attach_table} (bug_id, result_id) SELECT DISTINCT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
-        f"JOIN {link_table} rt ON rt.node_id IN (r.node_id, r.identity) WHERE r.run_id = %s "
-        "ON CONFLICT (bug_id, result_id) DO NOTHING"
+        f"JOIN {link_table} rt ON rt.node_id IN (r.node_id, r.identity) JOIN {bug_table} b ON b.id = rt.bug_id "
+        "WHERE r.run_id = %s AND b.project_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"
     )
+    project_id = Run.objects.filter(pk=run.pk).values_list("suite__project_id", flat=True).first()
     with connection.cursor() as cursor:
-        cursor.execute(attach, [run.pk])
+        cursor.execute(attach, [run.pk, project_id])
 
 
 # --- finalize and the status rules ---------------------------------------------------------------------

@@ -242,12 +242,15 @@ def _flaky_node_ids(run: Run) -> set[str]:
     Only tests linked to a bug are looked at: flakiness is flagged on the links, and a 55,000-case
     import must not group every result of the commit to find the few hundred that matter.
     """
-    links = RegressionTest.objects.values("node_id")
+    links = RegressionTest.objects.filter(bug__project_id=run.suite.project_id).values("node_id")
     ran_linked = Result.objects.filter(Q(node_id__in=links) | Q(identity__in=links), run=run).values("node_id")
     flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
     if run.commit_sha:
         mixed = (
-            Result.objects.filter(run__in=Run.objects.filter(commit_sha=run.commit_sha).values("pk"), node_id__in=ran_linked)
+            Result.objects.filter(
+                run__in=Run.objects.filter(commit_sha=run.commit_sha, suite__project_id=run.suite.project_id).values("pk"),
+                node_id__in=ran_linked,
+            )
             .values("node_id")
             .annotate(
                 passes=Count("pk", filter=Q(outcome=Outcome.PASSED)),
@@ -275,9 +278,11 @@ def run_apply_rules(*, run: Run) -> list[str]:
     Returns the node ids that need a confirmation run (empty when none is due); the caller queues it.
     """
     ran = Result.objects.filter(run=run)
+    # The links of the run's own project only: another project may have a test of the same name.
+    own_links = RegressionTest.objects.filter(bug__project_id=run.suite.project_id)
     # A link to an identity gets the worst of its repeats: any failing repeat fails it.
     worst_first = Case(When(outcome__in=FAILING_OUTCOMES, then=0), default=1)
-    RegressionTest.objects.filter(Q(node_id__in=ran.values("node_id")) | Q(node_id__in=ran.values("identity"))).update(
+    own_links.filter(Q(node_id__in=ran.values("node_id")) | Q(node_id__in=ran.values("identity"))).update(
         last_result=Subquery(
             ran.filter(Q(node_id=OuterRef("node_id")) | Q(identity=OuterRef("node_id"))).order_by(worst_first, "pk").values("pk")[:1]
         )
@@ -285,7 +290,7 @@ def run_apply_rules(*, run: Run) -> list[str]:
     flaky = _flaky_node_ids(run)
     if flaky:
         identities = ran.filter(node_id__in=flaky).values("identity")
-        RegressionTest.objects.filter(Q(node_id__in=flaky) | Q(node_id__in=identities)).update(is_flaky=True, flaky_commit=run.commit_sha)
+        own_links.filter(Q(node_id__in=flaky) | Q(node_id__in=identities)).update(is_flaky=True, flaky_commit=run.commit_sha)
     attached: dict[int, list[Result]] = defaultdict(list)
     for link in BugResult.objects.filter(result__run=run, bug__status__in=(BugStatus.FIXED, BugStatus.RESOLVED)).select_related("result"):
         attached[link.bug_id].append(link.result)
