@@ -405,3 +405,38 @@ def test_a_test_moved_since_its_fix_runs_with_its_file_from_the_head_and_its_cas
         f"catches its bug: yes (fails at {commits['test701'][:7]}, passes at {commits['fix701'][:7]})"
         f" (the test is not at the fix commit: its file taken from {head[:7]})"
     )
+
+
+def test_the_bug_page_and_the_admin_show_each_test_s_verdict_and_the_action_needs_its_permission(admin_client, monkeypatch) -> None:
+    queued: list[list[str]] = []
+    monkeypatch.setattr("bugs.admin.proof_enqueue", lambda *, keys: queued.append(keys))
+    bug = make_bug(key="BUG-701", severity="P2", fix_commit="abc1234")
+    RegressionTest.objects.create(
+        bug=bug, node_id=TOTAL, proof_verdict=ProofVerdict.YES, proof_detail="catches its bug: yes (fails at abc1230, passes at abc1234)"
+    )
+    page = admin_client.get(f"/admin/bugs/bug/{bug.pk}/change/").content.decode()
+    assert 'data-proof="yes"' in page
+    assert "catches its bug: yes (fails at abc1230, passes at abc1234)" in page
+    response = admin_client.post("/admin/bugs/bug/", {"action": "prove_regressions", "_selected_action": [bug.pk]}, follow=True)
+    assert response.status_code == 200
+    assert queued == [["BUG-701"]]
+    form = admin_client.get(f"/admin/bugs/bug/{bug.pk}/change/?edit=1").content.decode()
+    assert "catches its bug: yes" in form
+
+
+def test_the_suite_admin_refuses_a_bad_interpreter_and_shows_the_build_log(admin_client, tmp_path: Path) -> None:
+    project = Project.objects.create(slug="calc", name="Calc")
+    data = {
+        "name": "calc", "project": project.pk, "checkout_path": "", "python": str(tmp_path / "nope"), "requirements": "[]",
+        "pytest_args": "[]", "environment": "{}", "timeout_seconds": 60, "description": "",
+        "environments-TOTAL_FORMS": 0, "environments-INITIAL_FORMS": 0,
+    }  # fmt: skip
+    page = admin_client.post("/admin/bugs/suite/add/", data).content.decode()
+    assert f"The interpreter {tmp_path / 'nope'} does not exist." in page
+    assert not Suite.objects.filter(name="calc").exists()
+    suite = Suite.objects.create(name="calc", project=project)
+    build = SuiteEnvironment.objects.create(
+        suite=suite, hash="f" * 64, python="/usr/bin/python3", status="failed", log="ERROR: No matching distribution"
+    )
+    assert "ERROR: No matching distribution" in admin_client.get(f"/admin/bugs/suiteenvironment/{build.pk}/change/").content.decode()
+    assert "f" * 12 in admin_client.get(f"/admin/bugs/suite/{suite.pk}/change/").content.decode()
