@@ -370,9 +370,15 @@ def _prove_group(group: _Group) -> dict[str, Verdict]:
         return verdicts
     except DomainError as exc:
         return {n: Verdict(n, ProofVerdict.UNPROVEN, group.parent, group.fix, f"unproven: {exc.message}") for n in group.node_ids}
+
+
+def _prove_group_in_thread(group: _Group) -> dict[str, Verdict]:
+    """``_prove_group`` in a pool thread, which closes the database connection it may have opened (an
+    environment build writes its log)."""
+    try:
+        return _prove_group(group)
     finally:
-        if connection.vendor != "sqlite":
-            connection.close()  # a thread's own connection (an environment build writes its log)
+        connection.close()
 
 
 def regressions_prove(*, bugs: Iterable[Bug], workers: int | None = None) -> list[tuple[Bug, Verdict]]:
@@ -388,7 +394,7 @@ def regressions_prove(*, bugs: Iterable[Bug], workers: int | None = None) -> lis
         results = [_prove_group(g) for g in ordered]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="atom-proof") as pool:
-            results = list(pool.map(_prove_group, ordered))
+            results = list(pool.map(_prove_group_in_thread, ordered))
     by_group = dict(zip(groups, results, strict=True))
     verdicts += [(bug, by_group[key][node_id]) for bug, node_id, key in members]
     now = timezone.now()
