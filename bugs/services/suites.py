@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from bugs.models import (
     Project,
     Suite,
 )
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 # The fields a suite is configured with (admin form, API): each checked by suite_validate.
 SUITE_FIELDS = ("project", "checkout_path", "pytest_args", "environment", "timeout_seconds", "description", "python", "requirements")
@@ -54,6 +57,10 @@ def suite_validate(values: dict[str, Any]) -> dict[str, Any]:
         if project is None:
             raise NotFoundError(f"No project {cleaned['project']!r}.")
         cleaned["project"] = project
+    environment = cleaned.get("environment", {})
+    names_ok = isinstance(environment, dict) and all(isinstance(k, str) and _ENV_NAME.match(k) for k in environment)
+    if not names_ok or not all(isinstance(v, str) for v in environment.values()):
+        raise DomainError("The environment maps variable names (letters, digits, _) to strings.", code="INVALID_SUITE")
     path = cleaned.get("checkout_path")
     if path and not Path(path).is_absolute():
         raise DomainError("A checkout path is absolute (or blank: Atom itself, or the run's worktree).", code="INVALID_SUITE")

@@ -37,6 +37,9 @@ STAFF_ROUTES: dict[str, dict[str, str]] = {
     "run-detail": {"get": "bugs.view_run"},
     "run-upload": {"get": "bugs.view_run"},
     "triage-report": {"get": "bugs.export_triage_report"},
+    "bug-prove": {"post": "bugs.prove_regressions"},
+    "suite-list": {"get": "bugs.view_suite", "post": "bugs.add_suite"},
+    "suite-detail": {"get": "bugs.view_suite", "patch": "bugs.change_suite"},
 }
 OWNER_SCOPED = {
     "token-obtain", "token-refresh", "logout", "logout-all", "schema", "docs", "api-not-found",
@@ -54,11 +57,16 @@ PATHS = {
     "run-detail": "/api/v1/runs/{run}/",
     "run-upload": "/api/v1/runs/{run}/upload/",
     "triage-report": "/api/v1/triage-report/",
+    "bug-prove": "/api/v1/bugs/BUG-001/prove/",
+    "suite-list": "/api/v1/suites/",
+    "suite-detail": "/api/v1/suites/{suite}/",
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("bug-list", "post"): {"key": "BUG-002", "title": "new", "severity": "P3"},
     ("bug-detail", "patch"): {"title": "renamed"},
     ("run-list", "post"): {"bugs": ["BUG-001"]},
+    ("suite-list", "post"): {"name": "another-suite"},
+    ("suite-detail", "patch"): {"description": "renamed"},
 }
 ROLES = ("superuser", "exact", "view-only", "none")
 CASES = [(name, method) for name, methods in STAFF_ROUTES.items() for method in methods]
@@ -117,7 +125,7 @@ def test_p1_security_staff_routes_ignore_permissions_regression(name, method, ro
     needed = STAFF_ROUTES[name][method]
     client = api_client_for(actor_for(role, needed))
     before = state()
-    path = PATHS[name].format(run=run.pk)
+    path = PATHS[name].format(run=run.pk, suite=run.suite.name)
     response = getattr(client, method)(path, BODIES.get((name, method), {}), format="json")
     may = role in ("superuser", "exact") or (role == "view-only" and needed.split(".")[1].startswith("view_"))
     if may:
