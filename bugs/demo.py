@@ -140,7 +140,10 @@ def demo_large_seed(
         sla = {severity: sla_hours_for(severity) for severity in Severity.values}
         for start in range(0, len(missing_keys), _BATCH):
             chunk = missing_keys[start : start + _BATCH]
-            created = Bug.objects.bulk_create([_demo_bug(key=key, sla=sla, passing=passing, now=now) for key in chunk], batch_size=_BATCH)
+            project_id = suite.project_id  # named once: the field's default would look the project up per row
+            created = Bug.objects.bulk_create(
+                [_demo_bug(key=key, sla=sla, passing=passing, now=now, project_id=project_id) for key in chunk], batch_size=_BATCH
+            )
             _demo_bug_times(created, sla=sla, now=now)
             bar.update(len(chunk))
     return len(missing_keys), len(new_runs)
@@ -205,7 +208,7 @@ def _demo_bug_times(bugs: list[Bug], *, sla: dict[str, int], now: datetime) -> N
     Bug.objects.bulk_update(bugs, ["created_at", "updated_at"], batch_size=_BATCH)
 
 
-def _demo_bug(*, key: str, sla: dict[str, int], passing: list[tuple[int, str]], now: datetime) -> Bug:
+def _demo_bug(*, key: str, sla: dict[str, int], passing: list[tuple[int, str]], now: datetime, project_id: int | None) -> Bug:
     number = int(key.split("-", 1)[1])
     rng = random.Random(key)  # noqa: S311  # nosec B311 - demo data, not security
     severity = _pick(rng, _SEVERITY_WEIGHTS)
@@ -217,6 +220,7 @@ def _demo_bug(*, key: str, sla: dict[str, int], passing: list[tuple[int, str]], 
         status = BugStatus.FIXED
     bug = Bug(
         key=key,
+        project_id=project_id,
         title=f"{DEMO_TITLE_PREFIX} Generated {category} bug #{number} in {component}",
         severity=severity,
         category=category,

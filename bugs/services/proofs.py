@@ -397,6 +397,7 @@ def regressions_prove(*, bugs: Iterable[Bug], workers: int | None = None) -> lis
             results = list(pool.map(_prove_group_in_thread, ordered))
     by_group = dict(zip(groups, results, strict=True))
     verdicts += [(bug, by_group[key][node_id]) for bug, node_id, key in members]
+    verdicts = _cases_of_one_test(verdicts)
     now = timezone.now()
     for bug, verdict in verdicts:
         RegressionTest.objects.filter(bug=bug, node_id=verdict.node_id).update(
@@ -408,6 +409,29 @@ def regressions_prove(*, bugs: Iterable[Bug], workers: int | None = None) -> lis
         )
     order = {b.pk: i for i, b in enumerate(bugs)}
     verdicts.sort(key=lambda item: (order[item[0].pk], item[1].node_id))
+    return verdicts
+
+
+def _cases_of_one_test(verdicts: list[tuple[Bug, Verdict]]) -> list[tuple[Bug, Verdict]]:
+    """The linked cases of one parametrized test (``test_x[a]``, ``test_x[b]``) are one regression test: it
+    catches its bug when one of its cases does. A case passing at the parent while another case of the
+    same test fails there is part of a test that catches its bug, and says so."""
+    cases: dict[tuple[int, str], list[int]] = {}
+    for index, (bug, verdict) in enumerate(verdicts):
+        if "[" in verdict.node_id:
+            cases.setdefault((bug.pk, verdict.node_id.split("[", 1)[0]), []).append(index)
+    for (_bug_id, test), indexes in cases.items():
+        caught = [i for i in indexes if verdicts[i][1].verdict == ProofVerdict.YES]
+        if not caught or len(indexes) < 2:
+            continue
+        share = f"{len(caught)} of {len(indexes)} linked cases of {test.split('::')[-1]} fail at the parent"
+        for i in indexes:
+            bug, verdict = verdicts[i]
+            if verdict.verdict == ProofVerdict.NO:
+                detail = f"catches its bug: yes, as a case of its test ({share}; this case passes there)"
+                verdicts[i] = (bug, Verdict(verdict.node_id, ProofVerdict.YES, verdict.parent, verdict.fix, detail))
+            elif verdict.verdict == ProofVerdict.YES:
+                verdicts[i] = (bug, Verdict(verdict.node_id, verdict.verdict, verdict.parent, verdict.fix, f"{verdict.detail} ({share})"))
     return verdicts
 
 

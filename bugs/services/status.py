@@ -242,13 +242,13 @@ def _flaky_node_ids(run: Run) -> set[str]:
     Only tests linked to a bug are looked at: flakiness is flagged on the links, and a 55,000-case
     import must not group every result of the commit to find the few hundred that matter.
     """
-    links = RegressionTest.objects.filter(bug__project_id=run.suite.project_id).values("node_id")
+    links = RegressionTest.objects.filter(bug__project_id=int(run.suite.project_id or 0)).values("node_id")
     ran_linked = Result.objects.filter(Q(node_id__in=links) | Q(identity__in=links), run=run).values("node_id")
     flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
     if run.commit_sha:
         mixed = (
             Result.objects.filter(
-                run__in=Run.objects.filter(commit_sha=run.commit_sha, suite__project_id=run.suite.project_id).values("pk"),
+                run__in=Run.objects.filter(commit_sha=run.commit_sha, suite__project_id=int(run.suite.project_id or 0)).values("pk"),
                 node_id__in=ran_linked,
             )
             .values("node_id")
@@ -279,7 +279,7 @@ def run_apply_rules(*, run: Run) -> list[str]:
     """
     ran = Result.objects.filter(run=run)
     # The links of the run's own project only: another project may have a test of the same name.
-    own_links = RegressionTest.objects.filter(bug__project_id=run.suite.project_id)
+    own_links = RegressionTest.objects.filter(bug__project_id=int(run.suite.project_id or 0))
     # A link to an identity gets the worst of its repeats: any failing repeat fails it.
     worst_first = Case(When(outcome__in=FAILING_OUTCOMES, then=0), default=1)
     own_links.filter(Q(node_id__in=ran.values("node_id")) | Q(node_id__in=ran.values("identity"))).update(

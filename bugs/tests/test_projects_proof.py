@@ -306,14 +306,23 @@ def test_a_project_with_its_own_dependency_through_the_whole_loop_on_a_worker(
     tmp_path: Path, settings: Any, env_cache: tuple[Path, Path], django_user_model: Any, client_for: Any
 ) -> None:
     """Bug, linked test, proof (API → task), two concurrent runs at two commits, verification, a breaking
-    commit reopening the bug after a confirming rerun, and the report: all on a real Celery worker."""
+    commit reopening the bug after a confirming rerun, and the report: all on a real Celery worker.
+
+    The worker has this test's settings (allowed roots, venv directory, pip options), so it gets a queue of
+    its own: the session's shared worker never takes these tasks."""
+    from atom.celery import app
     from atom.testing import wait_until, worker_start, worker_stop
     from bugs.models import TERMINAL_RUN_STATUSES
+
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-projects"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
 
     wheelhouse = wheelhouse_or_skip()
     wheels, envs = env_cache
     upstream, commits = calc_project(tmp_path / "repos")
-    overrides = {
+    overrides: dict[str, str] = {
         "ATOM_REPOSITORY_ROOTS": str(tmp_path / "repos"),
         "ATOM_PROJECTS_DIR": str(tmp_path / "projects"),
         "ATOM_ENVS_DIR": str(envs),
@@ -334,7 +343,7 @@ def test_a_project_with_its_own_dependency_through_the_whole_loop_on_a_worker(
     first = _fixed_bug("BUG-701", project, commits["fix701"], TOTAL)
     second = _fixed_bug("BUG-702", project, commits["fix702"], DOUBLED)
     prover = client_for(_holder(django_user_model, "view_bug", "prove_regressions"))
-    worker = worker_start(concurrency=2, pool="prefork", **overrides)
+    worker = worker_start(concurrency=2, pool="prefork", **overrides)  # type: ignore[arg-type]
     try:
         for key in ("BUG-701", "BUG-702"):
             assert prover.post(f"/api/v1/bugs/{key}/prove/").status_code == 202
@@ -370,6 +379,7 @@ def test_a_project_with_its_own_dependency_through_the_whole_loop_on_a_worker(
         assert Bug.objects.get(key="BUG-701").is_regression
     finally:
         worker_stop(worker)
+        app.conf.task_default_queue = previous_queue
     assert not list((tmp_path / "projects" / "calc" / "worktrees").iterdir())
     report = triage_report()
     assert f"- `{DOUBLED}` (BUG-702): no: passes at the parent {commits['fix701'][:7]}" in report
@@ -440,3 +450,23 @@ def test_the_suite_admin_refuses_a_bad_interpreter_and_shows_the_build_log(admin
     )
     assert "ERROR: No matching distribution" in admin_client.get(f"/admin/bugs/suiteenvironment/{build.pk}/change/").content.decode()
     assert "f" * 12 in admin_client.get(f"/admin/bugs/suite/{suite.pk}/change/").content.decode()
+
+
+def test_the_linked_cases_of_one_parametrized_test_catch_their_bug_together() -> None:
+    from bugs.services.proofs import Verdict, _cases_of_one_test
+
+    bug = Bug(pk=1, key="BUG-701")
+    yes = "catches its bug: yes (fails at aaaaaaa, passes at bbbbbbb)"
+    verdicts = [
+        (bug, Verdict("t.py::test_roles[exact]", ProofVerdict.YES, "a", "b", yes)),
+        (bug, Verdict("t.py::test_roles[none]", ProofVerdict.NO, "a", "b", "no: passes at the parent aaaaaaa")),
+        (bug, Verdict("t.py::test_other[x]", ProofVerdict.NO, "a", "b", "no: passes at the parent aaaaaaa")),
+        (bug, Verdict("t.py::test_other[y]", ProofVerdict.NO, "a", "b", "no: passes at the parent aaaaaaa")),
+    ]
+    after = {v.node_id: v for _, v in _cases_of_one_test(verdicts)}
+    assert after["t.py::test_roles[exact]"].detail == f"{yes} (1 of 2 linked cases of test_roles fail at the parent)"
+    assert after["t.py::test_roles[none]"].verdict == ProofVerdict.YES
+    assert after["t.py::test_roles[none]"].detail == (
+        "catches its bug: yes, as a case of its test (1 of 2 linked cases of test_roles fail at the parent; this case passes there)"
+    )
+    assert after["t.py::test_other[x]"].verdict == after["t.py::test_other[y]"].verdict == ProofVerdict.NO
