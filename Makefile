@@ -27,11 +27,13 @@ $(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(PY)
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-## wheelhouse: wheels of requirements.txt under var/wheelhouse (make test fills it first)
+## wheelhouse: wheels of requirements.txt under var/wheelhouse, pytest and pytest-reportlog among them (make test fills it first)
 wheelhouse: $(WHEELHOUSE)/.filled
 
 $(WHEELHOUSE)/.filled: requirements.txt | $(PY)
 	$(PIP) wheel --quiet --quiet --wheel-dir $(WHEELHOUSE) -r requirements.txt
+	@# What every suite venv Atom builds installs besides its own requirements (ATOM_ENV_PIP_ARGS can point here).
+	$(PIP) wheel --quiet --quiet --wheel-dir $(WHEELHOUSE) -c requirements.txt pytest pytest-reportlog
 	touch $@
 
 migrate: $(VENV)/.runtime-installed

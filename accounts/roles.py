@@ -82,6 +82,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "bugs.export_triage_report",
         "bugs.add_comment",
         "bugs.link_project_commits",
+        "bugs.prove_regressions",
     ),
 }
 

@@ -397,6 +397,18 @@ ATOM_WEBHOOK_MAX_BYTES = env_int("ATOM_WEBHOOK_MAX_BYTES", 5 * 1024 * 1024, mini
 # Push webhooks carry no user: they are counted per client address (the providers send from a few).
 ATOM_WEBHOOK_RATE_PER_IP = env_str("ATOM_WEBHOOK_RATE_PER_IP", "600/m")
 ATOM_BUGS_DEFAULT_SUITE = env_str("ATOM_BUGS_DEFAULT_SUITE", "atom")
+# Suite environments: venvs built from a suite's requirement files live under ATOM_ENVS_DIR/<hash>; pip
+# gets ATOM_ENV_PIP_ARGS (shell words, e.g. "--no-index --find-links var/wheelhouse" for builds without network).
+ATOM_ENVS_DIR = Path(env_str("ATOM_ENVS_DIR", str(VAR_DIR / "envs")))
+ATOM_ENV_PIP_ARGS = env_str("ATOM_ENV_PIP_ARGS", "")
+ATOM_ENV_BUILD_TIMEOUT = env_int("ATOM_ENV_BUILD_TIMEOUT", 900, minimum=10)
+# Proofs (a linked test fails at its fix's parent, passes at the fix): how many run at once, and the shared
+# test helpers brought from the fix commit with the test files (globs of the repository, comma-separated).
+ATOM_PROOF_WORKERS = env_int("ATOM_PROOF_WORKERS", 4, minimum=1)
+ATOM_PROOF_HELPERS = env_list("ATOM_PROOF_HELPERS") or [
+    "conftest.py", "atom/testing.py", "*/tests/factories.py", "*/tests/conftest.py", "tests/security/schema.py",
+    "tests/__init__.py", "tests/security/__init__.py",
+]  # fmt: skip
 # Where each shard attempt writes its JUnit XML, report log and progress file.
 ATOM_BUGS_ARTIFACTS_DIR = Path(env_str("ATOM_BUGS_ARTIFACTS_DIR", str(VAR_DIR / "bugs" / "runs")))
 # A running shard's claim lasts this long unless its worker heartbeats; the reaper frees expired ones.

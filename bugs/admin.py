@@ -21,10 +21,12 @@ from atom.admin import ReadOnlyAdminMixin, permission_check
 from atom.errors import DomainError
 from bugs import admin_projects, git, report, selectors
 from bugs.admin_pages import AssignedFilter, BugReadPageMixin, RunTriageMixin
-from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, RunStatus, SeverityPolicy, Suite
+from bugs.models import Bug, BugStatusChange, RegressionTest, Result, Run, RunShard, RunStatus, SeverityPolicy, Suite, SuiteEnvironment
 from bugs.services.bugs import EDITABLE_FIELDS, bug_by_key, bug_change, bug_create, severity_policy_update
+from bugs.services.proofs import proof_enqueue
 from bugs.services.runs import run_cancel, run_trigger
 from bugs.services.status import bug_mark_duplicate, bug_status_refusal
+from bugs.services.suites import suite_validate
 from bugs.validators import test_link_validate
 
 __all__ = ["admin_projects"]  # imported for its registrations: the projects' and webhook deliveries' admin
@@ -94,8 +96,12 @@ class RegressionTestInline(admin.TabularInline):  # type: ignore[type-arg]
     model = RegressionTest
     form = RegressionTestForm
     extra = 1
-    fields = ["node_id", "source", "is_flaky", "flaky_commit", "latest"]
-    readonly_fields = ["source", "flaky_commit", "latest"]
+    fields = ["node_id", "source", "is_flaky", "flaky_commit", "latest", "proof"]
+    readonly_fields = ["source", "flaky_commit", "latest", "proof"]
+
+    @admin.display(description="catches its bug")
+    def proof(self, obj: RegressionTest) -> str:
+        return obj.proof_detail if obj.pk else "—"
 
     @admin.display(description="latest result")
     def latest(self, obj: RegressionTest) -> str:
@@ -169,8 +175,9 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ["sla_due_at", "resolved_at", "verified_by", "is_regression"]
     raw_id_fields = ["reporter", "duplicate_of"]
     autocomplete_fields = ["assignee"]  # chosen among the users by name
-    actions = ["run_regression_tests", "export_triage_report", "mark_duplicate"]
+    actions = ["run_regression_tests", "prove_regressions", "export_triage_report", "mark_duplicate"]
     has_run_regressions_permission = permission_check("bugs.run_regressions")
+    has_prove_regressions_permission = permission_check("bugs.prove_regressions")
     has_export_triage_report_permission = permission_check("bugs.export_triage_report")
     has_mark_duplicate_bug_permission = permission_check("bugs.mark_duplicate_bug")
 
@@ -249,6 +256,21 @@ class BugAdmin(BugReadPageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(
             request, format_html('Run <a href="{}">#{}</a> queued: {} linked tests.', url, run.pk, len(run.node_ids)), messages.SUCCESS
         )
+
+    @admin.action(
+        description="Prove that the selected bugs' tests catch them (fail before the fix, pass at it)", permissions=["prove_regressions"]
+    )
+    def prove_regressions(self, request: HttpRequest, queryset: QuerySet[Bug]) -> None:
+        keys = list(queryset.exclude(fix_commit="").filter(regression_tests__isnull=False).distinct().values_list("key", flat=True))
+        if not keys:
+            self.message_user(request, "None of the selected bugs has a fix commit and a linked test.", messages.ERROR)
+            return
+        try:
+            proof_enqueue(keys=keys)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"Proof queued for {', '.join(keys)}: the verdicts appear on each bug's tests.", messages.SUCCESS)
 
     @admin.action(description="Export triage report (Markdown) of the selected bugs", permissions=["export_triage_report"])
     def export_triage_report(self, request: HttpRequest, queryset: QuerySet[Bug]) -> HttpResponse:
@@ -423,9 +445,83 @@ class RunAdmin(RunTriageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
                 self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.WARNING)
 
 
+class SuiteForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The suite's interpreter and requirement files checked as the API checks them (bugs.services.suites)."""
+
+    class Meta:
+        model = Suite
+        fields = [
+            "name",
+            "project",
+            "checkout_path",
+            "python",
+            "requirements",
+            "pytest_args",
+            "environment",
+            "timeout_seconds",
+            "description",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            cleaned = suite_validate({k: data[k] for k in ("python", "requirements", "checkout_path") if k in data})
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        data.update(cleaned)
+        return data
+
+
+_ENV_INLINE_FIELDS = ("hash", "status", "python_version", "requirements", "built_at", "error_message", "log_link")
+_ENV_FIELDS = (
+    "suite",
+    "hash",
+    "status",
+    "python",
+    "python_version",
+    "requirements",
+    "path",
+    "error_message",
+    "created_at",
+    "built_at",
+    "build_log",
+)
+
+
+class SuiteEnvironmentInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = SuiteEnvironment
+    extra = 0
+    fields = _ENV_INLINE_FIELDS
+    readonly_fields = _ENV_INLINE_FIELDS
+    can_delete = False
+    max_num = 0
+
+    @admin.display(description="build log")
+    def log_link(self, obj: SuiteEnvironment) -> str:
+        return format_html('<a href="{}">log</a>', reverse("admin:bugs_suiteenvironment_change", args=[obj.pk]))
+
+
+@admin.register(SuiteEnvironment)
+class SuiteEnvironmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["suite", "hash_short", "status", "python_version", "built_at", "created_at"]
+    list_filter = ["status"]
+    fields = _ENV_FIELDS
+    readonly_fields = _ENV_FIELDS
+
+    @admin.display(description="hash")
+    def hash_short(self, obj: SuiteEnvironment) -> str:
+        return obj.hash[:12]
+
+    @admin.display(description="log")
+    def build_log(self, obj: SuiteEnvironment) -> str:
+        return format_html('<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', obj.log or "(empty)")
+
+
 @admin.register(Suite)
 class SuiteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["name", "checkout_path", "pytest_args", "timeout_seconds"]
+    form = SuiteForm
+    list_display = ["name", "project", "checkout_path", "python", "requirements", "pytest_args", "timeout_seconds"]
+    inlines = [SuiteEnvironmentInline]
     actions = ["run_suite"]
     has_run_regressions_permission = permission_check("bugs.run_regressions")
 

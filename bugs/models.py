@@ -194,6 +194,7 @@ class Bug(models.Model):
             ("mark_duplicate_bug", "Can mark bugs as duplicates"),
             ("triage_result", "Can create a bug from a failing result or link failures to a bug"),
             ("assign_bug", "Can assign a bug to a user"),
+            ("prove_regressions", "Can prove that a bug's linked tests catch it (run them at the fix's parent and at the fix)"),
         ]
         ordering = ["severity", "key"]
         constraints = [
@@ -222,8 +223,10 @@ class Bug(models.Model):
 class Suite(models.Model):
     """A pytest project Atom can run: where it lives, how to call pytest, with which environment.
 
-    Registered by admins only; nothing here is ever taken from API input. A blank checkout path means
-    Atom's own code base.
+    Registered by holders of ``bugs.add_suite`` / ``bugs.change_suite`` (admin, ``/api/v1/suites/``). A blank
+    checkout path means Atom's own code base (or, for a project with a repository, the run's worktree).
+    The interpreter is ``python`` when given (it must exist and be executable), else a venv Atom builds
+    from ``requirements`` (files of the repository, see ``bugs.envs``), else Atom's own.
     """
 
     name = models.SlugField(max_length=64, unique=True)
@@ -233,6 +236,14 @@ class Suite(models.Model):
     environment = models.JSONField(default=dict, blank=True, help_text="Environment variables for the pytest process.")
     timeout_seconds = models.PositiveIntegerField(default=1800)
     description = models.CharField(max_length=300, blank=True)
+    python = models.CharField(
+        max_length=500, blank=True, help_text="An interpreter to run pytest with (an absolute path); blank: Atom's own, or a built venv."
+    )
+    requirements = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Requirement files of the repository (relative paths) to build the suite\'s venv from, e.g. ["requirements.txt"].',
+    )
 
     class Meta:
         ordering = ["name"]
@@ -242,8 +253,49 @@ class Suite(models.Model):
         return self.name
 
 
+class SuiteEnvironment(models.Model):
+    """One build of a suite's venv: keyed by the hash of its requirement files and interpreter version.
+
+    The venv lives under ``ATOM_ENVS_DIR/<hash>``; it is built in a temporary directory and renamed, so a
+    half-built venv is never used. The log keeps what pip said.
+    """
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    suite = models.ForeignKey(Suite, on_delete=models.CASCADE, related_name="environments")
+    hash = models.CharField(max_length=64, db_index=True)
+    python = models.CharField(max_length=500, help_text="The interpreter the venv was built from.")
+    python_version = models.CharField(max_length=100, blank=True)
+    requirements = models.JSONField(default=list, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING, db_index=True)
+    log = models.TextField(blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.suite_id} env {self.hash[:12]} ({self.status})"
+
+
+class ProofVerdict(models.TextChoices):
+    YES = "yes", "Yes"
+    NO = "no", "No"
+    UNPROVEN = "unproven", "Unproven"
+
+
 class RegressionTest(models.Model):
-    """A pytest node id that proves a bug fixed; the latest result is kept here for cheap reads."""
+    """A pytest node id that proves a bug fixed; the latest result is kept here for cheap reads.
+
+    The proof fields say whether the test catches its bug: run at the parent of the first fix commit it
+    must fail, at the fix it must pass (``bugs.services.proofs``). Only a "no" blocks verification.
+    """
 
     class Source(models.TextChoices):
         MARKER = "marker", "Marker"
@@ -258,6 +310,11 @@ class RegressionTest(models.Model):
     flaky_commit = models.CharField(max_length=64, blank=True)
     # Still run and shown, but its results never resolve or reopen the bug (see bugs.services.status).
     quarantined = models.BooleanField(default=False, help_text="Runs, but never resolves or reopens its bug.")
+    proof_verdict = models.CharField(max_length=8, choices=ProofVerdict.choices, default=ProofVerdict.UNPROVEN, db_index=True)
+    proof_parent = models.CharField(max_length=64, blank=True, help_text="The parent of the first fix commit the test ran at.")
+    proof_fix = models.CharField(max_length=64, blank=True, help_text="The fix commit the test ran at.")
+    proof_detail = models.TextField(blank=True, default="unproven: not proven yet")
+    proved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -312,6 +369,9 @@ class Run(models.Model):
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
     commit_sha = models.CharField(max_length=64, blank=True, db_index=True)
     branch = models.CharField(max_length=200, blank=True)
+    # What to run at: a branch, tag or hash of the project's repository, resolved by the worker into
+    # commit_sha (blank: the default branch's head; for Atom's own project, its checkout as it is).
+    revision = models.CharField(max_length=200, blank=True)
     node_ids = models.JSONField(default=list, blank=True, help_text="The selected tests; empty runs the suite's own selection.")
     # An import's evidence: which file (its hash) from which CI build. A second import counts as a
     # confirmation only when both differ (bugs.services.status).

@@ -75,6 +75,12 @@ def _test_entry(link: dict[str, Any]) -> dict[str, Any]:
         "flaky": link["is_flaky"],
         "quarantined": link["quarantined"],
         "latest_result": None,
+        "proof": {
+            "verdict": link.get("proof_verdict", "unproven"),
+            "detail": link.get("proof_detail", ""),
+            "parent": (link.get("proof_parent") or "")[:12],
+            "fix": (link.get("proof_fix") or "")[:12],
+        },
     }
     if link["last_result__outcome"] is not None:
         entry["latest_result"] = {
@@ -162,6 +168,12 @@ def _document(data: TriageData) -> dict[str, Any]:
         "new_regressions": [b["key"] for b in bugs if b["is_regression"] and b["status"] == BugStatus.REOPENED],
         "flaky_tests": [{"node_id": n, "bugs": keys} for n, keys in sorted(flaky.items())],
         "quarantined_tests": [{"node_id": n, "bugs": keys} for n, keys in sorted(quarantined.items())],
+        "tests_not_catching": [
+            {"node_id": t["node_id"], "bug": b["key"], "detail": t["proof"]["detail"]}
+            for b in bugs
+            for t in b["tests"]
+            if t["proof"]["verdict"] == "no"
+        ],
         "missing_regression_test": [b["key"] for b in live if not b["tests"]],
         "missing_fix_commit": [b["key"] for b in live if not b["fix_commit"]],
     }
@@ -241,6 +253,8 @@ def _markdown(doc: dict[str, Any]) -> str:
     out += [f"- {code_span(f['node_id'])} ({', '.join(f['bugs'])})" for f in doc["flaky_tests"]] or ["None."]
     out += ["", "## Quarantined tests (they run, but never resolve or reopen a bug)", ""]
     out += [f"- {code_span(q['node_id'])} ({', '.join(q['bugs'])})" for q in doc["quarantined_tests"]] or ["None."]
+    out += ["", "## Tests that do not catch their bug (they pass at the parent of the fix)", ""]
+    out += [f"- {code_span(t['node_id'])} ({t['bug']}): {one_line(t['detail'])}" for t in doc["tests_not_catching"]] or ["None."]
     out += ["", "## Missing a regression test", ""]
     out += [f"- {k} ({by_key[k]['severity']}): {one_line(by_key[k]['title'])}" for k in doc["missing_regression_test"]] or ["None."]
     out += ["", "## Missing a fix commit", ""]

@@ -154,7 +154,7 @@ REPORT_BUG_FIELDS = (
 )  # fmt: skip
 REPORT_TEST_FIELDS = (
     "bug_id", "node_id", "is_flaky", "quarantined", "last_result__outcome", "last_result__run_id", "last_result__message",
-    "last_result__run__commit_sha", "last_result__run__finished_at",
+    "last_result__run__commit_sha", "last_result__run__finished_at", "proof_verdict", "proof_detail", "proof_parent", "proof_fix",
 )  # fmt: skip
 
 
@@ -337,3 +337,8 @@ def flaky_tests_noticed(*, limit: int = 1000) -> list[dict[str, Any]]:
         .order_by("pk")
         .values("pk", "node_id", "flaky_commit", "bug__key", "bug__project_id")[:limit]
     ]
+
+
+def suite_list() -> QuerySet[Suite]:
+    """Suites with their project, by name (their latest venv builds are read per suite: a handful at most)."""
+    return Suite.objects.select_related("project").order_by("name")

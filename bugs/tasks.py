@@ -118,3 +118,22 @@ def projects_link_commits_task() -> dict[str, str]:
     from bugs.services.projects import projects_link_all
 
     return projects_link_all()
+
+
+@shared_task(
+    name="bugs.prove_regressions",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    autoretry_for=_RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
+)
+def prove_regressions_task(keys: list[str]) -> int:
+    """Prove the linked tests of these bugs (run at the fix's parent and at the fix); how many verdicts."""
+    from bugs.services.proofs import bugs_to_prove, regressions_prove
+
+    return len(regressions_prove(bugs=bugs_to_prove(keys=keys)))

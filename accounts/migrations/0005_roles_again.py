@@ -1,5 +1,5 @@
-"""Apply the roles table again, now that projects, webhook deliveries, comments and notifications have their
-permissions (0003 ran before their models existed)."""
+"""Apply the roles table again, now that projects, webhook deliveries, suites, proofs, comments and
+notifications have their permissions (0003 ran before their models existed)."""
 
 from typing import Any
 
@@ -20,7 +20,7 @@ def roles_seed(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0004_demo_account"),
-        ("bugs", "0015_merge_0013_project_webhooks_0014_comments"),
+        ("bugs", "0016_merge_suite_environments"),
         ("notifications", "0001_initial"),
     ]
 

@@ -6,7 +6,20 @@ from typing import Any
 
 from rest_framework import serializers
 
-from bugs.models import Bug, BugStatus, Category, Comment, Project, RegressionTest, Result, Run, Severity, validate_one_line
+from bugs.models import (
+    Bug,
+    BugStatus,
+    Category,
+    Comment,
+    Project,
+    RegressionTest,
+    Result,
+    Run,
+    Severity,
+    Suite,
+    SuiteEnvironment,
+    validate_one_line,
+)
 from bugs.validators import validate_test_link
 
 
@@ -21,7 +34,10 @@ class RegressionTestOutput(serializers.ModelSerializer[RegressionTest]):
 
     class Meta:
         model = RegressionTest
-        fields = ["node_id", "source", "is_flaky", "flaky_commit", "latest_outcome", "latest_run"]
+        fields = [
+            "node_id", "source", "is_flaky", "flaky_commit", "latest_outcome", "latest_run",
+            "proof_verdict", "proof_parent", "proof_fix", "proof_detail", "proved_at",
+        ]  # fmt: skip
 
 
 class BugOutput(serializers.ModelSerializer[Bug]):
@@ -93,8 +109,8 @@ class RunOutput(serializers.ModelSerializer[Run]):
     class Meta:
         model = Run
         fields = [
-            "id", "suite", "project", "status", "trigger", "triggered_by", "rerun_of", "commit_sha", "branch", "build", "upload_sha256",
-            "total", "done", "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at",
+            "id", "suite", "project", "status", "trigger", "triggered_by", "rerun_of", "revision", "commit_sha", "branch", "build",
+            "upload_sha256", "total", "done", "passed", "failed", "errors", "skipped", "duration_seconds", "error_message", "created_at",
             "started_at", "finished_at",
         ]  # fmt: skip
 
@@ -106,6 +122,9 @@ class RunCreateInput(serializers.Serializer[Any]):
     bugs = serializers.ListField(child=serializers.RegexField(r"^BUG-[0-9]{3,9}$"), required=False, max_length=1000)
     node_ids = serializers.ListField(child=serializers.CharField(max_length=1000), required=False, max_length=10000)
     shards = serializers.IntegerField(min_value=1, max_value=256, required=False, default=1)
+    commit = serializers.RegexField(
+        r"^[A-Za-z0-9._/^~-]{1,200}$", required=False, help_text="A branch, tag or commit of the suite's project to run at."
+    )
 
 
 class RunImportInput(serializers.Serializer[Any]):
@@ -197,3 +216,47 @@ class WebhookOutput(LinkSummaryOutput):
     ref = serializers.CharField()
     reason = serializers.CharField()
     commits = serializers.IntegerField()
+
+
+class SuiteEnvironmentOutput(serializers.ModelSerializer[SuiteEnvironment]):
+    class Meta:
+        model = SuiteEnvironment
+        fields = ["hash", "status", "python", "python_version", "requirements", "error_message", "created_at", "built_at"]
+
+
+class SuiteOutput(serializers.ModelSerializer[Suite]):
+    project = serializers.CharField(source="project.slug")
+    environments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Suite
+        fields = [
+            "name", "project", "checkout_path", "python", "requirements", "pytest_args", "environment", "timeout_seconds",
+            "description", "environments",
+        ]  # fmt: skip
+
+    def get_environments(self, suite: Suite) -> list[dict[str, Any]]:
+        """The latest builds of the suite's venv (newest first), without their logs (the admin shows those)."""
+        return list(SuiteEnvironmentOutput(suite.environments.all()[:5], many=True).data)
+
+
+class SuiteUpdateInput(serializers.Serializer[Any]):
+    project = serializers.SlugField(max_length=64, required=False)
+    checkout_path = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    python = serializers.CharField(max_length=500, required=False, allow_blank=True, help_text="An executable interpreter path.")
+    requirements = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, max_length=20, help_text="Requirement files of the repository."
+    )
+    pytest_args = serializers.ListField(child=serializers.CharField(max_length=500), required=False, max_length=100)
+    environment = serializers.DictField(child=serializers.CharField(max_length=5000, allow_blank=True), required=False)
+    timeout_seconds = serializers.IntegerField(min_value=1, max_value=7 * 24 * 3600, required=False)
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class SuiteCreateInput(SuiteUpdateInput):
+    name = serializers.SlugField(max_length=64)
+
+
+class ProofOutput(serializers.Serializer[Any]):
+    bug = serializers.CharField()
+    status = serializers.CharField(help_text="queued: a worker runs the proof; the verdicts appear on the bug's tests.")

@@ -29,17 +29,23 @@ from bugs.api.serializers import (
     BugUpdateInput,
     CommentInput,
     CommentOutput,
+    ProofOutput,
     ResultOutput,
     RunCreateInput,
     RunImportInput,
     RunOutput,
+    SuiteCreateInput,
+    SuiteOutput,
+    SuiteUpdateInput,
     TriageReportInput,
 )
 from bugs.models import Bug, Project, Run, Suite
 from bugs.services.bugs import bug_by_key, bug_change, bug_create, bug_link_test
 from bugs.services.comments import comment_create
 from bugs.services.imports import run_import_receive
+from bugs.services.proofs import proof_enqueue
 from bugs.services.runs import run_trigger
+from bugs.services.suites import suite_create, suite_update
 from bugs.validators import bug_key_validate
 
 
@@ -240,8 +246,70 @@ class RunListView(BugsView):
             shards=values["shards"],
             trigger=Run.Trigger.API,
             triggered_by=request.user,
+            revision=values.get("commit", ""),
         )
         return Response(RunOutput(selectors.run_list().get(pk=run.pk)).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BugProveView(BugsView):
+    """POST: prove that the bug's linked tests catch it (202; a worker runs them at the fix's parent and at the fix)."""
+
+    write_permissions = ("bugs.prove_regressions",)
+    serializer_class = ProofOutput
+
+    @extend_schema(operation_id="bugs_prove", request=None, responses={202: ProofOutput})
+    def post(self, request: Request, key: str) -> Response:
+        bug = _bug_or_404(key)
+        if not bug.fix_commit or not bug.regression_tests.exists():
+            raise DomainError("A proof needs a fix commit and a linked test.", code="NOTHING_TO_PROVE")
+        proof_enqueue(keys=[bug.key])
+        return Response({"bug": bug.key, "status": "queued"}, status=status.HTTP_202_ACCEPTED)
+
+
+class SuiteListView(BugsView):
+    """GET the suites; POST registers one (an interpreter, or requirement files to build its venv from)."""
+
+    read_permissions = ("bugs.view_suite",)
+    write_permissions = ("bugs.add_suite",)
+    serializer_class = SuiteOutput
+
+    @extend_schema(operation_id="suites_list", responses=_page("SuitePage", SuiteOutput(many=True)))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.suite_list())
+        return self.get_paginated_response(SuiteOutput(page, many=True).data)
+
+    @extend_schema(operation_id="suites_create", request=SuiteCreateInput, responses={201: SuiteOutput})
+    def post(self, request: Request) -> Response:
+        data = SuiteCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        suite = suite_create(**data.validated_data)
+        return Response(SuiteOutput(selectors.suite_list().get(pk=suite.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class SuiteDetailView(BugsView):
+    """GET one suite with its latest venv builds; PATCH its configuration."""
+
+    read_permissions = ("bugs.view_suite",)
+    write_permissions = ("bugs.change_suite",)
+    serializer_class = SuiteOutput
+
+    def _suite(self, name: str) -> Suite:
+        suite = selectors.suite_list().filter(name=name).first()
+        if suite is None:
+            raise NotFoundError("Not found.")
+        return suite
+
+    @extend_schema(operation_id="suites_retrieve", responses=SuiteOutput)
+    def get(self, request: Request, name: str) -> Response:
+        return Response(SuiteOutput(self._suite(name)).data)
+
+    @extend_schema(operation_id="suites_partial_update", request=SuiteUpdateInput, responses=SuiteOutput)
+    def patch(self, request: Request, name: str) -> Response:
+        suite = self._suite(name)
+        data = SuiteUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        suite_update(suite=suite, **data.validated_data)
+        return Response(SuiteOutput(self._suite(name)).data)
 
 
 class RunDetailView(BugsView):

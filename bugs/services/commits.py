@@ -15,6 +15,7 @@ from django.db import transaction
 
 from atom.errors import DomainError
 from bugs import git
+from bugs.envs import PLUGIN_MODULE
 from bugs.models import Bug, BugStatus, Project, RegressionTest, Suite
 from bugs.services.bugs import bug_update
 from bugs.services.shards import pytest_env
@@ -127,7 +128,7 @@ def regression_markers_collect(*, suite: Suite, timeout: int = 600) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "markers.json"
         argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", *[str(a) for a in suite.pytest_args or []]]
-        argv += ["-p", "bugs.pytest_plugin", "-p", "no:cacheprovider", f"--atom-collect-regressions={out}"]
+        argv += ["-p", PLUGIN_MODULE, "-p", "no:cacheprovider", f"--atom-collect-regressions={out}"]
         completed = subprocess.run(argv, cwd=checkout, env=pytest_env(suite), capture_output=True, text=True, timeout=timeout, check=False)  # nosec B603  # noqa: S603
         if completed.returncode not in (0, 5) or not out.exists():
             raise DomainError(

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from bugs.models import (
     TERMINAL_RUN_STATUSES,
+    Bug,
     BugResult,
     Outcome,
     RegressionTest,
@@ -138,13 +139,16 @@ def results_attach(*, run: Run) -> None:
     result_table = connection.ops.quote_name(Result._meta.db_table)
     link_table = connection.ops.quote_name(RegressionTest._meta.db_table)
     attach_table = connection.ops.quote_name(BugResult._meta.db_table)
+    bug_table = connection.ops.quote_name(Bug._meta.db_table)
+    # Only the bugs of the run's own project: another project may well have a test of the same name.
     attach = (
         f"INSERT INTO {attach_table} (bug_id, result_id) SELECT DISTINCT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
-        f"JOIN {link_table} rt ON rt.node_id IN (r.node_id, r.identity) WHERE r.run_id = %s "
-        "ON CONFLICT (bug_id, result_id) DO NOTHING"
+        f"JOIN {link_table} rt ON rt.node_id IN (r.node_id, r.identity) JOIN {bug_table} b ON b.id = rt.bug_id "
+        "WHERE r.run_id = %s AND b.project_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"
     )
+    project_id = Run.objects.filter(pk=run.pk).values_list("suite__project_id", flat=True).first()
     with connection.cursor() as cursor:
-        cursor.execute(attach, [run.pk])
+        cursor.execute(attach, [run.pk, project_id])
 
 
 # Where a node id can be cut into the node ids above it: a folder, a file, a class, a test's parameters.
@@ -216,7 +220,11 @@ def run_finalize(*, run_id: int, duration: float | None = None) -> bool:
     run.save()
     to_confirm = run_apply_rules(run=run)
     if to_confirm:
-        run_trigger(suite=run.suite, node_ids=to_confirm, trigger=Run.Trigger.RERUN, rerun_of=run)
+        # A run at a commit is confirmed at the same commit, whatever the branch has moved to since.
+        at_commit = bool(run.commit_sha and (run.suite.project.repository or run.revision))
+        run_trigger(
+            suite=run.suite, node_ids=to_confirm, trigger=Run.Trigger.RERUN, rerun_of=run, revision=run.commit_sha if at_commit else ""
+        )
     return True
 
 

@@ -50,13 +50,17 @@ def run_trigger(
     trigger: str,
     triggered_by: Any = None,
     rerun_of: Run | None = None,
+    revision: str = "",
 ) -> Run:
     """Queue a run of the suite (by default Atom's own regression tests), split into shards.
 
     With bug keys, the run covers the tests linked to those bugs; with node ids, exactly those; with
-    neither, the suite's own selection. It is enqueued only when the transaction commits.
+    neither, the suite's own selection. ``revision`` (a branch, tag or commit of the suite's project) is
+    what the worker checks out in a worktree of its own; blank means the default branch's head (Atom's
+    own project: its checkout as it is). It is enqueued only when the transaction commits.
     """
     suite = suite or suite_default()
+    revision = revision_validate(revision)
     selected = [node_id_validate(n) for n in node_ids]
     keys = list(bug_keys)
     if keys:
@@ -77,7 +81,9 @@ def run_trigger(
     shards = max(1, min(shards, len(selected))) if selected else 1
     # The total stays 0 ("collecting") until pytest has collected: a parametrized test is several tests,
     # a file many, so the number of node ids selected is no total (the heartbeats publish it).
-    run = Run.objects.create(suite=suite, trigger=trigger, triggered_by=triggered_by, rerun_of=rerun_of, node_ids=selected)
+    run = Run.objects.create(
+        suite=suite, trigger=trigger, triggered_by=triggered_by, rerun_of=rerun_of, node_ids=selected, revision=revision
+    )
     now = timezone.now()
     RunShard.objects.bulk_create(
         RunShard(run=run, index=i, node_ids=chunk, enqueued_at=now)
@@ -85,6 +91,14 @@ def run_trigger(
     )
     transaction.on_commit(lambda: run_enqueue(run_id=run.pk), robust=False)
     return run
+
+
+def revision_validate(value: str) -> str:
+    """A revision git reads as one (a branch, tag or hash), never as an option."""
+    value = (value or "").strip()
+    if value and (value.startswith("-") or len(value) > 200 or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise DomainError("A revision is a branch, tag or commit hash: no spaces, no leading '-'.", code="INVALID_REVISION")
+    return value
 
 
 def run_trigger_scheduled() -> Run:

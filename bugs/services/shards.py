@@ -16,6 +16,7 @@ import socket
 import subprocess  # nosec B404 - pytest runs from an argument list, never a shell
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from django.db import DataError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from bugs import git
+from atom.errors import DomainError
+from bugs import git, repos
+from bugs.envs import PLUGIN_MODULE, runner_plugin_dir, suite_python
 from bugs.models import (
     TERMINAL_RUN_STATUSES,
     Outcome,
@@ -37,6 +40,7 @@ from bugs.models import (
 )
 from bugs.parsers import ParsedResult, ReportFormatError
 from bugs.report_log import parse_report_log
+from bugs.repos import RepositoryError
 from bugs.services.imports import run_import_reap_stale
 from bugs.services.results import SHARD_DONE_STATUSES, results_not_run, results_store, run_finalize
 from bugs.services.suites import suite_checkout
@@ -94,7 +98,11 @@ def _shard_claim(*, shard_id: int, worker: str) -> RunShard | None:
         shard.lease_expires_at = lease
         shard.save(update_fields=["status", "attempts", "claimed_by", "lease_expires_at"])
         run = shard.run
-        if run.status == RunStatus.QUEUED:
+        if run.status == RunStatus.QUEUED and _at_a_commit(run):
+            # The commit is resolved outside this transaction (a fetch can take a while): run_checkout.
+            Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING, started_at=now)
+            run.refresh_from_db()
+        elif run.status == RunStatus.QUEUED:
             head = git.head_of(suite_checkout(run.suite))
             Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
                 status=RunStatus.RUNNING,
@@ -130,19 +138,24 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 def pytest_env(suite: Suite) -> dict[str, str]:
-    """A clean environment: the worker's own settings (database, broker, secrets) never leak into the suite."""
+    """A clean environment: the worker's own settings (database, broker, secrets) never leak into the suite.
+
+    The runner's plugin comes as a standalone module (``bugs.envs.runner_plugin_dir``): neither Atom's code
+    base nor Django is on the suite's path, whatever interpreter runs it.
+    """
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ") if name in os.environ}
     env.update({str(k): str(v) for k, v in (suite.environment or {}).items()})
-    # The runner's plugin is loaded from Atom's code base, whatever project the suite is.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(settings.BASE_DIR), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(runner_plugin_dir()), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def pytest_argv(*, suite: Suite, junit: Path, report_log: Path, progress: Path, args_file: Path | None) -> list[str]:
+def pytest_argv(
+    *, suite: Suite, junit: Path, report_log: Path, progress: Path, args_file: Path | None, python: str | None = None
+) -> list[str]:
     """The pytest command line of a shard: suite arguments, the runner's outputs, then the tests."""
-    argv = [sys.executable, "-m", "pytest", *[str(a) for a in suite.pytest_args or []]]
-    argv += ["-p", "bugs.pytest_plugin", "-p", "no:cacheprovider", "-q"]
+    argv = [python or sys.executable, "-m", "pytest", *[str(a) for a in suite.pytest_args or []]]
+    argv += ["-p", PLUGIN_MODULE, "-p", "no:cacheprovider", "-q"]
     if (suite.environment or {}).get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         # A suite may switch plugin autoloading off to start faster; the report log must still load.
         argv += ["-p", "pytest_reportlog.plugin"]
@@ -217,17 +230,20 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
     if shard.node_ids:
         args_file = out_dir / "tests.txt"
         args_file.write_text("".join(f"{node_id_validate(n)}\n" for n in shard.node_ids))
-    argv = pytest_argv(suite=suite, junit=junit, report_log=report_log, progress=progress, args_file=args_file)
-    checkout = suite_checkout(suite)
-    if not checkout.is_dir():
-        message = f"The suite's checkout {checkout} does not exist."
-        if _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=message):
-            _shard_not_run(shard=shard, reason=message)
+    try:
+        with run_checkout(run) as checkout:
+            if not checkout.is_dir():
+                raise RepositoryError(f"The suite's checkout {checkout} does not exist.")
+            python = suite_python(suite, checkout)
+            argv = pytest_argv(suite=suite, junit=junit, report_log=report_log, progress=progress, args_file=args_file, python=python)
+            status, message, exit_code, current = _pytest_execute(
+                argv=argv, checkout=checkout, suite=suite, shard=shard, worker=worker, progress=progress, out_dir=out_dir
+            )
+    except DomainError as exc:  # the repository, the commit or the suite's environment: the run ends with why
+        if _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=exc.message):
+            _shard_not_run(shard=shard, reason=exc.message)
         _finish(run_id=run.pk, finalize=finalize)
         return
-    status, message, exit_code, current = _pytest_execute(
-        argv=argv, checkout=checkout, suite=suite, shard=shard, worker=worker, progress=progress, out_dir=out_dir
-    )
     parsed = _results_from_files(report_log=report_log, junit=junit)
     if status == RunShard.Status.TIMED_OUT and current and current not in {p.node_id for p in parsed}:
         parsed.append(
@@ -255,6 +271,31 @@ def run_shard_execute(*, shard_id: int, finalize: bool) -> None:
         message = f"The database refused the results: {reason}"
         _shard_end(shard=shard, worker=worker, status=RunShard.Status.ERROR, message=message, exit_code=exit_code)
     _finish(run_id=run.pk, finalize=finalize)
+
+
+def _at_a_commit(run: Run) -> bool:
+    """Whether the run checks out a commit in a worktree of its own: a project with a repository always,
+    Atom's own project when the run names a revision (else it runs in Atom's checkout as it is)."""
+    return bool(run.suite.project.repository or run.revision)
+
+
+@contextlib.contextmanager
+def run_checkout(run: Run) -> Iterator[Path]:
+    """Where the run's pytest runs: a private worktree of its commit (fetched first, resolved once per run
+    and stored on it: every shard runs the same commit), removed afterwards; or the suite's checkout."""
+    if not _at_a_commit(run):
+        yield suite_checkout(run.suite)
+        return
+    project = run.suite.project
+    repos.mirror_sync(project)
+    if not run.commit_sha:
+        revision = run.revision or project.default_branch
+        sha = repos.commit_resolve(project, revision)
+        branch = "" if git.is_sha(revision) and sha.startswith(git.sha_normalize(revision)) else revision
+        Run.objects.filter(pk=run.pk, commit_sha="").update(commit_sha=sha, branch=branch)
+        run.refresh_from_db(fields=["commit_sha", "branch"])
+    with repos.run_worktree(project, run.commit_sha) as tree:
+        yield tree
 
 
 def _finish(*, run_id: int, finalize: bool) -> None:

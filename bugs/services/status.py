@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -25,14 +24,14 @@ from bugs.models import (
     BugStatus,
     BugStatusChange,
     Outcome,
+    ProofVerdict,
     RegressionTest,
     Result,
     Run,
     RunStatus,
     Severity,
-    Suite,
 )
-from bugs.services.suites import suite_checkout
+from bugs.services.suites import suite_repository
 
 # Severities that may not be resolved, or closed as fixed, without a linked regression test.
 TEST_REQUIRED_SEVERITIES = (Severity.P0, Severity.P1)
@@ -97,14 +96,24 @@ def bug_evidence(*, bug: Bug, flaky_node_ids: frozenset[str] = frozenset()) -> E
         flaky_here = result.run.commit_sha in (flaky_commits.get(result.node_id), flaky_commits.get(result.identity))
         if result.run_id in failed_runs or result.node_id in flaky_node_ids or result.is_flaky or flaky_here:
             continue
-        if git.contains(_repo_of(result.run.suite), commit=result.run.commit_sha, ancestor=bug.fix_commit):
+        if git.contains(suite_repository(result.run.suite), commit=result.run.commit_sha, ancestor=bug.fix_commit):
             return Evidence(result=result, run=result.run)
     return None
 
 
-def _repo_of(suite: Suite) -> Path | None:
-    path = suite_checkout(suite)
-    return path if path.is_dir() else None
+def proof_refusal(*, bug: Bug) -> str | None:
+    """Why the bug cannot be resolved on its tests' proofs: a linked test that does not catch it (verdict
+    "no": it passes at the parent of the fix). Unproven tests block nothing."""
+    caught = (
+        RegressionTest.objects.filter(bug=bug, proof_verdict=ProofVerdict.NO)
+        .order_by("node_id")
+        .values_list("node_id", "proof_detail")
+        .first()
+    )
+    if caught is None:
+        return None
+    node_id, detail = caught
+    return f"{node_id} does not catch its bug ({detail}): a test that passes without the fix cannot verify it."
 
 
 def bug_status_refusal(*, bug: Bug, to_status: str, fix_commit: str | None = None, duplicate_of: Bug | None = None) -> str | None:
@@ -128,6 +137,9 @@ def bug_status_refusal(*, bug: Bug, to_status: str, fix_commit: str | None = Non
     if to_status == BugStatus.RESOLVED:
         if needs_test and not bug.regression_tests.exists():
             return f"A {bug.severity} bug cannot be resolved without a linked regression test."
+        blocked = proof_refusal(bug=bug)
+        if blocked:
+            return blocked
         if bug_evidence(bug=bug) is None:
             return "Resolved needs a linked regression test that passed on a run whose commit contains the fix commit."
     if to_status == BugStatus.DUPLICATE:
@@ -186,8 +198,10 @@ def bug_transition(
             raise DomainError("The fix commit must be a commit hash.", code="INVALID_COMMIT")
     if evidence is None:
         refusal = bug_status_refusal(bug=bug, to_status=to_status, fix_commit=fix_commit, duplicate_of=duplicate_of)
-        if refusal:
-            raise StatusRefused(refusal, details={"bug": bug.key, "from": bug.status, "to": to_status})
+    else:
+        refusal = proof_refusal(bug=bug) if to_status == BugStatus.RESOLVED else None
+    if refusal:
+        raise StatusRefused(refusal, details={"bug": bug.key, "from": bug.status, "to": to_status})
     if to_status == bug.status and fix_commit in (None, bug.fix_commit):
         return bug
     previous = bug.status
@@ -231,13 +245,15 @@ def _flaky_node_ids(run: Run) -> set[str]:
     Only tests linked to a bug are looked at: flakiness is flagged on the links, and a 55,000-case
     import must not group every result of the commit to find the few hundred that matter.
     """
-    links = RegressionTest.objects.values("node_id")
+    links = RegressionTest.objects.filter(bug__project_id=int(run.suite.project_id or 0)).values("node_id")
     ran_linked = Result.objects.filter(Q(node_id__in=links) | Q(identity__in=links), run=run).values("node_id")
     flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
     if run.commit_sha:
         mixed = (
             Result.objects.filter(
-                run__in=Run.objects.filter(commit_sha=run.commit_sha).exclude(status__in=INTERRUPTED_RUN_STATUSES).values("pk"),
+                run__in=Run.objects.filter(commit_sha=run.commit_sha, suite__project_id=int(run.suite.project_id or 0))
+                .exclude(status__in=INTERRUPTED_RUN_STATUSES)
+                .values("pk"),
                 node_id__in=ran_linked,
             )
             .values("node_id")
@@ -268,9 +284,11 @@ def run_apply_rules(*, run: Run) -> list[str]:
     Returns the node ids that need a confirmation run (empty when none is due); the caller queues it.
     """
     ran = Result.objects.filter(run=run)
+    # The links of the run's own project only: another project may have a test of the same name.
+    own_links = RegressionTest.objects.filter(bug__project_id=int(run.suite.project_id or 0))
     # A link to an identity gets the worst of its repeats: any failing repeat fails it.
     worst_first = Case(When(outcome__in=FAILING_OUTCOMES, then=0), default=1)
-    RegressionTest.objects.filter(Q(node_id__in=ran.values("node_id")) | Q(node_id__in=ran.values("identity"))).update(
+    own_links.filter(Q(node_id__in=ran.values("node_id")) | Q(node_id__in=ran.values("identity"))).update(
         last_result=Subquery(
             ran.filter(Q(node_id=OuterRef("node_id")) | Q(identity=OuterRef("node_id"))).order_by(worst_first, "pk").values("pk")[:1]
         )
@@ -280,14 +298,13 @@ def run_apply_rules(*, run: Run) -> list[str]:
     flaky = _flaky_node_ids(run)
     if flaky:
         identities = ran.filter(node_id__in=flaky).values("identity")
-        RegressionTest.objects.filter(Q(node_id__in=flaky) | Q(node_id__in=identities)).update(is_flaky=True, flaky_commit=run.commit_sha)
+        own_links.filter(Q(node_id__in=flaky) | Q(node_id__in=identities)).update(is_flaky=True, flaky_commit=run.commit_sha)
     attached: dict[int, list[Result]] = defaultdict(list)
     for link in BugResult.objects.filter(result__run=run, bug__status__in=(BugStatus.FIXED, BugStatus.RESOLVED)).select_related("result"):
         attached[link.bug_id].append(link.result)
     if not attached:
         return []
-    repo = suite_checkout(run.suite)
-    repo_or_none = repo if repo.is_dir() else None
+    repo_or_none = suite_repository(run.suite)
     to_confirm: set[str] = set()
     confirmed_by = _confirmed_failures(run)
     quarantined = set(RegressionTest.objects.filter(bug_id__in=attached, quarantined=True).values_list("bug_id", "node_id"))
@@ -298,7 +315,7 @@ def run_apply_rules(*, run: Run) -> list[str]:
         contains_fix = git.contains(repo_or_none, commit=run.commit_sha, ancestor=bug.fix_commit)
         if not contains_fix:
             continue
-        if bug.status == BugStatus.FIXED and passing and not failing:
+        if bug.status == BugStatus.FIXED and passing and not failing and proof_refusal(bug=bug) is None:
             bug_transition(
                 bug=bug,
                 to_status=BugStatus.RESOLVED,

@@ -28,6 +28,7 @@ def world(django_user_model: Any, settings: Any) -> dict[str, Any]:
     proposal = client.post(f"/api/v1/agents/{agents[Maturity.INTERN].pk}/actions/", {"action": "create"}, format="json").json()
     canvas = client.post("/api/v1/canvases/", {"agent": autonomous.pk, "kind": "html", "content": "<p>x</p>"}, format="json").json()
     bug = client.post("/api/v1/bugs/", {"title": "fuzz target", "severity": "P3"}, format="json").json()
+    suite = client.post("/api/v1/suites/", {"name": "fuzz-suite"}, format="json").json()
     return {
         "client": client,
         "operator": operator,
@@ -39,5 +40,6 @@ def world(django_user_model: Any, settings: Any) -> dict[str, Any]:
             "key": bug["key"],
             "slug": "atom",
             "provider": "github",
+            "name": suite["name"],
         },
     }

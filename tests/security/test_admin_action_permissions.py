@@ -90,6 +90,15 @@ def _bug_with_test() -> dict[str, Any]:
     return {"object": bug}
 
 
+PROOFS_QUEUED: list[list[str]] = []
+
+
+def _bug_with_test_and_fix() -> dict[str, Any]:
+    ctx = _bug_with_test()
+    Bug.objects.filter(pk=ctx["object"].pk).update(fix_commit="abc1234")
+    return ctx
+
+
 def _two_bugs() -> dict[str, Any]:
     original = bug_create(key="BUG-001", title="x", severity="P2")
     return {"object": bug_create(key="BUG-002", title="x again", severity="P2"), "original": original}
@@ -144,6 +153,9 @@ CASES: dict[str, ActionCase] = {
     ),
     "bug-run-regression-tests": ActionCase(
         "bugs.bug", "run_regression_tests", "bugs.run_regressions", _bug_with_test, lambda _c, _r: Run.objects.exists()
+    ),
+    "bug-prove-regressions": ActionCase(
+        "bugs.bug", "prove_regressions", "bugs.prove_regressions", _bug_with_test_and_fix, lambda _c, _r: bool(PROOFS_QUEUED)
     ),
     "bug-export-triage-report": ActionCase(
         "bugs.bug",
@@ -229,6 +241,8 @@ def history_rows() -> tuple[int, int]:
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bugs.services.runs.run_enqueue", lambda run_id: None)
+    PROOFS_QUEUED.clear()
+    monkeypatch.setattr("bugs.admin.proof_enqueue", lambda *, keys: PROOFS_QUEUED.append(keys))
 
 
 @pytest.mark.regression("BUG-091")

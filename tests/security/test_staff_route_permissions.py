@@ -41,6 +41,9 @@ STAFF_ROUTES: dict[str, dict[str, str]] = {
     "project-list": {"get": "bugs.view_project", "post": "bugs.add_project"},
     "project-detail": {"get": "bugs.view_project", "patch": "bugs.change_project"},
     "project-link-commits": {"post": "bugs.link_project_commits"},
+    "bug-prove": {"post": "bugs.prove_regressions"},
+    "suite-list": {"get": "bugs.view_suite", "post": "bugs.add_suite"},
+    "suite-detail": {"get": "bugs.view_suite", "patch": "bugs.change_suite"},
 }
 OWNER_SCOPED = {
     "token-obtain", "token-refresh", "logout", "logout-all", "schema", "docs", "api-not-found",
@@ -64,6 +67,9 @@ PATHS = {
     "project-list": "/api/v1/projects/",
     "project-detail": "/api/v1/projects/atom/",
     "project-link-commits": "/api/v1/projects/atom/link-commits/",
+    "bug-prove": "/api/v1/bugs/BUG-001/prove/",
+    "suite-list": "/api/v1/suites/",
+    "suite-detail": "/api/v1/suites/{suite}/",
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("bug-list", "post"): {"key": "BUG-002", "title": "new", "severity": "P3"},
@@ -72,6 +78,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("bug-comments", "post"): {"body": "Seen again on main, @root"},
     ("project-list", "post"): {"slug": "new", "name": "New"},
     ("project-detail", "patch"): {"description": "changed"},
+    ("suite-list", "post"): {"name": "another-suite"},
+    ("suite-detail", "patch"): {"description": "renamed"},
 }
 ROLES = ("superuser", "exact", "view-only", "none")
 CASES = [(name, method) for name, methods in STAFF_ROUTES.items() for method in methods]
@@ -131,7 +139,7 @@ def test_p1_security_staff_routes_ignore_permissions_regression(name, method, ro
     needed = STAFF_ROUTES[name][method]
     client = api_client_for(actor_for(role, needed))
     before = state()
-    path = PATHS[name].format(run=run.pk)
+    path = PATHS[name].format(run=run.pk, suite=run.suite.name)
     response = getattr(client, method)(path, BODIES.get((name, method), {}), format="json")
     may = role in ("superuser", "exact") or (role == "view-only" and needed.split(".")[1].startswith("view_"))
     if may:

@@ -36,6 +36,7 @@ class Command(BaseCommand):
             help="run this project's default suite (the one named like the project, or its only one), else every suite of it",
         )
         parser.add_argument("--shards", type=int, default=1, help="split the tests over this many workers")
+        parser.add_argument("--commit", default="", metavar="REV", help="run at this branch, tag or commit of the suite's project")
         parser.add_argument("--wait", action="store_true", help="follow the run until it ends")
         parser.add_argument("--timeout", type=float, default=3600, help="with --wait, give up after this many seconds")
 
@@ -60,7 +61,14 @@ class Command(BaseCommand):
         for target in targets:
             keys = [k.upper() for k in bug]
             try:
-                run = run_trigger(suite=target, bug_keys=keys, shards=shards, trigger=Run.Trigger.CLI, triggered_by=actor)
+                run = run_trigger(
+                    suite=target,
+                    bug_keys=keys,
+                    shards=shards,
+                    trigger=Run.Trigger.CLI,
+                    triggered_by=actor,
+                    revision=options.get("commit") or "",
+                )
             except DomainError as exc:
                 raise CommandError(exc.message) from exc
             self.stdout.write(f"Run #{run.pk} queued ({len(run.node_ids) or 'the suite'} tests).")

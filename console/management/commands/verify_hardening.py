@@ -1,9 +1,12 @@
 """manage.py verify_hardening: the hardening loop, run on Atom itself with Atom's own machinery.
 
-load the bug catalog -> link the repository's commits -> sync the regression markers -> run the
-regression suite through the real runner on a real Celery worker -> export the report.
+load the bug catalog -> link the repository's commits -> sync the regression markers -> prove that each
+P0 and P1 regression test catches its bug (``prove_regressions``: it fails at the parent of the fix and
+passes at the fix) -> run the regression suite through the real runner on a real Celery worker -> export
+the report.
 
-Fails when a regression test fails, when a P0 bug is not RESOLVED with a commit hash, or (with --check)
+Fails when a P0/P1 regression test does not catch its bug (it passes before the fix), when a regression
+test fails, when a P0 bug is not RESOLVED with a commit hash, or (with --check)
 when docs/bug_triage_report.md is stale; --write refreshes that file instead. The loop keeps its own
 records in a scratch SQLite database under var/verify, so it never touches the database it was started
 with; the suite it runs gets the services of the calling environment (DATABASE_URL, REDIS_URL).
@@ -87,6 +90,7 @@ class Command(BaseCommand):
         self._manage(env, "shell", "-c", _SUITE_ENV_SNIPPET, skip_checks=False)
         self._manage(env, "sync_regression_tests")
         self._manage(env, "link_commits", "--repo", str(base))
+        proof_status = self._manage(env, "prove_regressions", "--severity", "P0", "--severity", "P1", check=False)
         with open(work / "worker.log", "wb") as log:
             worker = subprocess.Popen(  # noqa: S603  # nosec B603 - fixed celery command line
                 [sys.executable, "-m", "celery", "-A", "atom", "worker", "--pool", "solo", "--queues", env["ATOM_CELERY_QUEUE"],
@@ -111,7 +115,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{REPORT} refreshed")
         elif check:
             self._compare(base / REPORT, fresh)
-        if unresolved or failing or run_status:
+        if unresolved or failing or run_status or proof_status:
             raise CommandError("The hardening loop failed: see the lines above.")
 
     def _loop_env(self, work: Path) -> dict[str, str]:
