@@ -16,7 +16,7 @@ def test_p2_infrastructure_project_default_reads_columns_not_yet_migrated_regres
     fill the existing rows) read the project through the live model, every column of it."""
     call_command("migrate", "bugs", "0011", verbosity=0)
     try:
-        call_command("migrate", "bugs", "0012", verbosity=0)
+        call_command("migrate", "bugs", "0012_projects", verbosity=0)
         applied = MigrationExecutor(connection).loader.applied_migrations
         assert ("bugs", "0012_projects") in applied
     finally:
