@@ -80,9 +80,15 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Iterable[Seque
             return
         # Datetime columns are found once, on the first row: a column holds one type throughout.
         stamped = [index for index, value in enumerate(params[0]) if isinstance(value, datetime)]
-        for row in params:
-            for index in stamped:
-                row[index] = _sqlite_datetime(row[index])
+        for index in stamped:
+            # A value repeated down the column (a batch's created_at) is formatted once.
+            last: datetime | None = None
+            text = ""
+            for row in params:
+                if row[index] is not last:
+                    last = row[index]
+                    text = _sqlite_datetime(row[index])
+                row[index] = text
         placeholders = ", ".join(["%s"] * len(columns))
         cursor.executemany(
             f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608  # nosec B608 - identifiers from the model, values bound
