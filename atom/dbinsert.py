@@ -4,12 +4,15 @@
 more on PostgreSQL, measured by P5). :func:`row_append` writes the same values the same way (each
 field's ``pre_save`` and ``get_db_prep_save``, so ``auto_now_add`` and every adapter apply) with SQL
 built once from the model's own table and column names. It sends no ``pre_save``/``post_save``
-signal: use it only for append-only log models that nothing listens to.
+signal: use it only for append-only log models that nothing listens to. :func:`rows_insert` is the
+bulk counterpart, for many rows given as plain tuples (ingestion and segmentation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -52,3 +55,47 @@ def row_append(instance: Model) -> Model:
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance
+
+
+def rows_insert(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """INSERT plain tuples into a signal-free model's table with the driver's bulk path.
+
+    COPY on PostgreSQL (psycopg 3's ``cursor.copy``), one ``executemany`` elsewhere. No model instance is
+    built and no SQL is compiled per row or per batch, which is what makes ``bulk_create`` the larger part of
+    a bulk write (P4 profile). Values travel only as data: COPY rows or bound parameters; the statement
+    holds nothing but the model's own table and column names. Each value must already be what the
+    column stores (JSON as text); aware datetimes are written as the backend would write them.
+    """
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(name) for name in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        params = [list(row) for row in rows]
+        if not params:
+            return
+        # Datetime columns are found once, on the first row: a column holds one type throughout.
+        stamped = [index for index, value in enumerate(params[0]) if isinstance(value, datetime)]
+        for index in stamped:
+            # A value repeated down the column (a batch's created_at) is formatted once.
+            last: datetime | None = None
+            text = ""
+            for row in params:
+                if row[index] is not last:
+                    last = row[index]
+                    text = _sqlite_datetime(row[index])
+                row[index] = text
+        placeholders = ", ".join(["%s"] * len(columns))
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608  # nosec B608 - identifiers from the model, values bound
+            params,
+        )
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    # What Django's SQLite backend stores for an aware datetime (naive UTC text), without its per-value overhead.
+    return str((value if value.tzinfo is UTC else value.astimezone(UTC)).replace(tzinfo=None))

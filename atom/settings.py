@@ -26,6 +26,15 @@ VAR_DIR = Path(env_str("ATOM_VAR_DIR", str(BASE_DIR / "var")))
 if not PRODUCTION:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+# numpy's BLAS (OpenBLAS, MKL) and OpenMP pools, per process. Web and worker processes already run in
+# parallel, so threads inside one matrix-vector product only contend with each other: at 10 k episodes a
+# semantic query's p50 was 6.16 ms with the default pools and 0.63 ms with one thread. The pools read
+# these variables when numpy is first imported, which in every Atom process (web, worker, beat,
+# commands) comes after the settings.
+ATOM_NUMPY_THREADS = env_int("ATOM_NUMPY_THREADS", 1, minimum=1, maximum=256)
+for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_pool] = str(ATOM_NUMPY_THREADS)
+
 DEBUG = env_bool("DJANGO_DEBUG", ATOM_ENV == "development")
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "" if PRODUCTION else DEFAULT_SECRET_KEY)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])

@@ -193,3 +193,16 @@ def test_security_headers_are_set(client):
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
     assert len(response["X-Request-ID"]) >= 8
+
+
+def test_numpy_thread_pools_follow_atom_numpy_threads():
+    """A fresh process loading the settings, then numpy, runs BLAS on ATOM_NUMPY_THREADS threads."""
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_NUM_THREADS")}
+    env.update({"ATOM_ENV": "test", "DJANGO_SETTINGS_MODULE": "atom.settings", "ATOM_NUMPY_THREADS": "1"})
+    code = (
+        "import django, os; django.setup(); import numpy; "
+        "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=BASE_DIR, capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["1", "1", "1"]
+    assert os.environ["OPENBLAS_NUM_THREADS"] == str(settings.ATOM_NUMPY_THREADS)

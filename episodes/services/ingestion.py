@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from atom.dbinsert import rows_insert
 from atom.errors import ConflictError, ForbiddenError
 from episodes.models import (
     AgentSession,
@@ -106,31 +107,12 @@ _INSERT_COLUMNS = ("agent_id", "session_id", "seq", "role", "content", "timestam
 
 
 def _interactions_insert(rows: list[tuple[int, int, int, str, str, datetime, dict[str, Any], datetime]]) -> None:
-    """Insert interaction rows with the driver's bulk path: COPY on PostgreSQL, one executemany elsewhere.
+    """Insert interaction rows with the driver's bulk path (COPY on PostgreSQL, executemany elsewhere).
 
     Ingestion is the hot path of P4, and the ORM's bulk_create spends most of its time building model
-    instances and re-compiling SQL per batch. Values still travel only as data (COPY rows or bound
-    parameters); the statement holds nothing but the model's own table and column names.
+    instances and re-compiling SQL per batch (see atom.dbinsert.rows_insert).
     """
-    table = connection.ops.quote_name(Interaction._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(name) for name in _INSERT_COLUMNS)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((*row[:6], _metadata_json(row[6]), row[7]))
-            return
-        created = _sqlite_datetime(rows[0][7]) if rows else None
-        placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608  # nosec B608 - identifiers from the model, values bound
-            [(*row[:5], _sqlite_datetime(row[5]), _metadata_json(row[6]), created) for row in rows],
-        )
-
-
-def _sqlite_datetime(value: datetime) -> str:
-    # What Django's SQLite backend stores for an aware datetime (naive UTC text), without its per-value overhead.
-    return str(value.astimezone(UTC).replace(tzinfo=None))
+    rows_insert(Interaction, _INSERT_COLUMNS, [(*row[:6], _metadata_json(row[6]), row[7]) for row in rows])
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:
