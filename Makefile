@@ -31,9 +31,9 @@ $(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(PY)
 wheelhouse: $(WHEELHOUSE)/.filled
 
 $(WHEELHOUSE)/.filled: requirements.txt | $(PY)
+	@# requirements.txt pins pytest and pytest-reportlog, which every suite venv Atom builds installs besides its
+	@# own requirements (ATOM_ENV_PIP_ARGS can point here).
 	$(PIP) wheel --quiet --quiet --wheel-dir $(WHEELHOUSE) -r requirements.txt
-	@# What every suite venv Atom builds installs besides its own requirements (ATOM_ENV_PIP_ARGS can point here).
-	$(PIP) wheel --quiet --quiet --wheel-dir $(WHEELHOUSE) -c requirements.txt pytest pytest-reportlog
 	touch $@
 
 migrate: $(VENV)/.runtime-installed
