@@ -7,12 +7,20 @@ on database connection errors, with backoff and jitter.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 # Only a lost database connection is worth retrying; anything else is a terminal state on the row.
-_RETRY_ON = (OperationalError, InterfaceError)
+_RETRY_ON_LOST_DATABASE: dict[str, Any] = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 
 
 @shared_task(
@@ -22,11 +30,7 @@ _RETRY_ON = (OperationalError, InterfaceError)
     # The suite's own timeout kills pytest first; these only catch a runner that itself hangs.
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
-    autoretry_for=_RETRY_ON,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=3,
+    **_RETRY_ON_LOST_DATABASE,
 )
 def run_shard_task(shard_id: int, finalize: bool) -> None:
     """Execute one shard of a run (and finalize the run when it is its only shard)."""
@@ -41,11 +45,7 @@ def run_shard_task(shard_id: int, finalize: bool) -> None:
     reject_on_worker_lost=True,
     time_limit=600,
     soft_time_limit=540,
-    autoretry_for=_RETRY_ON,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=3,
+    **_RETRY_ON_LOST_DATABASE,
 )
 def run_finalize_task(run_id: int) -> None:
     """Merge a sharded run's shards (the chord callback) and apply the status rules."""
@@ -61,11 +61,7 @@ def run_finalize_task(run_id: int) -> None:
     # A 64 MB report is read and stored in well under a minute; these catch a parse that hangs.
     soft_time_limit=1140,
     time_limit=1200,
-    autoretry_for=_RETRY_ON,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=3,
+    **_RETRY_ON_LOST_DATABASE,
 )
 def run_import_task(run_id: int) -> None:
     """Read an imported report's upload into results, attach them and finalize the run."""
@@ -79,11 +75,7 @@ def run_import_task(run_id: int) -> None:
     acks_late=True,
     time_limit=300,
     soft_time_limit=240,
-    autoretry_for=_RETRY_ON,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=3,
+    **_RETRY_ON_LOST_DATABASE,
 )
 def reap_stale_runs_task() -> int:
     """Periodic: hand the shards of dead workers to live ones, so no run stays stuck in running."""
@@ -106,11 +98,7 @@ def scheduled_regression_run_task() -> int:
     # One git fetch per project, each bounded by git's own timeout in bugs.repos.
     time_limit=3600,
     soft_time_limit=3300,
-    autoretry_for=_RETRY_ON,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=3,
+    **_RETRY_ON_LOST_DATABASE,
 )
 def projects_link_commits_task() -> dict[str, str]:
     """Periodic (ATOM_PROJECTS_LINK_INTERVAL_SECONDS): fetch each project with a repository and link its
@@ -126,11 +114,7 @@ def projects_link_commits_task() -> dict[str, str]:
     reject_on_worker_lost=True,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
-    autoretry_for=_RETRY_ON,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=3,
+    **_RETRY_ON_LOST_DATABASE,
 )
 def prove_regressions_task(keys: list[str]) -> int:
     """Prove the linked tests of these bugs (run at the fix's parent and at the fix); how many verdicts."""
