@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
-
-
-@dataclass
-class Project:
-    """A git repository holding a small pytest project whose files the test rewrites commit by commit."""
-
-    path: Path
-
-    def git(self, *args: str) -> str:
-        import os
-
-        env = {**os.environ, **GIT_ENV}
-        return subprocess.run(["git", "-C", str(self.path), *args], check=True, capture_output=True, text=True, env=env).stdout.strip()
-
-    def write(self, name: str, text: str) -> None:
-        target = self.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-
-    def commit(self, message: str) -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
+from bugs.tests.projects import Upstream
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    repo = Project(tmp_path / "project")
+def project(tmp_path: Path) -> Upstream:
+    """A git repository holding a small pytest project whose files the test rewrites commit by commit."""
+    repo = Upstream(tmp_path / "project")
     repo.path.mkdir()
     repo.git("init", "-q", "-b", "main")
     repo.write("pytest.ini", "[pytest]\n")
@@ -59,7 +30,7 @@ def suite_for() -> Callable[..., Any]:
     """
     from bugs.models import Suite
 
-    def make(project: Project, *, name: str = "project", timeout: int = 60, args: list[str] | None = None) -> Suite:
+    def make(project: Upstream, *, name: str = "project", timeout: int = 60, args: list[str] | None = None) -> Suite:
         suite, _ = Suite.objects.update_or_create(
             name=name,
             defaults={
