@@ -5,11 +5,13 @@ Not a test module itself; the root conftest turns these into fixtures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,37 @@ def worker_start(*, concurrency: int = 1, pool: str = "solo", log_path: Path | N
         "--hostname", f"test-{time.monotonic_ns()}@%h",
     ]  # fmt: skip
     return subprocess.Popen(command, cwd=BASE_DIR, env=worker_env(**env), stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+@contextlib.contextmanager
+def tasks_sent_to(queue: str) -> Iterator[None]:
+    """Send this process's tasks to ``queue`` inside the block, for a worker started with other settings.
+
+    Celery builds its queue declarations once, from the default queue of the first send; a declaration built
+    inside the block would send every later task to a queue no worker reads. They are built again on entry
+    and on exit, so the block leaves no trace.
+    """
+    from atom.celery import app
+
+    def rebuild() -> None:
+        for cached in ("queues", "default_queue", "router", "send_task_message"):
+            app.amqp.__dict__.pop(cached, None)
+
+    # Only the override is undone: setting back the value read here would pin the queue for good, and the
+    # value may itself be read through from Django's settings, which a test's ``settings`` fixture changes.
+    changes: dict[str, Any] = app.conf.changes or {}
+    overridden = "task_default_queue" in changes
+    previous = changes.get("task_default_queue")
+    app.conf.task_default_queue = queue
+    rebuild()
+    try:
+        yield
+    finally:
+        if overridden:
+            changes["task_default_queue"] = previous
+        else:
+            changes.pop("task_default_queue", None)
+        rebuild()
 
 
 def worker_stop(process: subprocess.Popen[bytes], *, timeout: float = 15) -> None:

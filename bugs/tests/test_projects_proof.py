@@ -310,14 +310,11 @@ def test_a_project_with_its_own_dependency_through_the_whole_loop_on_a_worker(
 
     The worker has this test's settings (allowed roots, venv directory, pip options), so it gets a queue of
     its own: the session's shared worker never takes these tasks."""
-    from atom.celery import app
-    from atom.testing import wait_until, worker_start, worker_stop
+    from atom.testing import tasks_sent_to, wait_until, worker_start, worker_stop
     from bugs.models import TERMINAL_RUN_STATUSES
 
     queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-projects"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
 
     wheelhouse = wheelhouse_or_skip()
     wheels, envs = env_cache
@@ -345,41 +342,41 @@ def test_a_project_with_its_own_dependency_through_the_whole_loop_on_a_worker(
     prover = client_for(_holder(django_user_model, "view_bug", "prove_regressions"))
     worker = worker_start(concurrency=2, pool="prefork", **overrides)  # type: ignore[arg-type]
     try:
-        for key in ("BUG-701", "BUG-702"):
-            assert prover.post(f"/api/v1/bugs/{key}/prove/").status_code == 202
-        wait_until(lambda: not RegressionTest.objects.filter(proved_at__isnull=True).exists(), timeout=300, message="the proofs")
-        assert RegressionTest.objects.get(bug=first).proof_detail == (
-            f"catches its bug: yes (fails at {commits['test701'][:7]}, passes at {commits['fix701'][:7]})"
-        )
-        assert RegressionTest.objects.get(bug=second).proof_verdict == ProofVerdict.NO
+        with tasks_sent_to(queue):
+            for key in ("BUG-701", "BUG-702"):
+                assert prover.post(f"/api/v1/bugs/{key}/prove/").status_code == 202
+            wait_until(lambda: not RegressionTest.objects.filter(proved_at__isnull=True).exists(), timeout=300, message="the proofs")
+            assert RegressionTest.objects.get(bug=first).proof_detail == (
+                f"catches its bug: yes (fails at {commits['test701'][:7]}, passes at {commits['fix701'][:7]})"
+            )
+            assert RegressionTest.objects.get(bug=second).proof_verdict == ProofVerdict.NO
 
-        suite = Suite.objects.get(name="calc")
-        old = run_trigger(suite=suite, node_ids=[TOTAL, DOUBLED], trigger=Run.Trigger.API, revision=commits["test701"])
-        new = run_trigger(suite=suite, node_ids=[TOTAL, DOUBLED], trigger=Run.Trigger.API)
+            suite = Suite.objects.get(name="calc")
+            old = run_trigger(suite=suite, node_ids=[TOTAL, DOUBLED], trigger=Run.Trigger.API, revision=commits["test701"])
+            new = run_trigger(suite=suite, node_ids=[TOTAL, DOUBLED], trigger=Run.Trigger.API)
 
-        def finished(*runs: Run) -> bool:
-            return all(Run.objects.get(pk=r.pk).status in TERMINAL_RUN_STATUSES for r in runs)
+            def finished(*runs: Run) -> bool:
+                return all(Run.objects.get(pk=r.pk).status in TERMINAL_RUN_STATUSES for r in runs)
 
-        wait_until(lambda: finished(old, new), timeout=240, message="two runs at two commits")
-        old.refresh_from_db()
-        new.refresh_from_db()
-        assert (old.commit_sha, old.status, old.failed, old.passed) == (commits["test701"], RunStatus.FAILED, 1, 1)
-        assert (new.commit_sha, new.status, new.passed) == (commits["fix702"], RunStatus.PASSED, 2)
-        assert Bug.objects.get(key="BUG-701").status == BugStatus.RESOLVED
-        assert Bug.objects.get(key="BUG-702").status == BugStatus.FIXED  # its test does not catch it
+            wait_until(lambda: finished(old, new), timeout=240, message="two runs at two commits")
+            old.refresh_from_db()
+            new.refresh_from_db()
+            assert (old.commit_sha, old.status, old.failed, old.passed) == (commits["test701"], RunStatus.FAILED, 1, 1)
+            assert (new.commit_sha, new.status, new.passed) == (commits["fix702"], RunStatus.PASSED, 2)
+            assert Bug.objects.get(key="BUG-701").status == BugStatus.RESOLVED
+            assert Bug.objects.get(key="BUG-702").status == BugStatus.FIXED  # its test does not catch it
 
-        upstream.write(
-            "calc/__init__.py", (upstream.path / "calc/__init__.py").read_text().replace("sum(xs)", "sum(x for x in xs if x > 0)")
-        )
-        breaking = upstream.commit("calc: only positive totals")
-        broken = run_trigger(suite=suite, bug_keys=["BUG-701"], trigger=Run.Trigger.API)
-        wait_until(lambda: Bug.objects.get(key="BUG-701").status == BugStatus.REOPENED, timeout=240, message="the confirming rerun")
-        rerun = Run.objects.get(rerun_of=broken)
-        assert (Run.objects.get(pk=broken.pk).commit_sha, rerun.commit_sha) == (breaking, breaking)
-        assert Bug.objects.get(key="BUG-701").is_regression
+            upstream.write(
+                "calc/__init__.py", (upstream.path / "calc/__init__.py").read_text().replace("sum(xs)", "sum(x for x in xs if x > 0)")
+            )
+            breaking = upstream.commit("calc: only positive totals")
+            broken = run_trigger(suite=suite, bug_keys=["BUG-701"], trigger=Run.Trigger.API)
+            wait_until(lambda: Bug.objects.get(key="BUG-701").status == BugStatus.REOPENED, timeout=240, message="the confirming rerun")
+            rerun = Run.objects.get(rerun_of=broken)
+            assert (Run.objects.get(pk=broken.pk).commit_sha, rerun.commit_sha) == (breaking, breaking)
+            assert Bug.objects.get(key="BUG-701").is_regression
     finally:
         worker_stop(worker)
-        app.conf.task_default_queue = previous_queue
     assert not list((tmp_path / "projects" / "calc" / "worktrees").iterdir())
     report = triage_report()
     assert f"- `{DOUBLED}` (BUG-702): no: passes at the parent {commits['fix701'][:7]}" in report
