@@ -18,6 +18,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Field, Model
 
+from atom.prepared import prepared_cursor
+
 
 @dataclass(frozen=True)
 class _Statement:
@@ -49,7 +51,7 @@ def row_append(instance: Model) -> Model:
     """INSERT an unsaved instance of a signal-free, append-only model; set its primary key and return it."""
     statement = _statement(type(instance))
     params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in statement.fields]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(statement.sql, params)
         instance.pk = cursor.fetchone()[0] if statement.returns else cursor.lastrowid
     instance._state.adding = False

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
+from atom.prepared import prepared_cursor
 from episodes.models import AgentSession, Episode, EpisodeStatus, Interaction, Segment
 from episodes.vector_index import AgentVectors, epoch_us
 
@@ -174,7 +175,7 @@ def _param(value: datetime) -> Any:
 
 
 def _episode_rows(sql: str, params: Sequence[Any]) -> list[EpisodeRow]:
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     return [
@@ -227,7 +228,7 @@ def _segments_sql(vendor: str) -> str:
 
 def segments_in_order(*, episode_id: int, after: int, limit: int) -> list[SegmentRow]:
     """An episode's segments after position ``after``, in order (index: episode, order)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_segments_sql(connection.vendor), [episode_id, after, limit])
         fetched = cursor.fetchall()
     return [

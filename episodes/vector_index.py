@@ -29,6 +29,7 @@ import numpy.typing as npt
 from django.conf import settings
 from django.db import connection
 
+from atom.prepared import prepared_cursor
 from episodes.embeddings import embedder_get
 from episodes.models import Episode, EpisodeStatus, MemoryIndexVersion
 from governance.models import Agent
@@ -203,7 +204,7 @@ def _version_read(agent_id: int) -> tuple[int, int]:
     Every semantic query starts here, so it is one prepared statement rather than an ORM query compiled
     per call (a fifth of a semantic query's time at 10 k episodes, P5 profile).
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_version_sql(connection.vendor), [agent_id])
         found = cursor.fetchone()
     if found is None:

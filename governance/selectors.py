@@ -13,6 +13,7 @@ from django.utils import timezone
 from atom.dbfunctions import utc_period_key, utc_period_name
 from atom.errors import NotFoundError
 from atom.permissions import actor_may
+from atom.prepared import prepared_cursor
 from governance.models import (
     ActionMapVersion,
     ActionPolicy,
@@ -90,7 +91,7 @@ def agent_with_map_version(*, agent_id: int) -> tuple[Agent, int] | None:
         # No row can have this id; the driver would raise OverflowError instead of finding nothing.
         return None
     loader = _row_loader()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(loader.sql, [agent_id])
         row = cursor.fetchone()
     if row is None:
