@@ -74,7 +74,7 @@ def run(scale: float) -> list[Result]:
     from django.db import connection
     from django.utils import timezone
 
-    from episodes import selectors
+    from episodes import ranking
     from episodes.embeddings import embedder_get
     from episodes.models import RetrievalMode
     from episodes.services.retrieval import RetrievalQuery, episodes_retrieve
@@ -114,7 +114,7 @@ def run(scale: float) -> list[Result]:
         began = time.perf_counter()
         vectors = vector_index.vectors_for(agent_id)
         cold_ms = (time.perf_counter() - began) * 1000
-        served = [[pk for pk, _ in selectors.rank_semantic(vectors=vectors, query_vector=vector, limit=10)] for vector in query_vectors]
+        served = [[pk for pk, _ in ranking.rank_semantic(vectors=vectors, query_vector=vector, limit=10)] for vector in query_vectors]
         recall = _recall(agent_id, query_vectors, served, 10)
         target = "<= 200 ms at 100000" if size == SIZES[1] else "(info)"
         results.append(

@@ -142,7 +142,7 @@ def run(scale: float) -> list[Result]:
     from django.db import connection
     from django.utils import timezone
 
-    from episodes import selectors
+    from episodes import ranking, selectors
     from episodes.embeddings import embedder_get
     from episodes.models import RetrievalMode
     from episodes.services.retrieval import RetrievalQuery, episodes_retrieve
@@ -192,7 +192,7 @@ def run(scale: float) -> list[Result]:
 
     def semantic_bare() -> None:
         vector = embedder_get().embed([rng.choice(queries)])[0]
-        selectors.rank_semantic(vectors=vector_index.vectors_for(agent.pk), query_vector=vector, limit=10)
+        ranking.rank_semantic(vectors=vector_index.vectors_for(agent.pk), query_vector=vector, limit=10)
 
     # The first process to meet the agent reads every vector from the database and saves the index
     # file; a fresh process (here: the in-memory index forgotten) then maps that file.
@@ -206,8 +206,8 @@ def run(scale: float) -> list[Result]:
     # The mapped copy must rank exactly as the vectors read from the database (recall@10 = 1).
     query_vectors = embedder_get().embed(queries)
     found = [
-        len({pk for pk, _ in selectors.rank_semantic(vectors=mapped, query_vector=vector, limit=10)}
-            & {pk for pk, _ in selectors.rank_semantic(vectors=built, query_vector=vector, limit=10)}) / 10
+        len({pk for pk, _ in ranking.rank_semantic(vectors=mapped, query_vector=vector, limit=10)}
+            & {pk for pk, _ in ranking.rank_semantic(vectors=built, query_vector=vector, limit=10)}) / 10
         for vector in query_vectors
     ]  # fmt: skip
     recall = sum(found) / len(found)

@@ -14,29 +14,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from atom.prepared import prepared_cursor
 from episodes.models import AgentSession, Episode, EpisodeStatus, Interaction, Segment
-from episodes.vector_index import AgentVectors, epoch_us
 
 InteractionRow = tuple[int, datetime, str, str, dict[str, Any]]
 _ROW_FIELDS = ("seq", "timestamp", "role", "content", "metadata")
-
-# Contextual score = W_SIMILARITY x cosine similarity (clipped to [0, 1])
-#                  + W_RECENCY x 0.5 ** (days since the episode's last interaction / RECENCY_HALF_LIFE_DAYS)
-#                  + W_IMPORTANCE x importance.
-W_SIMILARITY = 0.6
-W_RECENCY = 0.3
-W_IMPORTANCE = 0.1
-RECENCY_HALF_LIFE_DAYS = 30.0
-CONTEXTUAL_SCORE_DOC = (
-    "score = 0.6 x cosine similarity to q (clipped to [0, 1]) + 0.3 x 0.5^(days since the episode's last "
-    "interaction / 30) + 0.1 x importance; in [0, 1], highest first."
-)
 
 
 def interaction_rows(*, session_id: int, seq_from: int, seq_to: int) -> QuerySet[Interaction, InteractionRow]:
@@ -235,55 +220,6 @@ def segments_in_order(*, episode_id: int, after: int, limit: int) -> list[Segmen
         SegmentRow(pk, order, kind, start, end, _aware(started), _aware(ended), preview)
         for pk, order, kind, start, end, started, ended, preview in fetched
     ]
-
-
-def _top(scores: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_], ids: npt.NDArray[np.int64], limit: int) -> list[tuple[int, float]]:
-    candidates = np.flatnonzero(mask)
-    if candidates.size == 0:
-        return []
-    chosen = scores[candidates]
-    if candidates.size > limit:
-        # Keep the best ``limit`` and every episode tied with the last of them, so that ties are broken
-        # by id below (a partition alone would pick arbitrary ones among the tied).
-        kth = -np.partition(-chosen, limit - 1)[limit - 1]
-        keep = np.flatnonzero(chosen >= kth)
-        candidates, chosen = candidates[keep], chosen[keep]
-    order = np.lexsort((ids[candidates], -chosen))[:limit]
-    return [(int(ids[candidates[i]]), float(chosen[i])) for i in order]
-
-
-def rank_semantic(*, vectors: AgentVectors, query_vector: npt.NDArray[np.float32], limit: int) -> list[tuple[int, float]]:
-    """The ``limit`` searchable episodes most similar to the query (cosine), best first, ties by id."""
-    size = vectors.size
-    if size == 0:
-        return []
-    scores = (vectors.matrix[:size] @ query_vector).astype(np.float64)
-    return _top(scores, vectors.searchable[:size], vectors.ids[:size], limit)
-
-
-def rank_contextual(
-    *,
-    vectors: AgentVectors,
-    query_vector: npt.NDArray[np.float32],
-    limit: int,
-    since: datetime | None,
-    until: datetime | None,
-    now: datetime,
-) -> list[tuple[int, float]]:
-    """The ``limit`` best episodes in the time window by the contextual score (see CONTEXTUAL_SCORE_DOC)."""
-    size = vectors.size
-    if size == 0:
-        return []
-    similarity = np.clip((vectors.matrix[:size] @ query_vector).astype(np.float64), 0.0, 1.0)
-    age_days = np.maximum(0, epoch_us(now) - vectors.ended_us[:size]) / 86_400_000_000
-    recency = np.power(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
-    scores = W_SIMILARITY * similarity + W_RECENCY * recency + W_IMPORTANCE * vectors.importance[:size]
-    mask = vectors.searchable[:size].copy()
-    if since is not None:
-        mask &= vectors.ended_us[:size] >= epoch_us(since)
-    if until is not None:
-        mask &= vectors.started_us[:size] <= epoch_us(until)
-    return _top(scores, mask, vectors.ids[:size], limit)
 
 
 def episodes_by_rank(*, ranked: list[tuple[int, float]]) -> list[EpisodeRow]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from episodes.models import Episode, RetrievalMode, Role, Segment
-from episodes.selectors import CONTEXTUAL_SCORE_DOC
+from episodes.ranking import CONTEXTUAL_SCORE_DOC
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # How far ahead of the server's clock an interaction's timestamp may be (clock skew).

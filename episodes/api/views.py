@@ -17,7 +17,7 @@ from episodes.api.serializers import (
     RetrievalInputSerializer,
     RetrievalOutputSerializer,
 )
-from episodes.selectors import CONTEXTUAL_SCORE_DOC
+from episodes.ranking import CONTEXTUAL_SCORE_DOC
 from episodes.services.ingestion import InteractionInput, interactions_ingest
 from episodes.services.retrieval import RetrievalQuery, episode_read, episodes_retrieve
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from atom.dbinsert import row_append
 from atom.errors import DomainError, NotFoundError
-from episodes import selectors
+from episodes import ranking, selectors
 from episodes.embeddings import embedder_get
 from episodes.models import EpisodeAccess, RetrievalMode
 from episodes.selectors import EpisodeRow, SegmentRow
@@ -118,9 +118,9 @@ def _governed_read(*, actor: Any, agent_id: int, query: RetrievalQuery, request_
         query_vector = embedder_get().embed([query.text])[0]
         vectors = vector_index.vectors_for(agent.pk)
         if query.mode == RetrievalMode.SEMANTIC:
-            ranked = selectors.rank_semantic(vectors=vectors, query_vector=query_vector, limit=limit)
+            ranked = ranking.rank_semantic(vectors=vectors, query_vector=query_vector, limit=limit)
         else:
-            ranked = selectors.rank_contextual(
+            ranked = ranking.rank_contextual(
                 vectors=vectors, query_vector=query_vector, limit=limit, since=query.since, until=query.until, now=timezone.now()
             )
         result.episodes = selectors.episodes_by_rank(ranked=ranked)

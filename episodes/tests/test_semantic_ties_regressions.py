@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from episodes.embeddings import vector_to_bytes
-from episodes.selectors import rank_contextual, rank_semantic
+from episodes.ranking import rank_contextual, rank_semantic
 from episodes.vector_index import AgentVectors
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from episodes import vector_index as index_module
 from episodes.embeddings import embedder_get
 from episodes.models import Episode, MemoryIndexVersion
-from episodes.selectors import rank_semantic
+from episodes.ranking import rank_semantic
 from episodes.tests.factories import conversation, episode_from, make_agent
 from episodes.vector_index import vector_index
 

@@ -9,7 +9,7 @@ import pytest
 
 from episodes.embeddings import embedder_get, vector_to_bytes
 from episodes.models import Episode, EpisodeStatus
-from episodes.selectors import rank_semantic
+from episodes.ranking import rank_semantic
 from episodes.tests.factories import conversation, episode_from, make_agent
 from episodes.vector_index import AgentVectors, vector_index
 
