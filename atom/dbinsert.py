@@ -47,10 +47,20 @@ def _statement(model: type[Model]) -> _Statement:
     return statement
 
 
+def row_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """The columns :func:`row_append` writes, in order: every concrete field but the primary key."""
+    return _statement(model).fields
+
+
+def row_values(instance: Model) -> list[Any]:
+    """What :func:`row_append` binds for an instance, field by field (``pre_save``, then ``get_db_prep_save``)."""
+    return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in _statement(type(instance)).fields]
+
+
 def row_append(instance: Model) -> Model:
     """INSERT an unsaved instance of a signal-free, append-only model; set its primary key and return it."""
     statement = _statement(type(instance))
-    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in statement.fields]
+    params = row_values(instance)
     with prepared_cursor() as cursor:
         cursor.execute(statement.sql, params)
         instance.pk = cursor.fetchone()[0] if statement.returns else cursor.lastrowid

@@ -119,6 +119,11 @@ if DATABASE_URL:
         "keepalives_idle": 30,
         "keepalives_interval": 5,
         "keepalives_count": 3,
+        # The statements every governed request runs are prepared once per connection (atom.prepared asks
+        # for it on its own cursors; Django's client-binding cursors never prepare, whatever the
+        # threshold). A pooler that cannot keep prepared statements (PgBouncer in transaction mode before
+        # 1.21) needs ATOM_DB_PREPARE=0.
+        "prepare_threshold": 2**31 - 1 if env_bool("ATOM_DB_PREPARE", True) else None,
     }
 else:
     _database = {

@@ -173,7 +173,8 @@ def run(scale: float) -> list[Result]:
 
     def temporal_bare() -> None:
         since, until = window()
-        list(selectors.episodes_temporal(agent_id=agent.pk, since=since, until=until, include_archived=False, limit=50))
+        read = selectors.episodes_temporal_read(agent_id=agent.pk, since=since, until=until, include_archived=False, limit=50)
+        selectors.episode_rows(selectors.read_rows(read))
 
     def sequential() -> None:
         episodes_retrieve(
@@ -181,9 +182,9 @@ def run(scale: float) -> list[Result]:
         )
 
     def sequential_bare() -> None:
-        episode = selectors.episode_for_agent(agent_id=agent.pk, episode_id=rng.randint(1, count))
+        read = selectors.episode_sequential_read(agent_id=agent.pk, episode_id=rng.randint(1, count), after=-1, limit=50)
+        episode, _segments = selectors.sequential_rows(selectors.read_rows(read))
         assert episode is not None
-        list(selectors.segments_in_order(episode_id=episode.pk, after=-1, limit=50))
 
     queries = [f"{_VERBS[i % 8]} {_SUBJECTS[(i * 3) % 8]} {_DETAILS[(i * 5) % 8]}" for i in range(64)]
 

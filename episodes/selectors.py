@@ -77,9 +77,10 @@ def _visible(include_archived: bool) -> list[str]:
 # --- Retrieval reads ----------------------------------------------------------------------------
 #
 # Retrieval answers with plain rows, not model instances: building two instances (episode and session)
-# per row through the ORM's per-value converters cost more than the query itself (P5). The SQL is
-# composed once per vendor and shape from the model's own table and column names; every value is a
-# bound parameter.
+# per row through the ORM's per-value converters cost more than the query itself (P5). Each mode is one
+# SELECT (a RetrievalRead) that the retrieval service runs together with its audit and access rows
+# (atom.readlog). The SQL is composed once per vendor and shape from the models' own table and column
+# names; every value is a bound parameter.
 
 
 @dataclass(slots=True)
@@ -130,23 +131,44 @@ class SegmentRow:
         return self.seq_end - self.seq_start + 1
 
 
+@dataclass(frozen=True)
+class RetrievalRead:
+    """One retrieval's SELECT: rows ordered by ``order_by`` (SQL over its column names), the access log
+    recording the ``logged_id`` column; with ``requires_rows``, no row at all means "not found"."""
+
+    sql: str
+    params: tuple[Any, ...]
+    order_by: str
+    logged_id: str = "id"
+    requires_rows: bool = False
+
+
 _EPISODE_COLUMNS = (
     "id", "agent_id", "title", "summary", "status", "outcome", "topics", "importance", "decay", "maturity", "started_at", "ended_at",
     "interaction_count", "segment_count",
 )  # fmt: skip
-_SEGMENT_COLUMNS = ("id", "order", "kind", "seq_start", "seq_end", "started_at", "ended_at", "preview")
+# Sequential reads the episode's segments beside it, under names of their own.
+_SEGMENT_COLUMNS = (
+    ("id", "segment_id"), ("order", "segment_order"), ("kind", "segment_kind"), ("seq_start", "seq_start"), ("seq_end", "seq_end"),
+    ("started_at", "segment_started_at"), ("ended_at", "segment_ended_at"), ("preview", "preview"),
+)  # fmt: skip
+_EPISODE_WIDTH = len(_EPISODE_COLUMNS) + 1
+_NEWEST_FIRST = "started_at DESC, id DESC"
 
 
 @lru_cache(maxsize=256)
-def _episode_sql(vendor: str, where: str, tail: str) -> str:
-    """SELECT of the listed columns and the session's key; ``where``/``tail`` hold only fixed SQL and %s."""
+def _episode_sql(vendor: str, where: str, tail: str, *, source: str = "", join: str = "", extra: str = "") -> str:
+    """SELECT of the listed columns and the session's key, then ``extra``, from ``source`` (a FROM item
+    before the episodes, if any), the episodes, their sessions and ``join``; every argument holds only
+    fixed SQL and %s."""
     quote = connection.ops.quote_name
     columns = ", ".join(f"e.{quote(name)}" for name in _EPISODE_COLUMNS[:2])
     rest = ", ".join(f"e.{quote(name)}" for name in _EPISODE_COLUMNS[2:])
     episodes, sessions = quote(Episode._meta.db_table), quote(AgentSession._meta.db_table)
+    source = f"{source}, " if source else ""
     return (
-        f"SELECT {columns}, s.{quote('key')}, {rest} FROM {episodes} e "  # noqa: S608  # nosec B608 - identifiers from the model, values bound
-        f"INNER JOIN {sessions} s ON s.{quote('id')} = e.{quote('session_id')} WHERE {where} {tail}"
+        f"SELECT {columns}, s.{quote('key')} AS session_key, {rest}{extra} FROM {source}{episodes} e "  # noqa: S608  # nosec B608 - identifiers from the model, values bound
+        f"INNER JOIN {sessions} s ON s.{quote('id')} = e.{quote('session_id')} {join}WHERE {where} {tail}"
     )
 
 
@@ -159,21 +181,26 @@ def _param(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _episode_rows(sql: str, params: Sequence[Any]) -> list[EpisodeRow]:
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        fetched = cursor.fetchall()
+def episode_rows(fetched: Sequence[Sequence[Any]]) -> list[EpisodeRow]:
+    """Rows of a temporal or ranked read as EpisodeRow (a ranked read's trailing rank is ignored)."""
     return [
         EpisodeRow(pk, agent, key, title, summary, status, outcome, json.loads(topics) if isinstance(topics, str) else topics,
                    importance, decay, maturity, _aware(started), _aware(ended), interactions, segments)
-        for pk, agent, key, title, summary, status, outcome, topics, importance, decay, maturity, started, ended, interactions, segments
-        in fetched
+        for pk, agent, key, title, summary, status, outcome, topics, importance, decay, maturity, started, ended, interactions, segments,
+        *_rest in fetched
     ]  # fmt: skip
 
 
-def episodes_temporal(
+def read_rows(read: RetrievalRead) -> list[tuple[Any, ...]]:
+    """Run a read on its own, logging nothing (benchmark baselines)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(read.sql, read.params)
+        return list(cursor.fetchall())
+
+
+def episodes_temporal_read(
     *, agent_id: int, since: datetime | None, until: datetime | None, include_archived: bool, limit: int
-) -> list[EpisodeRow]:
+) -> RetrievalRead:
     """The agent's episodes overlapping [since, until], newest first (index: agent, started_at desc)."""
     statuses = _visible(include_archived)
     where = "e.agent_id = %s AND e.status IN (" + ", ".join(["%s"] * len(statuses)) + ")"
@@ -185,56 +212,55 @@ def episodes_temporal(
         where += " AND e.started_at <= %s"
         params.append(_param(until))
     params.append(limit)
-    return _episode_rows(_episode_sql(connection.vendor, where, "ORDER BY e.started_at DESC, e.id DESC LIMIT %s"), params)
+    sql = _episode_sql(connection.vendor, where, "ORDER BY e.started_at DESC, e.id DESC LIMIT %s")
+    return RetrievalRead(sql, tuple(params), _NEWEST_FIRST)
 
 
-def episode_for_agent(*, agent_id: int, episode_id: int) -> EpisodeRow | None:
-    """One of the agent's episodes (any status), or None."""
-    if not 0 < episode_id < 2**63:
-        return None
-    rows = _episode_rows(_episode_sql(connection.vendor, "e.agent_id = %s AND e.id = %s", ""), [agent_id, episode_id])
-    return rows[0] if rows else None
+def episode_sequential_read(*, agent_id: int, episode_id: int, after: int, limit: int) -> RetrievalRead:
+    """One of the agent's episodes (any status) with its segments after position ``after``, in order
+    (index: episode, order): a row per segment, or one row without a segment when none is left; no row
+    when the agent has no such episode."""
+    quote = connection.ops.quote_name
+    order = quote("order")
+    sql = _episode_sql(
+        connection.vendor,
+        "e.agent_id = %s AND e.id = %s",
+        f"ORDER BY g.{order} LIMIT %s",
+        join=f"LEFT OUTER JOIN {quote(Segment._meta.db_table)} g ON g.episode_id = e.id AND g.{order} > %s ",
+        extra="".join(f", g.{quote(name)} AS {alias}" for name, alias in _SEGMENT_COLUMNS),
+    )
+    # Ids past 64 bits name no episode (and would overflow the driver).
+    params = (after, agent_id, episode_id if 0 < episode_id < 2**63 else 0, limit)
+    return RetrievalRead(sql, params, "segment_order", logged_id="segment_id", requires_rows=True)
+
+
+def sequential_rows(fetched: Sequence[Sequence[Any]]) -> tuple[EpisodeRow | None, list[SegmentRow]]:
+    """A sequential read's episode (None when not found) and its segments."""
+    if not fetched:
+        return None, []
+    segments = [
+        SegmentRow(pk, order, kind, start, end, _aware(started), _aware(ended), preview)
+        for pk, order, kind, start, end, started, ended, preview in (row[_EPISODE_WIDTH : _EPISODE_WIDTH + 8] for row in fetched)
+        if pk is not None
+    ]
+    return episode_rows(fetched[:1])[0], segments
+
+
+def episodes_ranked_read(*, ranked: list[tuple[int, float]]) -> RetrievalRead:
+    """The ranked episodes in rank order (the rank in a last column, ``rank``); scores stay the caller's."""
+    ids = [pk for pk, _ in ranked]
+    param: Any = ids
+    if connection.vendor == "postgresql":
+        source, key, rank = "unnest(%s::bigint[]) WITH ORDINALITY AS k(id, rank)", "k.id", "k.rank"
+    else:
+        source, key, rank, param = "json_each(%s) k", "k.value", "k.key", json.dumps(ids)
+    sql = _episode_sql(connection.vendor, f"e.id = {key}", "ORDER BY rank", source=source, extra=f", {rank} AS rank")
+    return RetrievalRead(sql, (param,), "rank")
 
 
 def episode_agent_id(*, episode_id: int) -> int | None:
     """The agent an episode belongs to, or None when there is no such episode."""
     return Episode.objects.filter(pk=episode_id).values_list("agent_id", flat=True).first()
-
-
-@lru_cache(maxsize=4)
-def _segments_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(name) for name in _SEGMENT_COLUMNS)
-    return (
-        f"SELECT {columns} FROM {quote(Segment._meta.db_table)} "  # noqa: S608  # nosec B608 - identifiers from the model, values bound
-        f"WHERE episode_id = %s AND {quote('order')} > %s ORDER BY {quote('order')} LIMIT %s"
-    )
-
-
-def segments_in_order(*, episode_id: int, after: int, limit: int) -> list[SegmentRow]:
-    """An episode's segments after position ``after``, in order (index: episode, order)."""
-    with prepared_cursor() as cursor:
-        cursor.execute(_segments_sql(connection.vendor), [episode_id, after, limit])
-        fetched = cursor.fetchall()
-    return [
-        SegmentRow(pk, order, kind, start, end, _aware(started), _aware(ended), preview)
-        for pk, order, kind, start, end, started, ended, preview in fetched
-    ]
-
-
-def episodes_by_rank(*, ranked: list[tuple[int, float]]) -> list[EpisodeRow]:
-    """The ranked episodes in rank order, each with its ``score`` set (one query)."""
-    if not ranked:
-        return []
-    where = "e.id IN (" + ", ".join(["%s"] * len(ranked)) + ")"
-    by_id = {row.id: row for row in _episode_rows(_episode_sql(connection.vendor, where, ""), [pk for pk, _ in ranked])}
-    ordered = []
-    for pk, score in ranked:
-        row = by_id.get(pk)
-        if row is not None:
-            row.score = round(score, 6)
-            ordered.append(row)
-    return ordered
 
 
 # --- Lifecycle reads ----------------------------------------------------------------------------

@@ -9,17 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from atom.dbinsert import row_append
-from atom.errors import DomainError, NotFoundError
+from atom.errors import NotFoundError
+from atom.readlog import ReadLog, select_logged
 from episodes import ranking, selectors
 from episodes.embeddings import embedder_get
 from episodes.models import EpisodeAccess, RetrievalMode
 from episodes.selectors import EpisodeRow, SegmentRow
 from episodes.vector_index import vector_index
-from governance.services.actions import agent_access_authorize
+from governance.services.actions import AccessGrant, agent_access_grant
 
 # --- Retrieval ----------------------------------------------------------------------------------
 
@@ -78,53 +77,45 @@ def episodes_retrieve(
 ) -> RetrievalResult:
     """Governed retrieval of an agent's episodes in one of the four modes, written to the access log.
 
-    Governance first (``agent_access_authorize``: 404 for a missing or foreign agent, or for any agent
+    Governance first (``agent_access_grant``: 404 for a missing or foreign agent, or for any agent
     but its own when the caller is a token acting as an agent; 403 below the mode's tier or for an
     inactive agent; one audit row either way). Query text is only ever embedded and compared in memory,
-    and every filter reaches SQL as a bound parameter.
+    and every filter reaches SQL as a bound parameter. The allowed decision's audit row, the read and
+    the access-log row are written together (``atom.readlog``: one statement on PostgreSQL), so a read
+    is never served without both rows, nor logged without having run.
     """
-    refusal: DomainError | None = None
-    # One transaction for the audit row, the read and the access log (one commit instead of two). A
-    # refusal is caught inside it so that its audit row commits; savepoint=False adds no query when a
-    # caller already holds a transaction.
-    with transaction.atomic(savepoint=False):
-        try:
-            result = _governed_read(actor=actor, agent_id=agent_id, query=query, request_id=request_id, acting_agent_id=acting_agent_id)
-        except DomainError as exc:
-            refusal = exc
-    if refusal is not None:
-        raise refusal
-    return result
-
-
-def _governed_read(*, actor: Any, agent_id: int, query: RetrievalQuery, request_id: str, acting_agent_id: int | None) -> RetrievalResult:
-    agent = agent_access_authorize(
+    grant = agent_access_grant(
         actor=actor, agent_id=agent_id, action=MODE_ACTIONS[query.mode], request_id=request_id, acting_agent_id=acting_agent_id
     )
+    agent_pk = grant.agent.pk
     limit = limit_clamp(mode=query.mode, requested=query.limit)
     result = RetrievalResult(mode=query.mode, limit=limit)
     if query.mode == RetrievalMode.TEMPORAL:
-        result.episodes = selectors.episodes_temporal(
-            agent_id=agent.pk, since=query.since, until=query.until, include_archived=query.include_archived, limit=limit
+        read = selectors.episodes_temporal_read(
+            agent_id=agent_pk, since=query.since, until=query.until, include_archived=query.include_archived, limit=limit
         )
+        result.episodes = selectors.episode_rows(_logged(read, grant=grant, query=query, limit=limit, request_id=request_id))
     elif query.mode == RetrievalMode.SEQUENTIAL:
         assert query.episode_id is not None
-        episode = selectors.episode_for_agent(agent_id=agent.pk, episode_id=query.episode_id)
+        read = selectors.episode_sequential_read(agent_id=agent_pk, episode_id=query.episode_id, after=query.after, limit=limit)
+        episode, result.segments = selectors.sequential_rows(_logged(read, grant=grant, query=query, limit=limit, request_id=request_id))
         if episode is None:
             raise NotFoundError("Episode not found.")
         result.episodes = [episode]
-        result.segments = selectors.segments_in_order(episode_id=episode.pk, after=query.after, limit=limit)
     else:
         query_vector = embedder_get().embed([query.text])[0]
-        vectors = vector_index.vectors_for(agent.pk)
+        vectors = vector_index.vectors_for(agent_pk)
         if query.mode == RetrievalMode.SEMANTIC:
             ranked = ranking.rank_semantic(vectors=vectors, query_vector=query_vector, limit=limit)
         else:
             ranked = ranking.rank_contextual(
                 vectors=vectors, query_vector=query_vector, limit=limit, since=query.since, until=query.until, now=timezone.now()
             )
-        result.episodes = selectors.episodes_by_rank(ranked=ranked)
-    _access_record(actor=actor, agent_id=agent.pk, query=query, result=result, request_id=request_id)
+        read = selectors.episodes_ranked_read(ranked=ranked)
+        result.episodes = selectors.episode_rows(_logged(read, grant=grant, query=query, limit=limit, request_id=request_id))
+        scores = dict(ranked)
+        for row in result.episodes:
+            row.score = round(scores[row.id], 6)
     return result
 
 
@@ -142,24 +133,26 @@ def episode_read(*, actor: Any, episode_id: int, request_id: str = "", acting_ag
     )
 
 
-def _access_record(*, actor: Any, agent_id: int, query: RetrievalQuery, result: RetrievalResult, request_id: str) -> None:
-    params: dict[str, Any] = {"limit": result.limit}
+def _logged(
+    read: selectors.RetrievalRead, *, grant: AccessGrant, query: RetrievalQuery, limit: int, request_id: str
+) -> list[tuple[Any, ...]]:
+    """Run the read with the grant's audit row and the access-log row (what it returned, in order)."""
+    params: dict[str, Any] = {"limit": limit}
     for name in ("since", "until"):
         moment = getattr(query, name)
         if moment is not None:
             params[name] = moment.isoformat()
     if query.episode_id is not None:
         params["episode_id"] = query.episode_id
-    ids = [segment.pk for segment in result.segments] if query.mode == RetrievalMode.SEQUENTIAL else [e.pk for e in result.episodes]
-    # The access log is written on every retrieval: the prepared INSERT of row_append.
     access = EpisodeAccess(
-        agent_id=agent_id,
-        actor=actor,
-        mode=query.mode,
-        query=query.text,
-        params=params,
-        result_ids=ids,
-        result_count=len(ids),
-        request_id=request_id,
+        agent_id=grant.agent.pk, actor=grant.audit.actor, mode=query.mode, query=query.text, params=params, request_id=request_id
     )
-    row_append(access)
+    log = ReadLog(
+        row=access,
+        ids_field="result_ids",
+        count_field="result_count",
+        id_column=read.logged_id,
+        order_by=read.order_by,
+        requires_rows=read.requires_rows,
+    )
+    return select_logged(read.sql, read.params, before=[grant.audit], log=log)

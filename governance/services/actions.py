@@ -13,11 +13,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from atom.dbinsert import row_append
 from atom.errors import DomainError, ForbiddenError, NotFoundError, RateLimitedError
 from atom.ratelimit import rate_limit_enforce
 from governance.models import (
     ActionExecution,
     Agent,
+    AuditEntry,
     Decision,
     Proposal,
     SupervisionSession,
@@ -78,6 +80,14 @@ def _owned_agent(*, trail: AuditTrail, agent_id: int, acting_agent_id: int | Non
     return found
 
 
+@dataclass(frozen=True)
+class AccessGrant:
+    """An allowed access (see :func:`agent_access_grant`): the agent, and the audit row still to write."""
+
+    agent: Agent
+    audit: AuditEntry
+
+
 def agent_access_authorize(*, actor: Any, agent_id: int, action: str, request_id: str = "", acting_agent_id: int | None = None) -> Agent:
     """The full governance decision at cost 0 for an action performed elsewhere (e.g. episode retrieval).
 
@@ -85,6 +95,17 @@ def agent_access_authorize(*, actor: Any, agent_id: int, action: str, request_id
     AGENT_INACTIVE, ACTION_UNKNOWN or MATURITY_INSUFFICIENT (also for anything that would need a
     proposal or supervision, which a retrieval cannot wait for). A token acting as an agent reaches
     only that agent (404 for any other).
+    """
+    grant = agent_access_grant(actor=actor, agent_id=agent_id, action=action, request_id=request_id, acting_agent_id=acting_agent_id)
+    row_append(grant.audit)
+    return grant.agent
+
+
+def agent_access_grant(*, actor: Any, agent_id: int, action: str, request_id: str = "", acting_agent_id: int | None = None) -> AccessGrant:
+    """:func:`agent_access_authorize`, except that the allowed decision's audit row is returned unwritten.
+
+    A refusal is written and raised as there. An allowed access hands its row to the caller, who must
+    write it with the act it allows, in one statement or transaction (episode retrieval: ``atom.readlog``).
     """
     action = action.strip().lower()
     with audited(actor=actor, action=action, request_id=request_id) as trail:
@@ -95,8 +116,8 @@ def agent_access_authorize(*, actor: Any, agent_id: int, action: str, request_id
             outcome = verdict.outcome if verdict.outcome in _REFUSALS else Decision.BLOCKED
             reason = verdict.reason if outcome == verdict.outcome else f"Needs {verdict.outcome}; not available to this caller."
             raise _refuse(trail=trail, outcome=outcome, reason=reason)
-        trail.record(outcome=Decision.EXECUTE, reason=verdict.reason)
-    return agent
+        audit = trail.grant(outcome=Decision.EXECUTE, reason=verdict.reason)
+    return AccessGrant(agent=agent, audit=audit)
 
 
 def _action_rate_limit(*, trail: AuditTrail, agent: Agent) -> None:

@@ -37,7 +37,33 @@ def audit_record(
 
     Every governed request writes one, so it goes through the prepared INSERT of ``row_append``.
     """
-    entry = AuditEntry(
+    entry = audit_entry_build(
+        agent=agent,
+        actor=actor,
+        action=action,
+        verdict_outcome=verdict_outcome,
+        reason=reason,
+        complexity=complexity,
+        cost=cost,
+        request_id=request_id,
+    )
+    row_append(entry)
+    return entry
+
+
+def audit_entry_build(
+    *,
+    agent: Agent | None,
+    actor: Any,
+    action: str,
+    verdict_outcome: str,
+    reason: str,
+    complexity: int | None = None,
+    cost: Decimal = ZERO,
+    request_id: str = "",
+) -> AuditEntry:
+    """The audit row :func:`audit_record` writes, not yet written (see :meth:`AuditTrail.grant`)."""
+    return AuditEntry(
         agent=agent,
         actor=actor if getattr(actor, "pk", None) else None,
         action=action[:100],
@@ -49,8 +75,6 @@ def audit_record(
         cost=cost,
         request_id=request_id[:64],
     )
-    row_append(entry)
-    return entry
 
 
 @dataclass
@@ -67,9 +91,14 @@ class AuditTrail:
 
     def record(self, *, outcome: str, reason: str, agent: Agent | None = None) -> AuditEntry:
         """Write the request's row; a second one for the same request is a programming error."""
+        return row_append(self.grant(outcome=outcome, reason=reason, agent=agent))  # type: ignore[return-value]
+
+    def grant(self, *, outcome: str, reason: str, agent: Agent | None = None) -> AuditEntry:
+        """The request's row, built but not written: the caller writes it in the same statement as the act
+        it allows (``atom.readlog``), so that the row and the act are stored together or not at all."""
         if self.entry is not None:
             raise RuntimeError(f"A second audit row for one {self.action!r} request.")
-        self.entry = audit_record(
+        self.entry = audit_entry_build(
             agent=agent if agent is not None else self.agent,
             actor=self.actor,
             action=self.action,
