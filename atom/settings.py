@@ -391,6 +391,9 @@ EPISODES_CONSOLIDATE_SIMILARITY = env_float("ATOM_EPISODES_CONSOLIDATE_SIMILARIT
 EPISODES_LIFECYCLE_INTERVAL_SECONDS = env_int("ATOM_EPISODES_LIFECYCLE_INTERVAL_SECONDS", 3600, minimum=60)
 # Per-process cache of episode vectors for semantic search (bounded; least recently used agent evicted).
 EPISODES_VECTOR_CACHE_MB = env_int("ATOM_EPISODES_VECTOR_CACHE_MB", 256, minimum=1)
+# From this many episodes of one agent on, semantic search asks an approximate graph for candidates
+# (rescored exactly) instead of scanning every vector; below it the scan is exact and fast.
+EPISODES_ANN_MIN_ROWS = env_int("ATOM_EPISODES_ANN_MIN_ROWS", 20_000, minimum=0)
 
 # --- Bugs -------------------------------------------------------------------------------------
 # Projects: bugs, suites and runs of the project named here unless a request names another.

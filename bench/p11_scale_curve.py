@@ -109,6 +109,23 @@ def run(scale: float) -> list[Result]:
         began = time.perf_counter()
         vector_index.vectors_for(agent_id)
         build_ms = (time.perf_counter() - began) * 1000
+        # The segmentation task's step after each session: the agent's search graph (from
+        # EPISODES_ANN_MIN_ROWS episodes on), built here at once for all of them, then saved.
+        began = time.perf_counter()
+        graphed = vector_index.graph_refresh(agent_id)
+        results.append(
+            Result(
+                ID,
+                f"search graph build at {size} episodes ({graphed} rows)",
+                time.perf_counter() - began,
+                "s",
+                "setup",
+                None,
+                None,
+                database,
+                scale,
+            )
+        )
         # A fresh process meets the agent: the copy saved by the first read is on disk.
         vector_index.clear()
         began = time.perf_counter()

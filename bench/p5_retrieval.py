@@ -200,15 +200,19 @@ def run(scale: float) -> list[Result]:
     began = time.perf_counter()
     built = vector_index.vectors_for(agent.pk)
     build_ms = (time.perf_counter() - began) * 1000
+    # The segmentation task's step after each session: the search graph, here built at once.
+    began = time.perf_counter()
+    graphed = vector_index.graph_refresh(agent.pk)
+    graph_s = time.perf_counter() - began
     vector_index.clear()
     began = time.perf_counter()
     mapped = vector_index.vectors_for(agent.pk)
     cold_ms = (time.perf_counter() - began) * 1000
-    # The mapped copy must rank exactly as the vectors read from the database (recall@10 = 1).
+    # What the mapped copy serves (through its graph when it has one) against the exact scan.
     query_vectors = embedder_get().embed(queries)
     found = [
         len({pk for pk, _ in ranking.rank_semantic(vectors=mapped, query_vector=vector, limit=10)}
-            & {pk for pk, _ in ranking.rank_semantic(vectors=built, query_vector=vector, limit=10)}) / 10
+            & {pk for pk, _ in ranking.rank_exact(vectors=built, query_vector=vector, limit=10)}) / 10
         for vector in query_vectors
     ]  # fmt: skip
     recall = sum(found) / len(found)
@@ -237,7 +241,9 @@ def run(scale: float) -> list[Result]:
         p50, base50 = percentile(full, 50), percentile(baseline, 50)
         results.append(Result(ID, f"{name} p50 (governed + logged)", p50, "ms", "", base50, p50 / base50, database, scale))
     results.append(Result(ID, "semantic index build from the database", build_ms, "ms", "once per agent", None, None, database, scale))
+    graph = f"search graph build ({graphed} rows, the segmentation task's refresh)"
+    results.append(Result(ID, graph, graph_s, "s", "once, then incremental", None, None, database, scale))
     cold = Result(ID, "semantic index cold load (file on disk)", cold_ms, "ms", "<= 200 ms", build_ms, cold_ms / build_ms, database, scale)
     results.append(cold)
-    results.append(Result(ID, "semantic recall@10, mapped copy vs exact", recall, "", ">= 0.95", None, None, database, scale))
+    results.append(Result(ID, "semantic recall@10, served vs exact scan", recall, "", ">= 0.95", None, None, database, scale))
     return results

@@ -42,10 +42,28 @@ def _top(scores: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_], ids: npt.
 
 
 def rank_semantic(*, vectors: AgentVectors, query_vector: npt.NDArray[np.float32], limit: int) -> list[tuple[int, float]]:
-    """The ``limit`` searchable episodes most similar to the query (cosine), best first, ties by id."""
+    """The ``limit`` searchable episodes most similar to the query (cosine), best first, ties by id.
+
+    With a graph, only its candidates and the ungraphed rows are scored (exactly, from the matrix); when
+    fewer than ``limit`` of the candidates are searchable while more episodes are (the graph's nearest
+    were archived), every row is scanned instead.
+    """
     size = vectors.size
     if size == 0:
         return []
+    if vectors.graph is not None:
+        candidates = vectors.graph_candidates(query_vector, limit)
+        searchable = vectors.searchable[candidates]
+        found = int(np.count_nonzero(searchable))
+        if found >= limit or found == int(np.count_nonzero(vectors.searchable[:size])):
+            scores = (vectors.matrix[candidates] @ query_vector).astype(np.float64)
+            return _top(scores, searchable, vectors.ids[candidates], limit)
+    return rank_exact(vectors=vectors, query_vector=query_vector, limit=limit)
+
+
+def rank_exact(*, vectors: AgentVectors, query_vector: npt.NDArray[np.float32], limit: int) -> list[tuple[int, float]]:
+    """Semantic ranking by scanning every row: the exact answer (and recall@10's reference)."""
+    size = vectors.size
     scores = (vectors.matrix[:size] @ query_vector).astype(np.float64)
     return _top(scores, vectors.searchable[:size], vectors.ids[:size], limit)
 

@@ -20,11 +20,16 @@ from django.db import OperationalError
     max_retries=5,
 )
 def episode_segment_task(session_pk: int) -> int | None:
-    """Segment the new tail of one session; returns the episode id (None for an unknown session)."""
+    """Segment the new tail of one session, then bring the agent's search graph up to date; returns the
+    episode id (None for an unknown session)."""
     from episodes.services.segmenting import episode_segment
+    from episodes.vector_index import vector_index
 
     episode = episode_segment(session_pk=session_pk)
-    return episode.pk if episode is not None else None
+    if episode is None:
+        return None
+    vector_index.graph_refresh(episode.agent_id)
+    return episode.pk
 
 
 @shared_task(
