@@ -69,6 +69,18 @@ def row_append(instance: Model) -> Model:
     return instance
 
 
+def insert_head(model: type[Model], fields: list[Field[Any, Any]]) -> str:
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+    return f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns})"  # nosec B608 - identifiers from model metadata
+
+
+def placeholder_typed(field: Field[Any, Any]) -> str:
+    # Typed placeholders: inside INSERT ... SELECT, an untyped NULL would be read as text. Text columns are
+    # cast to text, never to varchar(n), whose explicit cast would cut a long value instead of refusing it.
+    db_type = str(field.cast_db_type(connection))
+    return f"CAST(%s AS {'text' if db_type.startswith('varchar') else db_type})"
+
+
 def rows_insert(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """INSERT plain tuples into a signal-free model's table with the driver's bulk path.
 

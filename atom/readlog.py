@@ -22,7 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Field, Model
 
-from atom.dbinsert import row_append, row_fields, row_values
+from atom.dbinsert import insert_head, placeholder_typed, row_append, row_fields, row_values
 from atom.prepared import prepared_cursor
 
 
@@ -91,7 +91,7 @@ def _postgres_statement(sql: str, before: tuple[type[Model], ...], log: ReadLog)
         parts = [f"r AS ({sql})"]
         for index, model in enumerate(before):
             fields = row_fields(model)
-            parts.append(f"w{index} AS ({_insert(model, fields)} VALUES ({', '.join(_bound(field) for field in fields)}))")
+            parts.append(f"w{index} AS ({insert_head(model, fields)} VALUES ({', '.join(placeholder_typed(field) for field in fields)}))")
         read_id = f"r.{connection.ops.quote_name(log.id_column)}"
         fields = row_fields(type(log.row))
         values = []
@@ -101,20 +101,8 @@ def _postgres_statement(sql: str, before: tuple[type[Model], ...], log: ReadLog)
             elif field.attname == log.count_field:
                 values.append(f"count({read_id})")
             else:
-                values.append(_bound(field))
+                values.append(placeholder_typed(field))
         having = " HAVING count(*) > 0" if log.requires_rows else ""
-        parts.append(f"log AS ({_insert(type(log.row), fields)} SELECT {', '.join(values)} FROM r{having})")  # noqa: S608  # nosec B608
+        parts.append(f"log AS ({insert_head(type(log.row), fields)} SELECT {', '.join(values)} FROM r{having})")  # noqa: S608  # nosec B608
         statement = _STATEMENTS[key] = f"WITH {', '.join(parts)} SELECT * FROM r ORDER BY {log.order_by}"  # noqa: S608  # nosec B608
     return statement
-
-
-def _insert(model: type[Model], fields: list[Field[Any, Any]]) -> str:
-    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
-    return f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns})"  # nosec B608 - identifiers from model metadata
-
-
-def _bound(field: Field[Any, Any]) -> str:
-    # Typed placeholders: inside INSERT ... SELECT, an untyped NULL would be read as text. Text columns are
-    # cast to text, never to varchar(n), whose explicit cast would cut a long value instead of refusing it.
-    db_type = str(field.cast_db_type(connection))
-    return f"CAST(%s AS {'text' if db_type.startswith('varchar') else db_type})"
