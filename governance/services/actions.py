@@ -26,7 +26,7 @@ from governance.models import (
 )
 from governance.selectors import AGENT_NOT_FOUND, agent_principal_confine, agent_with_map_version
 from governance.services.audit import AuditTrail, audited
-from governance.services.budget import agent_budget_charge
+from governance.services.budget import agent_budget_charge, agent_budget_charge_written
 from governance.services.decision import NOT_PROPOSABLE, Verdict, governance_decide
 from governance.services.execution import ACTION_HANDLERS, ActionContext, action_perform
 from governance.services.proposals import proposal_create
@@ -53,6 +53,13 @@ _REFUSALS: dict[str, tuple[type[DomainError], str, int]] = {
     Decision.UNKNOWN_ACTION: (DomainError, "ACTION_UNKNOWN", 403),
     Decision.BLOCKED: (ForbiddenError, "MATURITY_INSUFFICIENT", 403),
 }
+
+
+BUDGET_REFUSAL = "Budget or daily cap exceeded."
+
+
+def _budget_exceeded() -> ForbiddenError:
+    return ForbiddenError("The agent's budget or daily spend cap does not cover this cost.", code="BUDGET_EXCEEDED")
 
 
 def _refuse(*, trail: AuditTrail, outcome: str, reason: str) -> DomainError:
@@ -169,6 +176,17 @@ def agent_action_request(
         if handler is not None:
             # A refusal here, or while performing below (charge and execution rolled back), is audited as FAILED.
             handler.validate(context)
+        if handler is None and verdict.outcome == Decision.EXECUTE:
+            # Nothing to perform here but the record: the charge, the execution row and the audit row
+            # (or the refusal's) are one statement (atom.guarded).
+            execution = action_perform(context=context, cost=cost, save=False)
+            allowed = trail.draft(outcome=verdict.outcome, reason=verdict.reason)
+            refused = trail.draft(outcome=Decision.BUDGET_EXCEEDED, reason=BUDGET_REFUSAL)
+            charged = agent_budget_charge_written(agent_id=agent.pk, cost=cost, charged=[execution, allowed], refused=[refused])
+            trail.claim(allowed if charged else refused)
+            if not charged:
+                raise _budget_exceeded()
+            return ActionOutcome(decision=verdict.outcome, agent=agent, execution=execution)
         with transaction.atomic():
             charged = agent_budget_charge(agent_id=agent.pk, cost=cost)
             if charged:
@@ -178,6 +196,6 @@ def agent_action_request(
                 trail.record(outcome=verdict.outcome, reason=verdict.reason)
         if not charged:
             # Recorded outside the rolled-back transaction, so the refusal's row stays.
-            trail.record(outcome=Decision.BUDGET_EXCEEDED, reason="Budget or daily cap exceeded.")
-            raise ForbiddenError("The agent's budget or daily spend cap does not cover this cost.", code="BUDGET_EXCEEDED")
+            trail.record(outcome=Decision.BUDGET_EXCEEDED, reason=BUDGET_REFUSAL)
+            raise _budget_exceeded()
     return ActionOutcome(decision=verdict.outcome, agent=agent, execution=execution, supervision=supervision)

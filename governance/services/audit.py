@@ -96,9 +96,12 @@ class AuditTrail:
     def grant(self, *, outcome: str, reason: str, agent: Agent | None = None) -> AuditEntry:
         """The request's row, built but not written: the caller writes it in the same statement as the act
         it allows (``atom.readlog``), so that the row and the act are stored together or not at all."""
-        if self.entry is not None:
-            raise RuntimeError(f"A second audit row for one {self.action!r} request.")
-        self.entry = audit_entry_build(
+        return self.claim(self.draft(outcome=outcome, reason=reason, agent=agent))
+
+    def draft(self, *, outcome: str, reason: str, agent: Agent | None = None) -> AuditEntry:
+        """A row this request could write, built but neither written nor claimed: a caller whose write
+        decides between outcomes (``atom.guarded``) drafts each and claims the one written."""
+        return audit_entry_build(
             agent=agent if agent is not None else self.agent,
             actor=self.actor,
             action=self.action,
@@ -108,7 +111,13 @@ class AuditTrail:
             cost=self.cost,
             request_id=self.request_id,
         )
-        return self.entry
+
+    def claim(self, entry: AuditEntry) -> AuditEntry:
+        """Make ``entry`` the request's row; a second one for the same request is a programming error."""
+        if self.entry is not None:
+            raise RuntimeError(f"A second audit row for one {self.action!r} request.")
+        self.entry = entry
+        return entry
 
 
 @contextmanager

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
+from atom.dbinsert import row_append
 from atom.errors import DomainError
+from atom.guarded import guarded_append
 from governance.models import (
     Agent,
 )
@@ -44,15 +49,36 @@ def agent_budget_charge(*, agent_id: int, cost: Decimal, today: date | None = No
     concurrent charges can never overdraw, whatever the isolation level. Amounts are rounded to cents in
     the statement so SQLite's floating arithmetic never drifts below zero.
     """
-    if cost < ZERO:
-        raise DomainError("A cost cannot be negative.", code="VALIDATION_ERROR")
-    if cost == ZERO:
+    params = _charge_params(agent_id=agent_id, cost=cost, today=today)
+    if params is None:
         return True
-    day = today or timezone.localdate()
-    params = {"cost": cost, "day": day if connection.vendor == "postgresql" else day.isoformat(), "id": agent_id}
     with connection.cursor() as cursor:
         cursor.execute(_charge_sql(), params)
         return cursor.rowcount == 1
+
+
+def agent_budget_charge_written(
+    *, agent_id: int, cost: Decimal, charged: Sequence[Model], refused: Sequence[Model], today: date | None = None
+) -> bool:
+    """:func:`agent_budget_charge` with the rows that follow it: ``charged`` (unsaved) are written if the
+    charge held, ``refused`` if not, in the same statement as the charge (``atom.guarded``)."""
+    params = _charge_params(agent_id=agent_id, cost=cost, today=today)
+    if params is None:
+        with transaction.atomic(savepoint=False):
+            for row in charged:
+                row_append(row)
+        return True
+    return guarded_append(_charge_sql(), params, matched=charged, missed=refused)
+
+
+def _charge_params(*, agent_id: int, cost: Decimal, today: date | None) -> dict[str, Any] | None:
+    """The charge's parameters; None for a free action (nothing to charge)."""
+    if cost < ZERO:
+        raise DomainError("A cost cannot be negative.", code="VALIDATION_ERROR")
+    if cost == ZERO:
+        return None
+    day = today or timezone.localdate()
+    return {"cost": cost, "day": day if connection.vendor == "postgresql" else day.isoformat(), "id": agent_id}
 
 
 def money(value: Decimal) -> Decimal:

@@ -185,15 +185,21 @@ def canvas_script_store(*, canvas: Canvas, actor: Any, code: str, request_id: st
     return canvas
 
 
-def action_perform(*, context: ActionContext, cost: Decimal, proposal: Proposal | None = None) -> ActionExecution:
+def action_perform(*, context: ActionContext, cost: Decimal, proposal: Proposal | None = None, save: bool = True) -> ActionExecution:
     """Run an allowed, already-charged action through the registry. Actions Atom cannot perform itself
-    are recorded with their parameters for the agent's runtime, never answered with a made-up result."""
+    are recorded with their parameters for the agent's runtime, never answered with a made-up result.
+
+    ``save=False`` returns the execution row unsaved, for a caller that writes it in the same statement
+    as the charge; only for actions that are recorded, since nothing may run before the charge holds.
+    """
     handler = ACTION_HANDLERS.get(context.action)
     if handler is None:
         status, result = ExecutionStatus.RECORDED, None
+    elif not save:
+        raise ValueError(f"{context.action!r} runs a handler: it is performed only once charged.")
     else:
         status, result = ExecutionStatus.COMPLETED, handler.perform(context)
-    return ActionExecution.objects.create(
+    execution = ActionExecution(
         agent=context.agent,
         actor=context.actor,
         action=context.action,
@@ -204,3 +210,6 @@ def action_perform(*, context: ActionContext, cost: Decimal, proposal: Proposal 
         proposal=proposal,
         request_id=context.request_id[:64],
     )
+    if save:
+        execution.save(force_insert=True)
+    return execution
