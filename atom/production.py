@@ -12,7 +12,7 @@ DEFAULT_SECRET_KEY = "django-insecure-atom-development-only-change-me"  # noqa: 
 DEFAULT_JWT_SIGNING_KEY = "atom-development-only-jwt-signing-key-change-me"
 MIN_SIGNING_KEY_BYTES = 32
 MAX_ACCESS_TOKEN_MINUTES = 15
-SHARED_CACHE_BACKENDS = ("django.core.cache.backends.redis.RedisCache",)
+SHARED_CACHE_BACKENDS = ("atom.cache.RedisCache", "django.core.cache.backends.redis.RedisCache")
 
 
 def jwt_problems(*, secret_key: str, signing_key: str, rotate: bool, blacklist_installed: bool, access_minutes: int) -> list[str]:

@@ -153,7 +153,7 @@ CACHE_KEY_PREFIX = env_str("ATOM_CACHE_PREFIX", "atom")
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "atom.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {"socket_connect_timeout": ATOM_REDIS_CONNECT_TIMEOUT, "socket_timeout": ATOM_REDIS_SOCKET_TIMEOUT},
