@@ -22,31 +22,13 @@ ZERO = Decimal("0")
 # --- Audit -------------------------------------------------------------------------------------
 
 
-def audit_record(
-    *,
-    agent: Agent | None,
-    actor: Any,
-    action: str,
-    verdict_outcome: str,
-    reason: str,
-    complexity: int | None = None,
-    cost: Decimal = ZERO,
-    request_id: str = "",
-) -> AuditEntry:
-    """Append one audit row: the agent's tier and confidence at decision time, the outcome and why.
+def audit_record(**fields: Any) -> AuditEntry:
+    """Append one audit row (the keywords of :func:`audit_entry_build`): the agent's tier and confidence
+    at decision time, the outcome and why.
 
     Every governed request writes one, so it goes through the prepared INSERT of ``row_append``.
     """
-    entry = audit_entry_build(
-        agent=agent,
-        actor=actor,
-        action=action,
-        verdict_outcome=verdict_outcome,
-        reason=reason,
-        complexity=complexity,
-        cost=cost,
-        request_id=request_id,
-    )
+    entry = audit_entry_build(**fields)
     row_append(entry)
     return entry
 
