@@ -19,16 +19,15 @@ from django.utils import timezone
 
 from bugs.models import (
     TERMINAL_RUN_STATUSES,
-    Bug,
     BugResult,
     Outcome,
-    RegressionTest,
     Result,
     Run,
     RunShard,
     RunStatus,
 )
 from bugs.parsers import ParsedResult, clean_text
+from bugs.services.links import pairs_write, run_link_matches
 from bugs.services.runs import run_trigger
 from bugs.services.status import run_apply_rules
 
@@ -136,19 +135,14 @@ def results_store(*, run: Run, parsed: Iterable[ParsedResult], attach: bool = Tr
 
 def results_attach(*, run: Run) -> None:
     """Attach the run's results to every bug linking a result's node id or its identity (all its repeats)."""
-    result_table = connection.ops.quote_name(Result._meta.db_table)
-    link_table = connection.ops.quote_name(RegressionTest._meta.db_table)
-    attach_table = connection.ops.quote_name(BugResult._meta.db_table)
-    bug_table = connection.ops.quote_name(Bug._meta.db_table)
-    # Only the bugs of the run's own project: another project may well have a test of the same name.
-    attach = (
-        f"INSERT INTO {attach_table} (bug_id, result_id) SELECT DISTINCT rt.bug_id, r.id FROM {result_table} r "  # noqa: S608  # nosec B608
-        f"JOIN {link_table} rt ON rt.node_id IN (r.node_id, r.identity) JOIN {bug_table} b ON b.id = rt.bug_id "
-        "WHERE r.run_id = %s AND b.project_id = %s ON CONFLICT (bug_id, result_id) DO NOTHING"
+    table = connection.ops.quote_name(BugResult._meta.db_table)
+    pairs = sorted({(match.bug_id, match.result_id) for match in run_link_matches(run=run)})
+    pairs_write(
+        postgresql=f"INSERT INTO {table} (bug_id, result_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "  # noqa: S608  # nosec B608
+        "ON CONFLICT (bug_id, result_id) DO NOTHING",
+        sqlite=f"INSERT INTO {table} (bug_id, result_id) VALUES (%s, %s) ON CONFLICT (bug_id, result_id) DO NOTHING",  # noqa: S608  # nosec B608
+        pairs=pairs,
     )
-    project_id = Run.objects.filter(pk=run.pk).values_list("suite__project_id", flat=True).first()
-    with connection.cursor() as cursor:
-        cursor.execute(attach, [run.pk, project_id])
 
 
 # Where a node id can be cut into the node ids above it: a folder, a file, a class, a test's parameters.

@@ -10,8 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Case, Count, OuterRef, Q, Subquery, When
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from atom.errors import DomainError
@@ -31,6 +32,7 @@ from bugs.models import (
     RunStatus,
     Severity,
 )
+from bugs.services.links import LinkMatch, in_list, latest_results, list_param, pairs_write, run_link_matches
 from bugs.services.suites import suite_repository
 
 # Severities that may not be resolved, or closed as fixed, without a linked regression test.
@@ -239,23 +241,27 @@ def bug_mark_duplicate(*, bugs: list[Bug], of: Bug, actor: Any = None, reason: s
     return moved
 
 
-def _flaky_node_ids(run: Run) -> set[str]:
+def _flaky_node_ids(run: Run, matches: list[LinkMatch] | None = None) -> set[str]:
     """Linked tests of this run that both passed and failed on its commit (in this run or another).
 
     Only tests linked to a bug are looked at: flakiness is flagged on the links, and a 55,000-case
-    import must not group every result of the commit to find the few hundred that matter.
+    import must not group every result of the commit to find the few hundred that matter. ``matches``
+    are the run's link matches when the caller has read them already.
     """
-    links = RegressionTest.objects.filter(bug__project_id=int(run.suite.project_id or 0)).values("node_id")
-    ran_linked = Result.objects.filter(Q(node_id__in=links) | Q(identity__in=links), run=run).values("node_id")
-    flaky = set(Result.objects.filter(run=run, is_flaky=True, node_id__in=ran_linked).values_list("node_id", flat=True))
-    if run.commit_sha:
+    if matches is None:
+        matches = run_link_matches(run=run)
+    ran_linked = {match.node_id for match in matches}
+    table = connection.ops.quote_name(Result._meta.db_table)
+    flaky = {match.node_id for match in matches if match.is_flaky}
+    if run.commit_sha and ran_linked:
         mixed = (
             Result.objects.filter(
                 run__in=Run.objects.filter(commit_sha=run.commit_sha, suite__project_id=int(run.suite.project_id or 0))
                 .exclude(status__in=INTERRUPTED_RUN_STATUSES)
                 .values("pk"),
-                node_id__in=ran_linked,
             )
+            # A column of the model and a bound list: the node ids travel as one parameter however many.
+            .filter(RawSQL(in_list(f"{table}.node_id"), [list_param(ran_linked)], output_field=BooleanField()))  # noqa: S611  # nosec B611
             .values("node_id")
             .annotate(
                 passes=Count("pk", filter=Q(outcome=Outcome.PASSED)),
@@ -286,16 +292,18 @@ def run_apply_rules(*, run: Run) -> list[str]:
     ran = Result.objects.filter(run=run)
     # The links of the run's own project only: another project may have a test of the same name.
     own_links = RegressionTest.objects.filter(bug__project_id=int(run.suite.project_id or 0))
+    matches = run_link_matches(run=run)
     # A link to an identity gets the worst of its repeats: any failing repeat fails it.
-    worst_first = Case(When(outcome__in=FAILING_OUTCOMES, then=0), default=1)
-    own_links.filter(Q(node_id__in=ran.values("node_id")) | Q(node_id__in=ran.values("identity"))).update(
-        last_result=Subquery(
-            ran.filter(Q(node_id=OuterRef("node_id")) | Q(identity=OuterRef("node_id"))).order_by(worst_first, "pk").values("pk")[:1]
-        )
+    table = connection.ops.quote_name(RegressionTest._meta.db_table)
+    pairs_write(
+        postgresql=f"UPDATE {table} SET last_result_id = latest.result_id FROM unnest(%s::bigint[], %s::bigint[]) "  # noqa: S608  # nosec B608
+        f"AS latest(result_id, id) WHERE {table}.id = latest.id",
+        sqlite=f"UPDATE {table} SET last_result_id = %s WHERE id = %s",  # noqa: S608  # nosec B608
+        pairs=[(result_id, link_id) for link_id, result_id in sorted(latest_results(matches).items())],
     )
     if run.status in INTERRUPTED_RUN_STATUSES:
         return []
-    flaky = _flaky_node_ids(run)
+    flaky = _flaky_node_ids(run, matches)
     if flaky:
         identities = ran.filter(node_id__in=flaky).values("identity")
         own_links.filter(Q(node_id__in=flaky) | Q(node_id__in=identities)).update(is_flaky=True, flaky_commit=run.commit_sha)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from django.db.models.signals import post_init
 
-from bugs.models import Bug
+from bugs.models import Bug, BugResult
 from bugs.report import triage_report
 from bugs.services.bugs import bug_create, bug_link_test
+from bugs.services.imports import run_import
 from bugs.services.status import _flaky_node_ids
 from bugs.tests.factories import make_result, make_run
+from bugs.tests.work import database_work
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +59,30 @@ def test_p3_performance_triage_report_reads_rows_not_models_regression():
         post_init.disconnect(count, sender=Bug)
     assert "BUG-030" in report
     assert built == []
+
+
+def _import_work(cases: int) -> int:
+    """The database work of importing a JUnit report of ``cases`` cases, every other one linked to a bug."""
+    suite = f"tests.test_size{cases}"
+    for number in range(cases // 2):
+        bug = bug_create(key=f"BUG-{cases:04d}{number:04d}", title=f"bug {number}", severity="P2")
+        bug_link_test(bug=bug, node_id=f"tests/test_size{cases}.py::test_{2 * number}")
+    testcases = "".join(f'<testcase classname="{suite}" name="test_{n}" time="0.01"/>' for n in range(cases))
+    report = f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">{testcases}</testsuite></testsuites>'
+    with database_work() as work:
+        run = run_import(stream=io.BytesIO(report.encode()), commit_sha=f"{cases:040x}")
+    assert BugResult.objects.filter(result__run=run).count() == cases // 2
+    return work.units
+
+
+@pytest.mark.regression("BUG-160")
+def test_p2_performance_import_work_grows_linearly_with_the_report_regression():
+    """BUG-160 (P2, performance): a 55,248-case JUnit import ended in a statement timeout on PostgreSQL.
+
+    Attaching results to bugs and giving each linked test its latest result matched a result to a link
+    by "node id or identity": an OR that no index serves, so with the statistics of a freshly filled
+    table both databases compared every result with every link (114 s on SQLite). The work of an import
+    four times larger must be about four times the work, not sixteen.
+    """
+    small, large = _import_work(300), _import_work(1200)
+    assert large < 8 * small, f"{small} units of work for 300 cases, {large} for 1200"
