@@ -51,6 +51,8 @@ class ParsedResult:
 
 def clean_text(text: str) -> str:
     """The text without NUL and with lone surrogates replaced: both are refused by the databases' text and JSON."""
+    if text.isascii() and "\x00" not in text:
+        return text  # nothing to replace: most fields of most reports, checked at C speed
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
