@@ -7,7 +7,7 @@ bugs.uploads tells an upload's format and hands it to the right one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 MESSAGE_MAX = 2000
@@ -45,8 +45,6 @@ class ParsedResult:
     file: str = ""
     line: int | None = None
     ordinal: int = 1
-    _seen_outcomes: set[str] = field(default_factory=set, repr=False)
-    _phases: set[str] = field(default_factory=set, repr=False)
 
 
 def clean_text(text: str) -> str:
