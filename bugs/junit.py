@@ -86,17 +86,22 @@ def identity_text(identity: TestIdentity) -> str:
     - the n-th repeat of an identity in one report ends with ``[#n]`` from n = 2; a name that itself ends
       like that has its ``[`` escaped.
     """
-    name = _escape(identity.name) if identity.name else EMPTY_NAME
-    if identity.name == EMPTY_NAME:
+    return _text(identity.scope, identity.classname, identity.name, identity.ordinal)
+
+
+def _text(scope: str, classname: str, name_part: str, ordinal: int) -> str:
+    # The parts as plain arguments: the reader builds one per testcase, without a TestIdentity.
+    name = _escape(name_part) if name_part else EMPTY_NAME
+    if name_part == EMPTY_NAME:
         name = "\\" + name
-    elif _ORDINAL.search(name):
+    elif name[-1] == "]" and _ORDINAL.search(name):
         name = name[: name.rindex("[")] + "\\" + name[name.rindex("[") :]
-    if identity.ordinal > 1:
-        name += f"[#{identity.ordinal}]"
-    if identity.scope:
-        return SEPARATOR.join([_escape(identity.scope), _escape(identity.classname), name])
-    if identity.classname:
-        return SEPARATOR.join([_escape(identity.classname), name])
+    if ordinal > 1:
+        name += f"[#{ordinal}]"
+    if scope:
+        return SEPARATOR.join([_escape(scope), _escape(classname), name])
+    if classname:
+        return SEPARATOR.join([_escape(classname), name])
     return name
 
 
@@ -223,7 +228,9 @@ def _child_text(child: Any) -> str:
 
 
 def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
-    get = element.get
+    # The attributes in one call to lxml rather than one per attribute.
+    attributes = dict(element.items())
+    get = attributes.get
     classname = (get("classname") or get("class") or "").strip()
     name = (get("name") or "").strip()
     file = (get("file") or "").strip()
@@ -253,8 +260,7 @@ def _result(element: Any, suite: _Suite, seen: dict[str, int]) -> ParsedResult:
     else:
         scope = file or suite.file or suite.name
         redundant = scope == classname or (not classname and scope == name)
-        identity = TestIdentity(scope="" if redundant else scope, classname=classname, name=name)
-        kind, node_id = "junit", identity_text(identity)
+        kind, node_id = "junit", _text("" if redundant else scope, classname, name, 1)
     base, ordinal = node_id, seen.get(node_id, 0) + 1
     seen[base] = ordinal
     if ordinal > 1:

@@ -7,7 +7,7 @@ bugs.uploads tells an upload's format and hands it to the right one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 MESSAGE_MAX = 2000
@@ -45,12 +45,12 @@ class ParsedResult:
     file: str = ""
     line: int | None = None
     ordinal: int = 1
-    _seen_outcomes: set[str] = field(default_factory=set, repr=False)
-    _phases: set[str] = field(default_factory=set, repr=False)
 
 
 def clean_text(text: str) -> str:
     """The text without NUL and with lone surrogates replaced: both are refused by the databases' text and JSON."""
+    if text.isascii() and "\x00" not in text:
+        return text  # nothing to replace: most fields of most reports, checked at C speed
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from bugs.parsers import MESSAGE_MAX, TRACEBACK_MAX, ParsedResult, ReportFormatError, clip, duration_seconds
@@ -42,15 +43,26 @@ def _longrepr_text(longrepr: Any) -> tuple[str, str]:
     return "", str(longrepr)
 
 
-def _merge_report(parsed: ParsedResult, report: dict[str, Any]) -> None:
+@dataclass
+class _Merged:
+    """A result being merged from its reports, with what the merge remembers: the phases seen and the
+    outcomes of its attempts."""
+
+    parsed: ParsedResult
+    phases: set[str] = field(default_factory=set)
+    outcomes: set[str] = field(default_factory=set)
+
+
+def _merge_report(merged: _Merged, report: dict[str, Any]) -> None:
+    parsed = merged.parsed
     when = report.get("when")
     outcome = report.get("outcome")
-    parsed._phases.add(str(when))
+    merged.phases.add(str(when))
     parsed.duration_seconds += duration_seconds(report.get("duration"))
     if when == "call" or (when == "setup" and outcome != "passed"):
         parsed.attempts += 1
     if outcome == "rerun":
-        parsed._seen_outcomes.add("failed")
+        merged.outcomes.add("failed")
         return
     failing = outcome == "failed"
     if when == "setup":
@@ -63,7 +75,7 @@ def _merge_report(parsed: ParsedResult, report: dict[str, Any]) -> None:
             parsed.outcome = "xfailed" if outcome == "skipped" else ("xpassed" if outcome == "passed" else "failed")
         else:
             parsed.outcome = {"passed": "passed", "failed": "failed", "skipped": "skipped"}.get(str(outcome), "error")
-        parsed._seen_outcomes.add(parsed.outcome)
+        merged.outcomes.add(parsed.outcome)
     elif when == "teardown" and failing and parsed.outcome == "passed":
         parsed.outcome = "error"
     if failing or outcome == "skipped":
@@ -77,7 +89,7 @@ def parse_report_log(lines: Iterable[str | bytes]) -> list[ParsedResult]:
 
     A truncated last line (pytest killed while writing) is ignored, so partial logs still count.
     """
-    results: dict[str, ParsedResult] = {}
+    results: dict[str, _Merged] = {}
     seen_any = False
     for raw in lines:
         line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
@@ -97,17 +109,18 @@ def parse_report_log(lines: Iterable[str | bytes]) -> list[ParsedResult]:
         node_id = record.get("nodeid")
         if not isinstance(node_id, str) or not node_id:
             continue
-        parsed = results.get(node_id)
-        if parsed is None:
-            parsed = results[node_id] = ParsedResult(node_id=node_id)
-        _merge_report(parsed, record)
+        merged = results.get(node_id)
+        if merged is None:
+            merged = results[node_id] = _Merged(ParsedResult(node_id=node_id))
+        _merge_report(merged, record)
     if not seen_any:
         raise ReportFormatError("The body is neither JUnit XML nor a pytest report log.")
-    for parsed in results.values():
+    for merged in results.values():
+        parsed = merged.parsed
         parsed.attempts = max(1, parsed.attempts)
-        if parsed.outcome == "passed" and not parsed._phases & {"call", "teardown"}:
+        if parsed.outcome == "passed" and not merged.phases & {"call", "teardown"}:
             # Set up but never called: pytest was stopped (time limit, killed worker) inside this test.
             parsed.outcome = "error"
             parsed.message = "The test did not finish: pytest was stopped while it ran."
-        parsed.is_flaky = parsed.outcome == "passed" and "failed" in parsed._seen_outcomes
-    return list(results.values())
+        parsed.is_flaky = parsed.outcome == "passed" and "failed" in merged.outcomes
+    return [merged.parsed for merged in results.values()]

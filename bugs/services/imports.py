@@ -134,8 +134,13 @@ def import_lease() -> timedelta:
 
 def _store_batches(run: Run, results: Iterable[ParsedResult], *, estimate: int = 0) -> float:
     """Store the results in batches of IMPORT_BATCH, unattached, showing progress and extending the
-    import's lease; return their total duration."""
+    import's lease; return their total duration.
+
+    The lease is extended once half of it is spent, not after every batch: it lives on the row that
+    holds the whole report, which SQLite writes whole (BUG-161).
+    """
     stored, duration, batch = 0, 0.0, []
+    renew_at = timezone.now() + import_lease() / 2
     for result in results:
         batch.append(result)
         duration += result.duration_seconds
@@ -143,7 +148,9 @@ def _store_batches(run: Run, results: Iterable[ParsedResult], *, estimate: int =
             stored += results_store(run=run, parsed=batch, attach=False)
             batch = []
             Run.objects.filter(pk=run.pk).update(done=stored, total=max(stored, estimate))
-            RunUpload.objects.filter(run_id=run.pk).update(lease_expires_at=timezone.now() + import_lease())
+            if timezone.now() >= renew_at:
+                renew_at = timezone.now() + import_lease() / 2
+                RunUpload.objects.filter(run_id=run.pk).update(lease_expires_at=timezone.now() + import_lease())
     stored += results_store(run=run, parsed=batch, attach=False)
     Run.objects.filter(pk=run.pk).update(done=stored, total=stored)
     return duration

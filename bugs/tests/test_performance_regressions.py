@@ -86,3 +86,28 @@ def test_p2_performance_import_work_grows_linearly_with_the_report_regression():
     """
     small, large = _import_work(300), _import_work(1200)
     assert large < 8 * small, f"{small} units of work for 300 cases, {large} for 1200"
+
+
+@pytest.mark.regression("BUG-161")
+def test_p2_performance_import_rewrites_its_stored_report_once_not_per_batch_regression(monkeypatch):
+    """BUG-161 (P2, performance): the worker extended the import's lease after every batch of results.
+
+    The lease lives on the row that holds the whole uploaded report, and SQLite writes a row whole: a
+    1,000,000-case report (73 MB) was written back a hundred times, 10 of the 40 s of the import, and
+    the rewrite took the process to 600 MB. The lease is renewed when half of it is spent, so a report
+    read within its lease writes the upload row once, at the claim, however many batches it has.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bugs.services.imports import run_import_parse, run_import_receive
+
+    monkeypatch.setattr("bugs.services.imports.IMPORT_BATCH", 10)
+    testcases = "".join(f'<testcase classname="tests.test_a" name="test_{n}" time="0.01"/>' for n in range(60))
+    report = f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">{testcases}</testsuite></testsuites>'
+    run = run_import_receive(stream=io.BytesIO(report.encode()), name="six-batches.xml")
+    with CaptureQueriesContext(connection) as queries:
+        assert run_import_parse(run_id=run.pk)
+    table = connection.ops.quote_name("bugs_runupload")
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(f"UPDATE {table}")]
+    assert len(writes) == 1, writes
