@@ -99,20 +99,9 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Iterable[Seque
                 for row in rows:
                     copy.write_row(row)
             return
-        params = [list(row) for row in rows]
+        params = _sqlite_params(list(rows))
         if not params:
             return
-        # Datetime columns are found once, on the first row: a column holds one type throughout.
-        stamped = [index for index, value in enumerate(params[0]) if isinstance(value, datetime)]
-        for index in stamped:
-            # A value repeated down the column (a batch's created_at) is formatted once.
-            last: datetime | None = None
-            text = ""
-            for row in params:
-                if row[index] is not last:
-                    last = row[index]
-                    text = _sqlite_datetime(row[index])
-                row[index] = text
         placeholders = ", ".join(["%s"] * len(columns))
         cursor.executemany(
             f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608  # nosec B608 - identifiers from the model, values bound
@@ -120,6 +109,23 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Iterable[Seque
         )
 
 
+def _sqlite_params(rows: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """The rows with their datetime columns as SQLite text, transposed column by column (no per-row copy)."""
+    if not rows:
+        return []
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True))
+    for index, column in enumerate(columns):
+        # Datetime columns are found on the first row: a column holds one type throughout.
+        if isinstance(column[0], datetime):
+            if column.count(column[0]) == len(column):
+                # A value repeated down the column (a batch's created_at) is formatted once.
+                columns[index] = (_sqlite_datetime(column[0]),) * len(column)
+            else:
+                columns[index] = tuple(map(_sqlite_datetime, column))
+    return list(zip(*columns, strict=True))
+
+
 def _sqlite_datetime(value: datetime) -> str:
-    # What Django's SQLite backend stores for an aware datetime (naive UTC text), without its per-value overhead.
-    return str((value if value.tzinfo is UTC else value.astimezone(UTC)).replace(tzinfo=None))
+    # What Django's SQLite backend stores for an aware datetime (naive UTC text), without its per-value
+    # overhead: a UTC value's text ends in "+00:00", which is all that sets it apart from the naive one.
+    return str(value)[:-6] if value.tzinfo is UTC else str(value.astimezone(UTC).replace(tzinfo=None))

@@ -17,7 +17,7 @@ from episodes.models import (
     Role,
     Segment,
 )
-from episodes.services.ingestion import InteractionInput, _interactions_insert, interactions_ingest
+from episodes.services.ingestion import InteractionInput, _interactions_insert, _metadata_json, interactions_ingest
 from episodes.services.segmenting import SEGMENT_WRITE_BATCH, _index_version_bump, episode_segment
 from governance.selectors import agent_list_for_owner
 
@@ -122,7 +122,7 @@ def _demo_sessions_bulk(*, agent_id: int, start: datetime, repeat: int) -> int:
         now = timezone.now()
         _interactions_insert(
             [
-                (agent_id, session_pks[f"demo-{index}"], seq, item.role, item.content, item.timestamp, item.metadata, now)
+                (agent_id, session_pks[f"demo-{index}"], seq, item.role, item.content, item.timestamp, _metadata_json(item.metadata), now)
                 for index, group in items.items()
                 for seq, item in enumerate(group)
             ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -67,3 +68,13 @@ def test_the_sentence_model_ranks_paraphrases_closer(settings):
     embedder = SentenceEmbedder(settings.EPISODES_SENTENCE_MODEL)
     a, b, c = embedder.embed(["The deployment failed.", "Shipping the release did not work.", "I baked a cake."])
     assert a @ b > a @ c
+
+
+def test_vectors_keep_the_bytes_stored_by_earlier_versions():
+    # Stored vectors are never re-embedded: any change to the hashing must leave every bit as it was.
+    texts = ["deploy the billing service", "", "héllo wörld ✓", "a\x00b", "ΣΑΣ İstanbul", "x" * 300] * 50
+    digests = {dim: hashlib.sha256(HashingEmbedder(dim).embed(texts).tobytes()).hexdigest() for dim in (64, 100)}
+    assert digests == {
+        64: "903b5cb6116029f6df7c905dd7b3a3b8c22f48c575af3c09c404c77d8ce757aa",
+        100: "a3c12b857ff88248ca954b865256637e1998e6637c6cb7e4eb47e3d23484a4c3",
+    }

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from episodes.models import AgentSession, Episode, EpisodeStatus, Interaction, Outcome, Segment, SegmentKind
+from episodes.services import segmenting
 from episodes.services.ingestion import interactions_ingest
 from episodes.services.segmenting import episode_segment
 from episodes.tasks import episode_segment_task
@@ -157,18 +158,18 @@ def test_a_failure_midway_leaves_no_episode_no_segment_and_the_interactions_inta
     interactions_ingest(actor=agent.owner, agent_id=agent.pk, items=conversation(contents=[DEPLOY, CAKE, DEPLOY, CAKE] * 5))
     session = AgentSession.objects.get()
     before = list(Interaction.objects.order_by("seq").values_list("seq", "content"))
-    original_bulk_create = Segment.objects.bulk_create
+    original_segments_insert = segmenting._segments_insert
     calls = []
 
-    def failing_bulk_create(*args, **kwargs):
+    def failing_segments_insert(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return original_bulk_create(*args, **kwargs)
+        return original_segments_insert(*args, **kwargs)
 
     with (
         mock.patch("episodes.services.segmenting.SEGMENT_WRITE_BATCH", 3),
-        mock.patch.object(Segment.objects, "bulk_create", side_effect=failing_bulk_create),
+        mock.patch("episodes.services.segmenting._segments_insert", side_effect=failing_segments_insert),
         pytest.raises(RuntimeError),
     ):
         episode_segment(session_pk=session.pk)
