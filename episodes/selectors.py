@@ -45,7 +45,7 @@ def interaction_chunks(*, session_id: int, seq_from: int, chunk: int) -> Iterato
     naive = connection.vendor == "sqlite"
     next_seq = seq_from
     while True:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:  # prepared, and timestamps loaded in C on PostgreSQL
             cursor.execute(sql, [session_id, next_seq, chunk])
             fetched = cursor.fetchall()
         if not fetched:
