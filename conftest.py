@@ -103,20 +103,39 @@ def client_for() -> Any:
     return api_client_for
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
-    """A real `celery worker` process sharing this run's test database and broker.
+def _shared_queue() -> str:
+    return f"{settings.CELERY_TASK_DEFAULT_QUEUE}-shared"
 
-    Tests that use it must also use ``transactional_db`` so their rows are committed and visible.
-    """
-    from atom.testing import worker_start, worker_stop
+
+@pytest.fixture(scope="session")
+def _shared_worker(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
+    """The run's one shared `celery worker` process, on a queue of its own (see celery_worker_process)."""
+    from atom.testing import queue_purge, worker_start, worker_stop
 
     with django_db_blocker.unblock():
-        process = worker_start()
+        process = worker_start(queue=_shared_queue())
     try:
         yield process
     finally:
         worker_stop(process)
+        queue_purge(_shared_queue())
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: Any, _shared_worker: Any) -> Iterator[Any]:
+    """A real `celery worker` process sharing this run's test database and broker.
+
+    The test's database is transactional, so its rows are committed and the worker sees them. Only
+    their tasks reach it: the worker reads a queue of its own, to which the test's tasks are sent while it
+    runs. Before the test's database is emptied, the worker has run what the test gave it (BUG-162: a
+    task still running then deadlocked with the flush).
+    """
+    from atom.testing import tasks_sent_to, worker_drain
+
+    with tasks_sent_to(_shared_queue()):
+        yield _shared_worker
+    if _shared_worker.poll() is None:
+        worker_drain(_shared_queue())
 
 
 @pytest.fixture

@@ -75,13 +75,20 @@ def worker_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def worker_start(*, concurrency: int = 1, pool: str = "solo", log_path: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
-    """Start a real `celery worker` process on this run's queue; the caller stops it."""
+def worker_start(
+    *, concurrency: int = 1, pool: str = "solo", log_path: Path | None = None, queue: str = "", **env: str
+) -> subprocess.Popen[bytes]:
+    """Start a real `celery worker` process on ``queue`` (this run's default queue); the caller stops it.
+
+    The worker sends the tasks it starts itself to the same queue.
+    """
+    queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
+    env.setdefault("ATOM_CELERY_QUEUE", queue)
     log_file = open(log_path or (Path(settings.VAR_DIR) / f"worker-{time.monotonic_ns()}.log"), "wb")  # noqa: SIM115
     command = [
         sys.executable, "-m", "celery", "-A", "atom", "worker",
         "--pool", pool, "--concurrency", str(concurrency),
-        "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+        "--queues", queue,
         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--hostname", f"test-{time.monotonic_ns()}@%h",
     ]  # fmt: skip
@@ -117,6 +124,33 @@ def tasks_sent_to(queue: str) -> Iterator[None]:
         else:
             changes.pop("task_default_queue", None)
         rebuild()
+
+
+def worker_drain(queue: str, *, timeout: float = 60) -> None:
+    """Wait until the worker on ``queue`` has run every task sent to it, and those they sent in turn.
+
+    A ping goes in behind what is queued; once it is answered and nothing is queued behind it, the
+    worker (one at a time, in order) is idle. Tasks held back with a countdown are not waited for.
+    """
+    from atom.celery import app
+    from atom.queues import queue_backlog
+
+    deadline = time.monotonic() + timeout
+    while True:
+        app.send_task("atom.ping", queue=queue).get(timeout=max(1.0, deadline - time.monotonic()))
+        if not queue_backlog(app, queue)["queued"]:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for the worker on {queue} to go idle")
+
+
+def queue_purge(queue: str) -> None:
+    """Drop every task waiting on ``queue``."""
+    from atom.celery import app
+
+    with app.connection_for_write() as connection:
+        channel: Any = connection.default_channel
+        channel.queue_purge(queue)
 
 
 def worker_stop(process: subprocess.Popen[bytes], *, timeout: float = 15) -> None:

@@ -1,7 +1,7 @@
 """The test run's shared worker: it takes the tasks of the tests that ask for it, and only theirs.
 
-The two tests run in this order: the first starts the run's shared worker (it lives until the run ends),
-the second is a test that did not ask for it.
+The first two tests run in this order: the first starts the run's shared worker (it lives until the run
+ends), the second is a test that did not ask for it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from django.conf import settings
 
 from atom.celery import app
 from atom.tasks import ping
+from atom.testing import queue_purge, worker_drain
 
 pytestmark = pytest.mark.worker
 
@@ -35,5 +36,10 @@ def test_p2_infrastructure_shared_worker_runs_tasks_of_tests_that_did_not_ask_fo
         time.sleep(2)
         assert not result.ready(), "the shared worker ran a task of a test that did not ask for it"
     finally:
-        with app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+        queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def test_once_drained_the_worker_has_run_every_task_the_test_sent(celery_worker_process):
+    results = [ping.delay() for _ in range(20)]
+    worker_drain(app.conf.task_default_queue)
+    assert [result.ready() for result in results] == [True] * 20
