@@ -66,5 +66,11 @@ def _prepared_cursor_class() -> type[Any]:
             def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
                 return super().execute(query, params, prepare=True, binary=binary)
 
+            def _send_query_prepared(self, name: bytes, pgq: Any, *, binary: bool | None = None) -> None:
+                # psycopg keeps the statement it sends only when it does not prepare it, and Django's query
+                # log reads it from there: without it, every prepared statement is logged as None (BUG-142).
+                self._query = pgq
+                super()._send_query_prepared(name, pgq, binary=binary)
+
         _CURSOR_CLASS.append(PreparedCursor)
     return _CURSOR_CLASS[0]
