@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -27,6 +27,7 @@ from bugs.services.proofs import proof_enqueue
 from bugs.services.runs import run_cancel, run_trigger
 from bugs.services.status import bug_mark_duplicate, bug_status_refusal
 from bugs.services.suites import suite_validate
+from bugs.uploads import upload_response
 from bugs.validators import test_link_validate
 
 __all__ = ["admin_projects"]  # imported for its registrations: the projects' and webhook deliveries' admin
@@ -422,14 +423,11 @@ class RunAdmin(RunTriageMixin, admin.ModelAdmin):  # type: ignore[type-arg]
         ]
         return custom + super().get_urls()
 
-    def upload_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def upload_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         upload = selectors.run_upload(run_id=pk) if self.has_view_permission(request) else None
         if upload is None:
             raise Http404("No uploaded report.")
-        suffix = "xml" if upload.kind == "junit" else "jsonl"
-        response = HttpResponse(bytes(upload.content), content_type="application/octet-stream")
-        response["Content-Disposition"] = f'attachment; filename="run-{pk}.{suffix}"'
-        return response
+        return upload_response(upload, content_type="application/octet-stream")
 
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         if not self.has_view_permission(request):

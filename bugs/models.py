@@ -407,13 +407,17 @@ class Run(models.Model):
 class RunUpload(models.Model):
     """The report an import was made from, kept as sent: every worker reads it from here, and anyone who
     may see the run can download it (stored excerpts of long messages are truncated; this is not).
+
+    Its bytes are the RunUploadPart rows, in order, so that neither the request that keeps it nor the
+    worker that reads it ever holds the whole report in memory.
     """
 
     run = models.OneToOneField(Run, on_delete=models.CASCADE, primary_key=True, related_name="upload")
     kind = models.CharField(max_length=16, help_text='"junit" or "report-log", told from the head at upload.')
     name = models.CharField(max_length=255, blank=True)
     size = models.PositiveBigIntegerField()
-    content = models.BinaryField()
+    parts = models.PositiveIntegerField(default=0, help_text="How many RunUploadPart rows hold the bytes.")
+    estimate = models.PositiveIntegerField(default=0, help_text="How many results the report seems to hold, for the progress bar.")
     created_at = models.DateTimeField(auto_now_add=True)
     # The import's claim, as a shard's: the worker reading the report extends the lease batch by batch;
     # the reaper queues an import whose lease expired again, or ends it after the last attempt.
@@ -422,6 +426,20 @@ class RunUpload(models.Model):
 
     def __str__(self) -> str:
         return f"Upload of run #{self.run_id} ({self.size} bytes)"
+
+
+class RunUploadPart(models.Model):
+    """One slice of an uploaded report (the last may be shorter); the slices in index order are the report."""
+
+    upload = models.ForeignKey(RunUpload, on_delete=models.CASCADE, related_name="+")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["upload", "index"], name="bugs_uploadpart_upload_index_uniq")]
+
+    def __str__(self) -> str:
+        return f"Part {self.index} of the upload of run #{self.upload_id}"
 
 
 class RunShard(models.Model):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from atom.dbfunctions import utc_period_key, utc_period_name
 from atom.errors import DomainError, NotFoundError
+from atom.prepared import prepared_cursor
 from bugs.models import (
     ACTIVE_STATUSES,
     DEFAULT_SLA_HOURS,
@@ -33,10 +35,12 @@ from bugs.models import (
     RunShard,
     RunStatus,
     RunUpload,
+    RunUploadPart,
     Severity,
     SeverityPolicy,
     Suite,
 )
+from bugs.parsers import ReportFormatError
 
 
 def bug_list(
@@ -293,6 +297,56 @@ def runs_stuck(*, now: datetime | None = None, limit: int = 20) -> list[dict[str
 def run_upload(*, run_id: int) -> RunUpload | None:
     """The report a run was imported from, as sent (None for a run that was not imported from an upload)."""
     return RunUpload.objects.filter(run_id=run_id).first()
+
+
+def run_upload_slices(*, upload: RunUpload) -> Iterator[bytes]:
+    """The bytes of an upload, slice by slice, one query each, so the whole report is never in memory.
+
+    Raises ReportFormatError when a slice is missing or the slices do not add up to the upload's size:
+    a report cut short is never read as a shorter one.
+    """
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {quote('data')} FROM {quote(RunUploadPart._meta.db_table)} "  # noqa: S608  # nosec B608 - identifiers from model metadata
+        f"WHERE {quote('upload_id')} = %s AND {quote('index')} = %s"
+    )
+    size = 0
+    for index in range(upload.parts):
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, [upload.pk, index])
+            row = cursor.fetchone()
+        if row is None:
+            raise ReportFormatError(f"The stored upload lacks part {index + 1} of {upload.parts}.")
+        data = bytes(row[0])
+        size += len(data)
+        yield data
+    if size != upload.size:
+        raise ReportFormatError(f"The stored upload holds {size} bytes, not the {upload.size} that were sent.")
+
+
+def run_upload_open(*, upload: RunUpload) -> IO[bytes]:
+    """The upload as a file to read from (see run_upload_slices)."""
+    return io.BufferedReader(_SlicesReader(run_upload_slices(upload=upload)), buffer_size=1 << 16)
+
+
+class _SlicesReader(io.RawIOBase):
+    def __init__(self, slices: Iterator[bytes]) -> None:
+        self._slices = slices
+        self._current = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._current:
+            data = next(self._slices, None)
+            if data is None:
+                return 0
+            self._current = memoryview(data)
+        n = min(len(buffer), len(self._current))
+        buffer[:n] = self._current[:n]
+        self._current = self._current[n:]
+        return n
 
 
 def bug_comments(*, bug: Bug) -> QuerySet[Comment]:

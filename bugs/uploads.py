@@ -1,5 +1,6 @@
 """An uploaded report: its format told from the first byte that is not a byte-order mark or blank
-(``<`` or a UTF-16 mark is XML, anything else a report log), checked from its head, and read.
+(``<`` or a UTF-16 mark is XML, anything else a report log), checked from its head, read, and served
+back for download.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+from django.http import StreamingHttpResponse
+
 from bugs.junit import iter_junit, junit_check
+from bugs.models import RunUpload
 from bugs.parsers import ParsedResult, ReportFormatError
 from bugs.report_log import _refuse_constant, parse_report_log
+from bugs.selectors import run_upload_slices
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
@@ -95,3 +100,12 @@ class _Prefixed(io.RawIOBase):
 
 def _lines(stream: Any) -> Iterator[bytes]:
     yield from io.BufferedReader(stream, buffer_size=1 << 16)
+
+
+def upload_response(upload: RunUpload, *, content_type: str) -> StreamingHttpResponse:
+    """The report as it was sent, streamed slice by slice, as an attachment named after its run."""
+    suffix = "xml" if upload.kind == "junit" else "jsonl"
+    response = StreamingHttpResponse(run_upload_slices(upload=upload), content_type=content_type)
+    response["Content-Length"] = str(upload.size)
+    response["Content-Disposition"] = f'attachment; filename="run-{upload.pk}.{suffix}"'
+    return response

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import io
+import shutil
+import tempfile
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -46,6 +47,7 @@ from bugs.services.imports import run_import_receive
 from bugs.services.proofs import proof_enqueue
 from bugs.services.runs import run_trigger
 from bugs.services.suites import suite_create, suite_update
+from bugs.uploads import upload_response
 from bugs.validators import bug_key_validate
 
 
@@ -67,7 +69,13 @@ class RawReportParser(BaseParser):
     media_type = "*/*"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return {"_raw": stream.read() if stream is not None else b""}
+        """The body in a temporary file, as Django keeps a large multipart upload: in memory up to
+        FILE_UPLOAD_MAX_MEMORY_SIZE, on disk beyond, copied a slice at a time."""
+        spooled = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115 - closed by the view
+        if stream is not None:
+            shutil.copyfileobj(stream, spooled, 1 << 20)
+        spooled.seek(0)
+        return {"_raw": spooled}
 
 
 class BugsView(GenericAPIView[Any]):
@@ -332,13 +340,11 @@ class RunUploadView(BugsView):
     read_permissions = ("bugs.view_run",)
 
     @extend_schema(operation_id="runs_upload", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request: Request, pk: int) -> HttpResponse:
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         upload = selectors.run_upload(run_id=pk)
         if upload is None:
             raise NotFoundError("Not found.")
-        suffix = "xml" if upload.kind == "junit" else "jsonl"
-        response = HttpResponse(bytes(upload.content), content_type=_UPLOAD_TYPES.get(upload.kind, "application/octet-stream"))
-        response["Content-Disposition"] = f'attachment; filename="run-{pk}.{suffix}"'
+        response = upload_response(upload, content_type=_UPLOAD_TYPES.get(upload.kind, "application/octet-stream"))
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
@@ -378,26 +384,27 @@ class RunImportView(BugsView):
         upload = request.FILES.get("file") if hasattr(request, "FILES") else None
         if upload is not None:
             stream: Any = upload
-        elif isinstance(request.data, dict) and isinstance(request.data.get("_raw"), bytes):
-            stream = io.BytesIO(request.data["_raw"])
+        elif isinstance(request.data, dict) and isinstance(request.data.get("_raw"), tempfile.SpooledTemporaryFile):
+            stream = request.data["_raw"]
         else:
             raise DomainError("Send the report as the raw body or as the multipart field 'file'.", code="INVALID_REPORT")
-        run = run_import_receive(
-            stream=stream,
-            name=str(getattr(upload, "name", "") or ""),
-            suite=_suite_named(data.validated_data.get("suite")),
-            commit_sha=data.validated_data.get("commit_sha", ""),
-            branch=data.validated_data.get("branch", ""),
-            build=data.validated_data.get("build", ""),
-            triggered_by=request.user,
-        )
+        with stream:
+            run = run_import_receive(
+                stream=stream,
+                name=str(getattr(upload, "name", "") or ""),
+                suite=_suite_named(data.validated_data.get("suite")),
+                commit_sha=data.validated_data.get("commit_sha", ""),
+                branch=data.validated_data.get("branch", ""),
+                build=data.validated_data.get("build", ""),
+                triggered_by=request.user,
+            )
         return Response(RunOutput(selectors.run_list().get(pk=run.pk)).data, status=status.HTTP_202_ACCEPTED)
 
 
 def _form_fields(request: Request) -> dict[str, str]:
     """The plain fields of a multipart upload (a raw body has none)."""
     data: Any = request.data
-    if hasattr(data, "getlist") and not isinstance(data.get("_raw"), bytes):
+    if hasattr(data, "getlist") and not isinstance(data.get("_raw"), tempfile.SpooledTemporaryFile):
         return {k: str(data.get(k)) for k in data if k != "file"}
     return {}
 

@@ -2,9 +2,10 @@
 
 The request never waits for the parse: ``run_import_receive`` checks what the head tells (byte-order
 mark, encoding, root element), stores the upload in the database where every worker can read it, and
-queues the run. ``run_import_parse`` (the worker) streams the report into results in batches, showing
-progress, and attaches them to bugs only once the whole file is read, so a report broken halfway ends
-the run as an error with nothing half-attached. ``run_import`` does both in one transaction, for the
+queues the run. The upload is written and read in slices (RunUploadPart), so neither side ever holds
+the whole report in memory. ``run_import_parse`` (the worker) streams the report into results in
+batches, showing progress, and attaches them to bugs only once the whole file is read, so a report
+broken halfway ends the run as an error with nothing half-attached. ``run_import`` does both in one transaction, for the
 command line and the tests.
 """
 
@@ -13,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -23,14 +24,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from atom.errors import DomainError, ServiceUnavailableError
+from atom.prepared import prepared_cursor
 from bugs import git
-from bugs.models import Result, Run, RunStatus, RunUpload, Suite
+from bugs.models import Result, Run, RunStatus, RunUpload, RunUploadPart, Suite
 from bugs.parsers import ParsedResult, ReportFormatError
+from bugs.selectors import run_upload_open
 from bugs.services.results import results_attach, results_store, run_finalize
 from bugs.services.suites import suite_default
 from bugs.uploads import iter_report, report_check
 
 IMPORT_BATCH = 10_000
+UPLOAD_PART_BYTES = 1 << 20
+# What marks one result in each kind of report: counted as the upload is stored, for the progress bar.
+_RESULT_MARKS = {"junit": b"<testcase", "report-log": b'"when": "call"'}
 _BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 _BUILD = re.compile(r"^[A-Za-z0-9._:/#+@-]{1,200}$")
 
@@ -46,19 +52,62 @@ def _checked(commit_sha: str, branch: str, build: str) -> tuple[str, str, str]:
     return commit_sha.lower(), branch, build
 
 
-def _read_checked(stream: IO[bytes]) -> tuple[bytes, str]:
-    """The upload's bytes and its kind, once its head passed the quick check (400 when it does not)."""
-    content = stream.read()
+class _Recording(io.RawIOBase):
+    """A stream that keeps what is read from it: the head the quick check reads is stored with the rest."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.taken = bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.taken += data
+        return len(data)
+
+
+def _head_checked(stream: IO[bytes]) -> tuple[str, bytes]:
+    """The upload's kind and the bytes its quick check read, once the head passed it (400 when it does not)."""
+    recording = _Recording(stream)
     try:
-        kind = report_check(io.BytesIO(content))
+        kind = report_check(cast(IO[bytes], recording))
     except ReportFormatError as exc:
         raise DomainError(str(exc), code="INVALID_REPORT") from exc
-    return content, kind
+    return kind, bytes(recording.taken)
 
 
-def _create(
-    *, content: bytes, kind: str, name: str, suite: Suite | None, commit_sha: str, branch: str, build: str, triggered_by: Any
-) -> Run:
+def _slices(head: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+    """``head`` and then the rest of ``stream``, in slices of UPLOAD_PART_BYTES (the last may be shorter).
+
+    A stream that answers a whole slice per read (a file, an upload) costs no copy.
+    """
+    while len(head) > UPLOAD_PART_BYTES:
+        yield head[:UPLOAD_PART_BYTES]
+        head = head[UPLOAD_PART_BYTES:]
+    while True:
+        chunks, got = ([head], len(head)) if head else ([], 0)
+        head = b""
+        while got < UPLOAD_PART_BYTES:
+            chunk = stream.read(UPLOAD_PART_BYTES - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        if not got:
+            return
+        yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if got < UPLOAD_PART_BYTES:
+            return
+
+
+def _create(*, stream: IO[bytes], name: str, suite: Suite | None, commit_sha: str, branch: str, build: str, triggered_by: Any) -> Run:
+    """The queued run and its upload, once the fields and the report's head passed their checks (400 when
+    not, with nothing written); the report is written slice by slice as it is read from ``stream``."""
+    commit_sha, branch, build = _checked(commit_sha, branch, build)
+    kind, head = _head_checked(stream)
     run = Run.objects.create(
         suite=suite or suite_default(),
         trigger=Run.Trigger.IMPORT,
@@ -67,22 +116,33 @@ def _create(
         commit_sha=commit_sha,
         branch=branch,
         build=build,
-        upload_sha256=hashlib.sha256(content).hexdigest(),
     )
-    upload = RunUpload.objects.create(run=run, kind=kind, name=name[:255], size=len(content), content=b"" if _binary_bind() else content)
-    if _binary_bind():
-        # Django binds parameters on the client, quoting 64 MB of bytea as 128 MB of text for the server
-        # to parse back; sent as a binary parameter on the same connection (and transaction) it is a copy.
-        from psycopg import Cursor
-
-        table = connection.ops.quote_name(RunUpload._meta.db_table)
-        with Cursor(connection.connection) as cursor:
-            cursor.execute(f"UPDATE {table} SET content = %b WHERE run_id = %s", [content, upload.pk])  # noqa: S608  # nosec B608
+    upload = RunUpload.objects.create(run=run, kind=kind, name=name[:255], size=0)
+    digest, mark = hashlib.sha256(), _RESULT_MARKS[kind]
+    size = parts = estimate = 0
+    tail = b""
+    for data in _slices(head, stream):
+        digest.update(data)
+        # A mark cut by the slice boundary is counted once, from the tail of the slice before.
+        estimate += (tail + data[: len(mark) - 1]).count(mark) + data.count(mark)
+        tail = data[-(len(mark) - 1) :]
+        _part_insert(upload_id=upload.pk, index=parts, data=data)
+        parts, size = parts + 1, size + len(data)
+    RunUpload.objects.filter(pk=upload.pk).update(size=size, parts=parts, estimate=estimate)
+    run.upload_sha256 = digest.hexdigest()
+    Run.objects.filter(pk=run.pk).update(upload_sha256=run.upload_sha256)
     return run
 
 
-def _binary_bind() -> bool:
-    return connection.vendor == "postgresql"
+def _part_insert(*, upload_id: int, index: int, data: bytes) -> None:
+    """Write one slice of an upload (bound as binary on PostgreSQL, not quoted as text)."""
+    quote = connection.ops.quote_name
+    table = quote(RunUploadPart._meta.db_table)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({quote('upload_id')}, {quote('index')}, {quote('data')}) VALUES (%s, %s, %s)",  # noqa: S608  # nosec B608
+            [upload_id, index, data],
+        )
 
 
 @transaction.atomic
@@ -102,11 +162,7 @@ def run_import_receive(
     JSON object are refused at once with a 400; nothing is written then. The parse is queued only when
     the transaction commits.
     """
-    commit_sha, branch, build = _checked(commit_sha, branch, build)
-    content, kind = _read_checked(stream)
-    run = _create(
-        content=content, kind=kind, name=name, suite=suite, commit_sha=commit_sha, branch=branch, build=build, triggered_by=triggered_by
-    )
+    run = _create(stream=stream, name=name, suite=suite, commit_sha=commit_sha, branch=branch, build=build, triggered_by=triggered_by)
     transaction.on_commit(lambda: run_import_enqueue(run_id=run.pk), robust=False)
     return run
 
@@ -156,11 +212,6 @@ def _store_batches(run: Run, results: Iterable[ParsedResult], *, estimate: int =
     return duration
 
 
-def _estimate(content: bytes, kind: str) -> int:
-    """How many results to expect, for the progress bar (corrected once the file is read)."""
-    return content.count(b"<testcase") if kind == "junit" else content.count(b'"when": "call"')
-
-
 def run_import_parse(*, run_id: int) -> bool:
     """Read a queued import's upload into results, attach them and finalize the run (the worker's part).
 
@@ -176,9 +227,8 @@ def run_import_parse(*, run_id: int) -> bool:
         return False
     upload = RunUpload.objects.get(run_id=run_id)
     run = Run.objects.select_related("suite").get(pk=run_id)
-    content = bytes(upload.content)
     try:
-        duration = _store_batches(run, iter_report(io.BytesIO(content)), estimate=_estimate(content, upload.kind))
+        duration = _store_batches(run, iter_report(run_upload_open(upload=upload)), estimate=upload.estimate)
     except ReportFormatError as exc:
         _fail(run_id, f"The report could not be read: {exc}")
         return False
@@ -199,7 +249,7 @@ def _import_claim(run_id: int) -> bool | str:
     run = Run.objects.select_for_update().filter(pk=run_id, trigger=Run.Trigger.IMPORT).first()
     if run is None or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
         return False
-    upload = RunUpload.objects.defer("content").filter(run_id=run_id).first()
+    upload = RunUpload.objects.filter(run_id=run_id).first()
     if upload is None:
         return "missing"
     if run.status == RunStatus.RUNNING and upload.lease_expires_at is not None and upload.lease_expires_at > now:
@@ -220,7 +270,7 @@ def run_import_reap_stale() -> int:
 
     now = timezone.now()
     lost = now - 5 * timedelta(seconds=settings.ATOM_BUGS_LEASE_SECONDS)
-    stale = RunUpload.objects.defer("content").filter(
+    stale = RunUpload.objects.filter(
         Q(run__status=RunStatus.RUNNING, lease_expires_at__lt=now)
         | Q(run__status=RunStatus.QUEUED, lease_expires_at__lt=lost)
         | Q(run__status=RunStatus.QUEUED, lease_expires_at__isnull=True, created_at__lt=lost),
@@ -259,14 +309,10 @@ def run_import(
     triggered_by: Any = None,
 ) -> Run:
     """Import a report in this process, in one transaction: a finished run, or a 400 with nothing written."""
-    commit_sha, branch, build = _checked(commit_sha, branch, build)
-    content, kind = _read_checked(stream)
-    run = _create(
-        content=content, kind=kind, name=name, suite=suite, commit_sha=commit_sha, branch=branch, build=build, triggered_by=triggered_by
-    )
+    run = _create(stream=stream, name=name, suite=suite, commit_sha=commit_sha, branch=branch, build=build, triggered_by=triggered_by)
     Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=timezone.now())
     try:
-        duration = _store_batches(run, iter_report(io.BytesIO(content)))
+        duration = _store_batches(run, iter_report(run_upload_open(upload=RunUpload.objects.get(pk=run.pk))))
     except ReportFormatError as exc:
         raise DomainError(str(exc), code="INVALID_REPORT") from exc
     results_attach(run=run)

@@ -81,7 +81,7 @@ def test_an_import_is_read_by_the_worker_with_its_upload_kept_for_download(staff
     assert BugResult.objects.get(bug=bug).result.outcome == "failed"
     download = client.get(f"/api/v1/runs/{run.pk}/upload/")
     assert download.status_code == 200
-    assert download.content == body
+    assert download.getvalue() == body
     assert download["Content-Type"] == "application/xml"
     import hashlib
 
@@ -147,7 +147,7 @@ def test_an_8_mb_attribute_is_read_by_the_worker_and_its_excerpt_truncated_visib
     result = Result.objects.get()
     assert result.outcome == "failed"
     assert result.message.endswith("… [truncated]")
-    assert client_for(staff_user).get(f"/api/v1/runs/{result.run_id}/upload/").content == body
+    assert client_for(staff_user).get(f"/api/v1/runs/{result.run_id}/upload/").getvalue() == body
 
 
 def test_a_second_delivery_of_the_parse_changes_nothing(staff_user, client_for, imports_inline):
@@ -183,4 +183,4 @@ def test_the_admin_links_the_uploaded_report_for_download(staff_user, client_for
     page = client.get(reverse("admin:bugs_run_change", args=[run_id]))
     url = reverse("admin:bugs_run_upload", args=[run_id])
     assert url in page.content.decode()
-    assert client.get(url).content == body
+    assert client.get(url).getvalue() == body
