@@ -11,7 +11,8 @@ MARKS = {"junit": b"<testcase", "report-log": b'"when": "call"'}
 def slice_uploads(apps, schema_editor):
     RunUpload = apps.get_model("bugs", "RunUpload")
     RunUploadPart = apps.get_model("bugs", "RunUploadPart")
-    for run_id in RunUpload.objects.values_list("pk", flat=True).iterator():
+    # The ids first: the loop writes to the table it would otherwise be reading.
+    for run_id in list(RunUpload.objects.values_list("pk", flat=True)):
         upload = RunUpload.objects.get(pk=run_id)
         content = bytes(upload.content)
         count = 0
@@ -26,7 +27,8 @@ def slice_uploads(apps, schema_editor):
 def join_parts(apps, schema_editor):
     RunUpload = apps.get_model("bugs", "RunUpload")
     RunUploadPart = apps.get_model("bugs", "RunUploadPart")
-    for upload in RunUpload.objects.iterator():
+    for run_id in list(RunUpload.objects.values_list("pk", flat=True)):
+        upload = RunUpload.objects.get(pk=run_id)
         parts = RunUploadPart.objects.filter(upload=upload).order_by("index").values_list("data", flat=True)
         upload.content = b"".join(bytes(part) for part in parts)
         upload.save(update_fields=["content"])
